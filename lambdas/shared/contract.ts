@@ -1,0 +1,92 @@
+// The contract shared by the CDK stack, the functions and the local stack: names, keys, limits.
+// Anything both the infrastructure and the code must agree on lives here, once.
+
+/** Every status an upload record can have. */
+export const UploadStatus = {
+  /** The file was seen and claimed; the call to Insider is under way (or was interrupted). */
+  Received: 'received',
+  /** Insider accepted the file (200); waiting for its callback. */
+  Submitted: 'submitted',
+  /** Insider called back with the counts. Final. */
+  Completed: 'completed',
+  /** The file or Insider's answer says it can never succeed as it is (bad name, empty, 400). Final. */
+  Rejected: 'rejected',
+  /** It could not be submitted (auth, rate limit or outage that outlasted every retry). Final. */
+  Failed: 'failed',
+  /** Insider accepted it but never called back within the window. Final. */
+  TimedOut: 'timed_out',
+} as const;
+export type UploadStatus = (typeof UploadStatus)[keyof typeof UploadStatus];
+
+export const FINAL_STATUSES: readonly UploadStatus[] = [
+  UploadStatus.Completed,
+  UploadStatus.Rejected,
+  UploadStatus.Failed,
+  UploadStatus.TimedOut,
+];
+
+/**
+ * Allowed transitions. A record never moves backwards and a final status never changes,
+ * except that a genuine late callback may complete a timed-out upload (Insider did the work).
+ */
+export const TRANSITIONS: Readonly<Record<UploadStatus, readonly UploadStatus[]>> = {
+  received: ['submitted', 'rejected', 'failed'],
+  submitted: ['completed', 'timed_out'],
+  completed: [],
+  rejected: [],
+  failed: [],
+  timed_out: ['completed'],
+};
+
+/** The uploads table: key and index layout. */
+export const UploadsTable = {
+  partitionKey: 'uploadId',
+  /** GSI: find a segment's uploads by name, newest first. */
+  bySegmentIndex: 'bySegment',
+  bySegmentPartitionKey: 'segmentName',
+  bySegmentSortKey: 'receivedAt',
+  /** GSI: list uploads in one status, newest first. */
+  byStatusIndex: 'byStatus',
+  byStatusPartitionKey: 'status',
+  byStatusSortKey: 'updatedAt',
+} as const;
+
+/**
+ * Lock items for "one upload per segment name in flight" live in the same table under this
+ * key prefix. They carry no `status`/`segmentName` attribute, so they never show in the indexes.
+ */
+export const SEGMENT_LOCK_PREFIX = 'segment-lock#';
+
+/** The callback route on the API: Insider POSTs here. */
+export const CALLBACK_PATH_PREFIX = 'callbacks';
+export const CALLBACK_ROUTE = `/${CALLBACK_PATH_PREFIX}/{uploadId}/{token}`;
+
+/** Insider's documented limits. */
+export const SEGMENT_NAME_MAX_LENGTH = 40;
+export const DEFAULT_FPS_ENDPOINT = 'https://contact.useinsider.com/fps/v1/upload';
+export const DEFAULT_MAX_FILE_BYTES = 50 * 1024 * 1024;
+
+/** S3 user metadata keys (sent as `x-amz-meta-…`) that override the names taken from the key. */
+export const META_SEGMENT_NAME = 'segment-name';
+export const META_ATTRIBUTE_NAME = 'attribute-name';
+
+/** Largest callback body the callback function reads; Insider's is under 200 bytes. */
+export const MAX_CALLBACK_BODY_BYTES = 4096;
+
+/** Environment variable names, set by the stack and read by the functions. */
+export const TriggerEnv = {
+  tableName: 'UPLOADS_TABLE_NAME',
+  partnerName: 'FPS_PARTNER_NAME',
+  tokenSecretId: 'FPS_TOKEN_SECRET_ID',
+  endpointUrl: 'FPS_ENDPOINT_URL',
+  callbackBaseUrl: 'CALLBACK_BASE_URL',
+  defaultAttributeName: 'DEFAULT_ATTRIBUTE_NAME',
+  maxFileBytes: 'MAX_FILE_BYTES',
+  presignExpiresSeconds: 'PRESIGN_EXPIRES_SECONDS',
+  fpsTimeoutMs: 'FPS_TIMEOUT_MS',
+  tokenCacheSeconds: 'TOKEN_CACHE_SECONDS',
+} as const;
+
+export const CallbackEnv = {
+  tableName: 'UPLOADS_TABLE_NAME',
+} as const;
