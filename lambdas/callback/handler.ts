@@ -1,2 +1,43 @@
-// Placeholder: replaced by the real handler.
-export const handler = async (): Promise<void> => {};
+// Lambda entry point for Insider's callback (API Gateway HTTP API, payload 2.0): maps the request to the use case and back.
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { DynamoDbUploadsStore } from '../adapters/dynamodb-uploads-store.js';
+import { powertoolsTelemetry } from '../adapters/telemetry.js';
+import { callbackTokens, systemClock } from '../adapters/tokens.js';
+import { recordCallback } from '../core/record-callback.js';
+import { CallbackEnv } from '../shared/contract.js';
+import { envString, readEnv } from '../shared/env.js';
+
+const config = readEnv(process.env, { tableName: [CallbackEnv.tableName, envString] });
+const logger = new Logger({ serviceName: 'fps-callback' });
+const metrics = new Metrics({ namespace: 'FpsPipeline', serviceName: 'fps-callback' });
+const store = new DynamoDbUploadsStore(new DynamoDBClient({}), config.tableName);
+
+function respond(statusCode: number, message: string): APIGatewayProxyStructuredResultV2 {
+  return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message }) };
+}
+
+export const handler = async (event: APIGatewayProxyEventV2, context: Context): Promise<APIGatewayProxyStructuredResultV2> => {
+  logger.addContext(context);
+  logger.resetKeys();
+  const method = event.requestContext?.http?.method;
+  if (method !== 'POST') return respond(405, 'Only POST is accepted.');
+  const uploadId = event.pathParameters?.uploadId;
+  // The token is a credential: it is never logged.
+  logger.appendKeys({ uploadId });
+  const body = event.body === undefined ? undefined : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  try {
+    const result = await recordCallback(
+      { uploadId, token: event.pathParameters?.token, body },
+      { store, tokens: callbackTokens, clock: systemClock, telemetry: powertoolsTelemetry(metrics, logger) },
+    );
+    const line = { statusCode: result.statusCode, message: result.message };
+    if (result.statusCode >= 400) logger.warn('callback refused', line);
+    else logger.info('callback handled', line);
+    return respond(result.statusCode, result.message);
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+};

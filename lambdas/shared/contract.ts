@@ -27,14 +27,16 @@ export const FINAL_STATUSES: readonly UploadStatus[] = [
 
 /**
  * Allowed transitions. A record never moves backwards and a final status never changes,
- * except that a genuine late callback may complete a timed-out upload (Insider did the work).
+ * except that a genuine callback (its token checks out) completes an upload we had given up on:
+ * Insider did the work, and the record should say so.
  */
 export const TRANSITIONS: Readonly<Record<UploadStatus, readonly UploadStatus[]>> = {
-  received: ['submitted', 'rejected', 'failed'],
+  // A genuine callback proves Insider accepted the file, whatever we had concluded.
+  received: ['submitted', 'rejected', 'failed', 'completed'],
   submitted: ['completed', 'timed_out'],
   completed: [],
   rejected: [],
-  failed: [],
+  failed: ['completed'],
   timed_out: ['completed'],
 };
 
@@ -85,7 +87,19 @@ export const TriggerEnv = {
   presignExpiresSeconds: 'PRESIGN_EXPIRES_SECONDS',
   fpsTimeoutMs: 'FPS_TIMEOUT_MS',
   tokenCacheSeconds: 'TOKEN_CACHE_SECONDS',
+  /** How many times Lambda invokes the trigger for one event (1 + async retry attempts). */
+  maxInvocations: 'MAX_INVOCATIONS',
 } as const;
+
+export const SweeperEnv = {
+  tableName: 'UPLOADS_TABLE_NAME',
+  submittedTimeoutHours: 'SUBMITTED_TIMEOUT_HOURS',
+  /** A record still `received` this long after its last update has no attempt left. */
+  receivedTimeoutHours: 'RECEIVED_TIMEOUT_HOURS',
+} as const;
+
+/** Lambda's asynchronous retries for the trigger (the stack sets them; the trigger counts them). */
+export const TRIGGER_ASYNC_RETRY_ATTEMPTS = 2;
 
 export const CallbackEnv = {
   tableName: 'UPLOADS_TABLE_NAME',

@@ -1,0 +1,140 @@
+// Calls Insider's upload API with bounded retries and turns what it answered into one verdict.
+import pRetry from 'p-retry';
+import type { Clock, FpsAttempt, FpsUploadRequest, SegmentApi } from './ports.js';
+
+export const SEGMENT_IN_USE = 'segment name already in use';
+
+/** What the upload's record should become after talking to Insider. */
+export type FpsVerdict =
+  | { kind: 'accepted'; status: number; message: string; note?: string }
+  | { kind: 'rejected'; status: number; message: string; reason: string }
+  /** Worth another invocation: rate limits, outages, auth that an operator may fix meanwhile. */
+  | { kind: 'retryLater'; status?: number; message: string; reason: string };
+
+export interface RetryPolicy {
+  /** Retries inside one invocation after the first request. */
+  maxRetries: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** Per-request timeout. */
+  requestTimeoutMs: number;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxRetries: 4, baseDelayMs: 250, maxDelayMs: 4000, requestTimeoutMs: 10_000 };
+
+const RETRYABLE_STATUSES = new Set([429, 500, 502, 503, 504, 520]);
+
+/** Insider throttles with 429, and some of its hosts with `403 Request Limit Exceeded`. */
+export function isRetryable(attempt: FpsAttempt): boolean {
+  if (attempt.kind === 'network') return true;
+  if (RETRYABLE_STATUSES.has(attempt.status)) return true;
+  if (attempt.status === 403 && /request limit exceeded/i.test(attempt.message)) return true;
+  return attempt.status >= 500;
+}
+
+function describe(attempt: FpsAttempt): string {
+  if (attempt.kind === 'network') return attempt.timedOut ? `no answer: ${attempt.error}` : `network error: ${attempt.error}`;
+  return `HTTP ${attempt.status}${attempt.message ? ` "${attempt.message}"` : ''}`;
+}
+
+/**
+ * The verdict for the last attempt. `possiblyAccepted` says an earlier request (in this invocation
+ * or an earlier one) timed out after it may have reached Insider.
+ */
+export function judge(attempt: FpsAttempt, possiblyAccepted: boolean): FpsVerdict {
+  if (isRetryable(attempt)) {
+    const status = attempt.kind === 'response' ? attempt.status : undefined;
+    const what = status === 429 || status === 403 ? 'Insider kept rate-limiting the upload' : 'Insider could not be reached';
+    return { kind: 'retryLater', status, message: attempt.kind === 'response' ? attempt.message : attempt.error, reason: `${what} (${describe(attempt)}).` };
+  }
+  if (attempt.kind === 'network') throw new Error('unreachable: network attempts are retryable');
+  const { status, message } = attempt;
+  if (status >= 200 && status < 300) return { kind: 'accepted', status, message: message || 'OK' };
+  if (status === 400 && message.toLowerCase().includes(SEGMENT_IN_USE) && possiblyAccepted) {
+    return {
+      kind: 'accepted',
+      status,
+      message,
+      note: 'An earlier request timed out after it may have reached Insider, and the retry was answered "segment name already in use": the earlier request probably succeeded, so this upload waits for its callback.',
+    };
+  }
+  if (status === 401) {
+    return { kind: 'retryLater', status, message, reason: 'Unauthorized: check the token secret holds your FPS API token (and the partner name).' };
+  }
+  if (status === 403) {
+    return { kind: 'retryLater', status, message, reason: `Forbidden (${message || 'no message'}): check the token and whether the API key is restricted to trusted IP addresses.` };
+  }
+  if (status === 405) return { kind: 'rejected', status, message, reason: 'Invalid Payload: Insider rejected the request body (check the segment and attribute names).' };
+  if (status === 400 && message.toLowerCase().includes(SEGMENT_IN_USE)) {
+    return { kind: 'rejected', status, message, reason: `Insider says the segment name is already in use: rename the file (or set metadata "segment-name") and drop it again.` };
+  }
+  return { kind: 'rejected', status, message, reason: `Insider rejected the upload: ${message || `HTTP ${status}`}.` };
+}
+
+export interface SubmissionResult {
+  verdict: FpsVerdict;
+  /** HTTP requests made in this call. */
+  requests: number;
+  possiblyAccepted: boolean;
+  attempts: FpsAttempt[];
+}
+
+/** Full-jitter exponential backoff: a random wait in [0, min(max, base·2^n)]. */
+export function backoffDelay(retry: number, policy: RetryPolicy, random: () => number = Math.random): number {
+  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** retry);
+  return Math.round(ceiling * random());
+}
+
+class RetryableAttempt extends Error {
+  override readonly name = 'RetryableAttempt';
+  constructor(readonly attempt: FpsAttempt) {
+    super(describe(attempt));
+  }
+}
+
+/**
+ * Sends the request, retrying throttling and transient errors with jittered backoff (honouring
+ * `Retry-After`) until `deadline`, so the invocation ends well before the function's timeout.
+ */
+export async function submitToFps(
+  api: SegmentApi,
+  request: FpsUploadRequest,
+  options: { policy: RetryPolicy; deadline: number; clock: Clock; possiblyAccepted: boolean; random?: () => number },
+): Promise<SubmissionResult> {
+  const { policy, clock, deadline } = options;
+  const attempts: FpsAttempt[] = [];
+  let possiblyAccepted = options.possiblyAccepted;
+  const timeLeft = () => deadline - clock.now().getTime();
+
+  const last = await pRetry(
+    async () => {
+      const timeoutMs = Math.max(1, Math.min(policy.requestTimeoutMs, timeLeft()));
+      const attempt = await api.upload(request, timeoutMs);
+      attempts.push(attempt);
+      // A timed-out request may have been processed; a refused or reset connection was not read.
+      if (attempt.kind === 'network' && attempt.timedOut) possiblyAccepted = true;
+      if (isRetryable(attempt)) throw new RetryableAttempt(attempt);
+      return attempt;
+    },
+    {
+      retries: policy.maxRetries,
+      // Backoff is computed here (full jitter, Retry-After) rather than by p-retry's own timer.
+      minTimeout: 0,
+      maxTimeout: 0,
+      onFailedAttempt: async ({ error, retriesConsumed, retriesLeft }) => {
+        if (!(error instanceof RetryableAttempt) || retriesLeft === 0) return;
+        const retryAfter = error.attempt.kind === 'response' ? (error.attempt.retryAfterMs ?? 0) : 0;
+        const wait = Math.max(retryAfter, backoffDelay(retriesConsumed, policy, options.random));
+        // Leave room for one more request before the deadline, or stop here.
+        if (wait + Math.min(policy.requestTimeoutMs, 1000) >= timeLeft()) throw error;
+        await clock.sleep(wait);
+      },
+      shouldRetry: ({ error }) => error instanceof RetryableAttempt && timeLeft() > 0,
+    },
+  ).catch((error: unknown) => {
+    if (error instanceof RetryableAttempt) return error.attempt;
+    throw error;
+  });
+
+  return { verdict: judge(last, possiblyAccepted), requests: attempts.length, possiblyAccepted, attempts };
+}

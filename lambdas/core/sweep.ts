@@ -1,0 +1,55 @@
+// The sweeper's use case: uploads that waited too long end in a final status with a reason.
+import { UploadStatus } from '../shared/contract.js';
+import type { Clock, Telemetry, UploadRecord, UploadsStore } from './ports.js';
+
+export interface SweepSettings {
+  /** A submitted upload with no callback after this long is timed out. */
+  submittedTimeoutHours: number;
+  /** A received upload untouched this long has no Lambda retry left (max event age passed). */
+  receivedTimeoutHours: number;
+  batchSize?: number;
+}
+
+export interface SweepResult {
+  timedOut: string[];
+  failed: string[];
+}
+
+const HOUR_MS = 3_600_000;
+
+export async function sweepStaleUploads(
+  settings: SweepSettings,
+  deps: { store: UploadsStore; clock: Clock; telemetry: Telemetry },
+): Promise<SweepResult> {
+  const now = deps.clock.now();
+  const at = now.toISOString();
+  const limit = settings.batchSize ?? 100;
+  const result: SweepResult = { timedOut: [], failed: [] };
+
+  const submittedBefore = new Date(now.getTime() - settings.submittedTimeoutHours * HOUR_MS).toISOString();
+  for (const record of await deps.store.listStale(UploadStatus.Submitted, submittedBefore, limit)) {
+    const changes: Partial<UploadRecord> = {
+      status: UploadStatus.TimedOut,
+      updatedAt: at,
+      reason: `Insider accepted the file but sent no callback within ${settings.submittedTimeoutHours} hours. Check the segment in Insider's panel; a late callback will still complete this record.`,
+    };
+    if (await deps.store.update(record.uploadId, changes, { from: [UploadStatus.Submitted] })) {
+      result.timedOut.push(record.uploadId);
+      await deps.telemetry.finalStatus({ ...record, ...changes });
+    }
+  }
+
+  const receivedBefore = new Date(now.getTime() - settings.receivedTimeoutHours * HOUR_MS).toISOString();
+  for (const record of await deps.store.listStale(UploadStatus.Received, receivedBefore, limit)) {
+    const changes: Partial<UploadRecord> = {
+      status: UploadStatus.Failed,
+      updatedAt: at,
+      reason: `The upload stopped before it was submitted and no retry is left${record.lastError ? ` (last error: ${record.lastError})` : ''}; see README "Redrive".`,
+    };
+    if (await deps.store.update(record.uploadId, changes, { from: [UploadStatus.Received], leaseExpiredAt: at })) {
+      result.failed.push(record.uploadId);
+      await deps.telemetry.finalStatus({ ...record, ...changes });
+    }
+  }
+  return result;
+}

@@ -1,0 +1,31 @@
+// Reads a function's configuration from its environment once, at load, and fails fast with a clear message.
+import * as v from 'valibot';
+
+const text = v.pipe(v.string(), v.trim(), v.nonEmpty());
+export const envString = text;
+export const envOptionalString = v.optional(v.pipe(v.string(), v.trim()));
+export const envUrl = v.pipe(text, v.url());
+export const envInt = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  v.pipe(text, v.transform(Number), v.number(), v.integer(), v.minValue(min), v.maxValue(max));
+export const envNumber = (min: number) => v.pipe(text, v.transform(Number), v.number(), v.minValue(min));
+
+export class ConfigurationError extends Error {
+  override readonly name = 'ConfigurationError';
+}
+
+/** Parses `env` against `entries` (field → [variable name, schema]); names every bad variable. */
+export function readEnv<T extends Record<string, readonly [string, v.GenericSchema<string | undefined, unknown>]>>(
+  env: NodeJS.ProcessEnv,
+  entries: T,
+): { [K in keyof T]: v.InferOutput<T[K][1]> } {
+  const out: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [field, [name, schema]] of Object.entries(entries)) {
+    const raw = env[name];
+    const parsed = v.safeParse(schema, raw === '' ? undefined : raw);
+    if (parsed.success) out[field] = parsed.output;
+    else problems.push(`${name}=${raw === undefined ? '(unset)' : JSON.stringify(raw)}: ${parsed.issues[0]?.message}`);
+  }
+  if (problems.length) throw new ConfigurationError(`Invalid function configuration: ${problems.join('; ')}`);
+  return out as { [K in keyof T]: v.InferOutput<T[K][1]> };
+}
