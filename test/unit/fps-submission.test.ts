@@ -1,0 +1,81 @@
+// Unit tests of the FPS verdicts and the bounded retry loop, with a scripted API and a fake clock.
+import { describe, expect, it } from 'vitest';
+import { backoffDelay, DEFAULT_RETRY_POLICY, judge, submitToFps } from '../../lambdas/core/fps-submission.js';
+import { FakeClock, ok, reset, ScriptedApi, status, timeout } from '../support/fakes.js';
+
+const request = { segmentName: 's', fileUrl: 'https://x/a.csv', callbackUrl: 'https://cb', attributeName: 'em' };
+const policy = { ...DEFAULT_RETRY_POLICY, requestTimeoutMs: 1000 };
+
+describe('judge', () => {
+  it.each([
+    [ok, false, 'accepted'],
+    [status(400, 'segment name already in use'), false, 'rejected'],
+    [status(400, 'segment name already in use'), true, 'accepted'],
+    [status(400, 'the file URL is invalid. The URL should include .csv extension'), false, 'rejected'],
+    [status(405, 'Invalid Payload.'), false, 'rejected'],
+    [status(401, 'Unauthorized'), false, 'retryLater'],
+    [status(403, 'Request Limit Exceeded'), false, 'retryLater'],
+    [status(429, 'Too Many Requests'), false, 'retryLater'],
+    [status(520, ''), false, 'retryLater'],
+    [timeout, false, 'retryLater'],
+  ] as const)('%o (possibly accepted: %s) → %s', (attempt, possiblyAccepted, kind) => {
+    expect(judge(attempt, possiblyAccepted).kind).toBe(kind);
+  });
+
+  it('says what to fix', () => {
+    expect(judge(status(401, 'Unauthorized'), false)).toMatchObject({ reason: expect.stringMatching(/Unauthorized: check the token secret/) });
+    expect(judge(status(405, 'Invalid Payload.'), false)).toMatchObject({ reason: expect.stringMatching(/^Invalid Payload/) });
+    expect(judge(status(400, 'file size is more than the limit'), false)).toMatchObject({ reason: expect.stringContaining('file size is more than the limit') });
+  });
+});
+
+describe('backoffDelay', () => {
+  it('grows exponentially, is capped, and is jittered', () => {
+    expect(backoffDelay(0, policy, () => 1)).toBe(250);
+    expect(backoffDelay(3, policy, () => 1)).toBe(2000);
+    expect(backoffDelay(10, policy, () => 1)).toBe(4000);
+    expect(backoffDelay(3, policy, () => 0.5)).toBe(1000);
+  });
+});
+
+describe('submitToFps', () => {
+  it('retries throttling and outages, then succeeds', async () => {
+    const clock = new FakeClock();
+    const api = new ScriptedApi([status(429, 'Too Many Requests'), status(503), reset, ok]);
+    const result = await submitToFps(api, request, { policy, clock, deadline: clock.ms + 60_000, possiblyAccepted: false, random: () => 1 });
+    expect(result.verdict.kind).toBe('accepted');
+    expect(result.requests).toBe(4);
+    expect(clock.slept).toEqual([250, 500, 1000]);
+  });
+
+  it('honours Retry-After when it is longer than the backoff', async () => {
+    const clock = new FakeClock();
+    const api = new ScriptedApi([status(429, 'Too Many Requests', 3000), ok]);
+    await submitToFps(api, request, { policy, clock, deadline: clock.ms + 60_000, possiblyAccepted: false, random: () => 1 });
+    expect(clock.slept).toEqual([3000]);
+  });
+
+  it('does not retry a final answer', async () => {
+    const clock = new FakeClock();
+    const api = new ScriptedApi([status(400, 'segment name already in use'), ok]);
+    const result = await submitToFps(api, request, { policy, clock, deadline: clock.ms + 60_000, possiblyAccepted: false });
+    expect(result).toMatchObject({ requests: 1, verdict: { kind: 'rejected' } });
+  });
+
+  it('stops at the deadline and reports the last error', async () => {
+    const clock = new FakeClock();
+    const api = new ScriptedApi([status(503, 'Service Unavailable')]);
+    const result = await submitToFps(api, request, { policy, clock, deadline: clock.ms + 3000, possiblyAccepted: false, random: () => 1 });
+    expect(result.verdict).toMatchObject({ kind: 'retryLater', status: 503 });
+    expect(clock.ms - Date.UTC(2026, 10, 29, 12)).toBeLessThan(3000);
+    expect(result.requests).toBeLessThan(5);
+  });
+
+  it('treats "already in use" after a timed-out request as accepted', async () => {
+    const clock = new FakeClock();
+    const api = new ScriptedApi([timeout, status(400, 'segment name already in use')]);
+    const result = await submitToFps(api, request, { policy, clock, deadline: clock.ms + 60_000, possiblyAccepted: false });
+    expect(result.possiblyAccepted).toBe(true);
+    expect(result.verdict).toMatchObject({ kind: 'accepted', note: expect.stringMatching(/probably succeeded/) });
+  });
+});

@@ -1,0 +1,150 @@
+// Unit tests of the trigger's use case with in-memory fakes: claim, checks, verdicts, retries across invocations, segment lock.
+import { beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_RETRY_POLICY } from '../../lambdas/core/fps-submission.js';
+import { handleObjectCreated, type ObjectCreated, RetryLaterError, type TriggerSettings, UploadFailedError, uploadIdFor } from '../../lambdas/core/submit-upload.js';
+import { FakeClock, FakeObjects, fakeTokens, MemoryStore, ok, RecordingTelemetry, ScriptedApi, silentLog, status, timeout } from '../support/fakes.js';
+
+const settings: TriggerSettings = {
+  callbackBaseUrl: 'https://api.test/',
+  maxFileBytes: 1000,
+  presignExpiresSeconds: 3600,
+  maxInvocations: 3,
+  retryPolicy: { ...DEFAULT_RETRY_POLICY, maxRetries: 1, requestTimeoutMs: 100 },
+};
+
+let store: MemoryStore;
+let objects: FakeObjects;
+let clock: FakeClock;
+let telemetry: RecordingTelemetry;
+
+beforeEach(() => {
+  store = new MemoryStore();
+  objects = new FakeObjects();
+  clock = new FakeClock();
+  telemetry = new RecordingTelemetry();
+});
+
+function drop(key: string, extra: Partial<ObjectCreated> = {}, info = {}): ObjectCreated {
+  objects.put('drops', key, info);
+  return { bucket: 'drops', key, size: 100, sequencer: '01', ...extra };
+}
+
+const run = (object: ObjectCreated, api: ScriptedApi, overrides: Partial<TriggerSettings> = {}) =>
+  handleObjectCreated(object, { ...settings, ...overrides }, { store, objects, api, clock, tokens: fakeTokens, telemetry, log: silentLog }, clock.ms + 30_000);
+
+describe('handleObjectCreated', () => {
+  it('submits a well-named file once and records it as submitted', async () => {
+    const api = new ScriptedApi([ok]);
+    const outcome = await run(drop('Email Address/VIP customers.csv'), api);
+    expect(outcome).toMatchObject({ action: 'recorded', status: 'submitted' });
+    expect(api.requests).toHaveLength(1);
+    const request = api.requests[0];
+    expect(request).toMatchObject({ segmentName: 'VIP customers', attributeName: 'Email Address' });
+    expect(request?.fileUrl).toContain('.csv');
+    expect(request?.callbackUrl).toMatch(new RegExp(`^https://api.test/callbacks/${outcome.uploadId}/token-\\d+$`));
+    const record = await store.get(outcome.uploadId);
+    expect(record).toMatchObject({ status: 'submitted', fpsHttpStatus: 200, fpsMessage: 'OK', fpsRequests: 1, segmentName: 'VIP customers', size: 100 });
+    expect(record?.callbackTokenHashes).toHaveLength(1);
+    expect(record?.fileUrlExpiresAt).toBeDefined();
+  });
+
+  it('calls Insider once for a repeated event of the same object version', async () => {
+    const api = new ScriptedApi([ok]);
+    const object = drop('em/a.csv');
+    await run(object, api);
+    const again = await run(object, api);
+    expect(again.action).toBe('duplicate');
+    expect(api.requests).toHaveLength(1);
+    expect(store.records.size).toBe(1);
+  });
+
+  it('treats a new version of the same key as a new upload', async () => {
+    expect(uploadIdFor({ bucket: 'b', key: 'k', sequencer: '01' })).not.toBe(uploadIdFor({ bucket: 'b', key: 'k', sequencer: '02' }));
+    expect(uploadIdFor({ bucket: 'b', key: 'k', versionId: 'v1', sequencer: '01' })).toBe(uploadIdFor({ bucket: 'b', key: 'k', versionId: 'v1', sequencer: '99' }));
+  });
+
+  it('records a local rejection without calling Insider', async () => {
+    const api = new ScriptedApi([ok]);
+    const outcome = await run(drop('noFolder.csv'), api);
+    expect(outcome.status).toBe('rejected');
+    expect(api.requests).toHaveLength(0);
+    expect((await store.get(outcome.uploadId))?.reason).toMatch(/No attribute name/);
+    expect(telemetry.finals.map((r) => r.status)).toEqual(['rejected']);
+  });
+
+  it('records a deleted object as rejected', async () => {
+    const api = new ScriptedApi([ok]);
+    const outcome = await run({ bucket: 'drops', key: 'em/gone.csv', size: 5 }, api);
+    expect((await store.get(outcome.uploadId))?.reason).toMatch(/deleted/);
+  });
+
+  it('records Insider\'s 400 as a rejection with its message', async () => {
+    const api = new ScriptedApi([status(400, 'segment name already in use')]);
+    const outcome = await run(drop('em/taken.csv'), api);
+    expect(await store.get(outcome.uploadId)).toMatchObject({ status: 'rejected', fpsHttpStatus: 400, fpsMessage: 'segment name already in use' });
+  });
+
+  it('hands a transient failure to Lambda\'s retry, then fails on the last attempt', async () => {
+    const api = new ScriptedApi([status(401, 'Unauthorized')]);
+    const object = drop('em/auth.csv');
+    await expect(run(object, api)).rejects.toBeInstanceOf(RetryLaterError);
+    const id = uploadIdFor(object);
+    expect(await store.get(id)).toMatchObject({ status: 'received', invocations: 1, reason: expect.stringMatching(/Attempt 1 of 3.*Unauthorized: check the token secret/) });
+    await expect(run(object, api)).rejects.toBeInstanceOf(RetryLaterError);
+    await expect(run(object, api)).rejects.toBeInstanceOf(UploadFailedError);
+    expect(await store.get(id)).toMatchObject({ status: 'failed', invocations: 3, fpsHttpStatus: 401, reason: expect.stringMatching(/Gave up after 3 attempts/) });
+    // A further retry of the same event still fails, so it reaches the failure queue, without calling Insider.
+    const calls = api.requests.length;
+    await expect(run(object, api)).rejects.toBeInstanceOf(UploadFailedError);
+    expect(api.requests).toHaveLength(calls);
+  });
+
+  it('does not take over an upload whose lease is still held', async () => {
+    const object = drop('em/busy.csv');
+    const id = uploadIdFor(object);
+    store.records.set(id, { uploadId: id, bucket: 'drops', key: 'em/busy.csv', size: 1, status: 'received', receivedAt: '', updatedAt: '', invocations: 1, leaseUntil: new Date(clock.ms + 10_000).toISOString() });
+    const api = new ScriptedApi([ok]);
+    expect(await run(object, api)).toMatchObject({ action: 'duplicate', status: 'received' });
+    expect(api.requests).toHaveLength(0);
+  });
+
+  it('remembers a timed-out request across invocations and accepts "already in use" afterwards', async () => {
+    const object = drop('em/ambiguous.csv');
+    const api = new ScriptedApi([timeout, timeout, status(400, 'segment name already in use')]);
+    await expect(run(object, api)).rejects.toBeInstanceOf(RetryLaterError);
+    const outcome = await run(object, api);
+    expect(outcome.status).toBe('submitted');
+    expect(await store.get(outcome.uploadId)).toMatchObject({ possiblyAccepted: true, note: expect.stringMatching(/probably succeeded/) });
+  });
+
+  it('rejects a second file for a segment that is in flight, naming the first', async () => {
+    const api = new ScriptedApi([ok]);
+    const first = await run(drop('em/Same.csv'), api);
+    const second = await run(drop('phone/Same.csv'), api);
+    expect(second.status).toBe('rejected');
+    expect((await store.get(second.uploadId))?.reason).toContain(first.uploadId);
+    expect(api.requests).toHaveLength(1);
+  });
+
+  it('lets the segment name go to Insider again once the first upload has ended', async () => {
+    const api = new ScriptedApi([status(400, 'Invalid something'), ok]);
+    await run(drop('em/Again.csv'), api);
+    const second = await run(drop('phone/Again.csv'), api);
+    expect(second.status).toBe('submitted');
+    expect(api.requests).toHaveLength(2);
+  });
+
+  it('does not overwrite a record a callback completed while Insider was answering', async () => {
+    const object = drop('em/fast.csv');
+    const id = uploadIdFor(object);
+    const api = new ScriptedApi([
+      async () => {
+        await store.update(id, { status: 'completed' }, { from: ['received'] });
+        return ok;
+      },
+    ]);
+    const outcome = await run(object, api);
+    expect(outcome).toMatchObject({ action: 'duplicate', status: 'completed' });
+    expect((await store.get(id))?.status).toBe('completed');
+  });
+});
