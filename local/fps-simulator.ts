@@ -56,7 +56,16 @@ export interface FpsSimulatorOptions {
    */
   allowNonLoopbackUrls?: boolean;
   port?: number;
+  /**
+   * A scripted answer for an authenticated request, checked before the payload rules: lets a test
+   * make Insider answer any documented status (e.g. 405) for a payload that is in fact valid.
+   */
+  script?: ScriptedAnswer;
 }
+
+export type ScriptedAnswer = (payload: { segmentName?: string; attributeName?: string }) =>
+  | { status: number; body: unknown }
+  | undefined;
 
 export interface ValueCounts {
   valid: number;
@@ -109,6 +118,8 @@ export interface FpsSimulator {
   idle(): Promise<void>;
   /** Replaces the whole fault configuration (unspecified faults go back to 0). */
   setFaults(faults: Partial<FaultConfig>): void;
+  /** Replaces the scripted answers (undefined: none). */
+  setScript(script: ScriptedAnswer | undefined): void;
   /** Forgets logs, segments, rate-limit windows and re-seeds the PRNG; keeps the faults. */
   reset(): void;
 }
@@ -285,6 +296,7 @@ export async function startFpsSimulator(options: FpsSimulatorOptions): Promise<F
   const requests: RequestLog[] = [];
   const callbacks: CallbackLog[] = [];
   const faultCounts: Record<string, number> = {};
+  let script = options.script;
   const segmentsByPartner = new Map<string, Set<string>>();
   const acceptedOrder: string[] = [];
   const windows = new Map<string, number[]>();
@@ -567,6 +579,9 @@ export async function startFpsSimulator(options: FpsSimulatorOptions): Promise<F
         break;
     }
 
+    const scripted = script?.({ segmentName: payload?.segmentName, attributeName: payload?.attributeName });
+    if (scripted) return answer(scripted.status, scripted.body);
+
     // The real API's answer to an over-long segment name is undocumented; we treat it as an
     // invalid payload because the limit is stated next to the payload's fields.
     if (!payload || payload.segmentName.length > SEGMENT_NAME_MAX_LENGTH) {
@@ -654,6 +669,9 @@ export async function startFpsSimulator(options: FpsSimulatorOptions): Promise<F
       pending.size === 0 ? Promise.resolve() : new Promise((resolve) => idleWaiters.push(resolve)),
     setFaults(next) {
       faults = normaliseFaults(next);
+    },
+    setScript(next) {
+      script = next;
     },
     reset() {
       requests.length = 0;

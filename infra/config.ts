@@ -1,0 +1,239 @@
+// Reads the pipeline's settings from CDK context and rejects bad ones at synth, saying how to fix them.
+import type { Node } from 'constructs';
+import * as v from 'valibot';
+import { DEFAULT_FPS_ENDPOINT, DEFAULT_MAX_FILE_BYTES } from '../lambdas/shared/contract.js';
+
+/** Where the FPS API token lives. The token itself never passes through CDK. */
+export type TokenSecretSource =
+  | { readonly kind: 'create' }
+  | { readonly kind: 'name'; readonly name: string }
+  | { readonly kind: 'arn'; readonly arn: string };
+
+/** Validated settings for `PipelineStack`. */
+export interface PipelineConfig {
+  readonly partnerName: string;
+  readonly tokenSecret: TokenSecretSource;
+  readonly fpsEndpointUrl: string;
+  readonly defaultAttributeName: string | undefined;
+  readonly maxFileBytes: number;
+  readonly presignExpiresSeconds: number;
+  /** 0 means no reservation. */
+  readonly triggerReservedConcurrency: number;
+  readonly submittedTimeoutHours: number;
+  readonly fpsTimeoutMs: number;
+  readonly tokenCacheSeconds: number;
+  readonly retentionDays: number;
+  readonly notificationEmail: string | undefined;
+}
+
+/** A context value is missing or malformed; the message lists every problem and its fix. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid CDK context:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+/** The context keys this app reads. */
+export const CONTEXT_KEYS = [
+  'partnerName',
+  'tokenSecretName',
+  'tokenSecretArn',
+  'fpsEndpointUrl',
+  'defaultAttributeName',
+  'maxFileBytes',
+  'presignExpiresSeconds',
+  'triggerReservedConcurrency',
+  'submittedTimeoutHours',
+  'fpsTimeoutMs',
+  'tokenCacheSeconds',
+  'retentionDays',
+  'notificationEmail',
+] as const;
+export type ContextKey = (typeof CONTEXT_KEYS)[number];
+
+// `-c key=value` hands every value over as a string, cdk.json may hold real numbers.
+const coerceNumber = (input: unknown): unknown =>
+  typeof input === 'string' && input.trim() !== '' ? Number(input.trim()) : input;
+
+interface IntegerRule {
+  readonly default: number;
+  readonly min: number;
+  readonly max?: number;
+  /** What a valid value is, phrased to follow "must be". */
+  readonly rule: string;
+  readonly example: string;
+}
+
+function integerSetting(key: ContextKey, rule: IntegerRule) {
+  const message = `context ${key} must be ${rule.rule}: use -c ${key}=${rule.example}`;
+  const max = rule.max ?? Number.MAX_SAFE_INTEGER;
+  return v.optional(
+    v.pipe(
+      v.unknown(),
+      v.transform(coerceNumber),
+      v.number(message),
+      v.integer(message),
+      v.check((n) => n >= rule.min && n <= max, message),
+    ),
+    rule.default,
+  );
+}
+
+function optionalText(key: ContextKey, example: string) {
+  return v.optional(v.pipe(v.string(`context ${key} must be a string: use -c ${key}=${example}`), v.trim()));
+}
+
+const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost']);
+
+function isAllowedEndpoint(value: string): boolean {
+  if (!URL.canParse(value)) return false;
+  const url = new URL(value);
+  // Plain http only for a local stand-in: the request carries the API token.
+  return url.protocol === 'https:' || (url.protocol === 'http:' && LOCAL_HOSTS.has(url.hostname));
+}
+
+const SECRET_ARN = /^arn:[a-z-]+:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/;
+
+const partnerNameHint = 'use -c partnerName=mybrand';
+
+const ContextSchema = v.pipe(
+  v.object({
+    partnerName: v.pipe(
+      v.string(`context partnerName is required (your Insider partner name): ${partnerNameHint}`),
+      v.trim(),
+      v.nonEmpty(`context partnerName is required (your Insider partner name): ${partnerNameHint}`),
+      v.check(
+        (s) => s === s.toLowerCase(),
+        `context partnerName must be lowercase (Insider requires it): ${partnerNameHint}`,
+      ),
+      v.regex(/^\S+$/, `context partnerName must not contain spaces: ${partnerNameHint}`),
+    ),
+    tokenSecretName: optionalText('tokenSecretName', 'fps/mybrand/token'),
+    tokenSecretArn: v.optional(
+      v.pipe(
+        v.string(),
+        v.trim(),
+        v.regex(
+          SECRET_ARN,
+          'context tokenSecretArn must be a Secrets Manager secret ARN: use -c tokenSecretArn=arn:aws:secretsmanager:<region>:<account>:secret:<name>',
+        ),
+      ),
+    ),
+    fpsEndpointUrl: v.optional(
+      v.pipe(
+        v.string(),
+        v.trim(),
+        v.check(
+          isAllowedEndpoint,
+          `context fpsEndpointUrl must be an https URL (http only for 127.0.0.1 or localhost): use -c fpsEndpointUrl=${DEFAULT_FPS_ENDPOINT}`,
+        ),
+      ),
+      DEFAULT_FPS_ENDPOINT,
+    ),
+    defaultAttributeName: optionalText('defaultAttributeName', 'email'),
+    maxFileBytes: integerSetting('maxFileBytes', {
+      default: DEFAULT_MAX_FILE_BYTES,
+      min: 1,
+      rule: 'a positive whole number of bytes',
+      example: String(DEFAULT_MAX_FILE_BYTES),
+    }),
+    presignExpiresSeconds: integerSetting('presignExpiresSeconds', {
+      default: 43_200,
+      min: 60,
+      // SigV4 presigned URLs cannot outlive 7 days.
+      max: 604_800,
+      rule: 'a whole number of seconds from 60 to 604800 (7 days)',
+      example: '43200',
+    }),
+    triggerReservedConcurrency: integerSetting('triggerReservedConcurrency', {
+      default: 10,
+      min: 0,
+      rule: 'a whole number, at least 1, or 0 to reserve none',
+      example: '10',
+    }),
+    submittedTimeoutHours: integerSetting('submittedTimeoutHours', {
+      default: 6,
+      min: 1,
+      rule: 'a whole number of hours, at least 1',
+      example: '6',
+    }),
+    fpsTimeoutMs: integerSetting('fpsTimeoutMs', {
+      default: 10_000,
+      min: 100,
+      // Retries of a slow call must still end well inside the trigger's 60 s timeout.
+      max: 30_000,
+      rule: 'a whole number of milliseconds from 100 to 30000 (the trigger retries within a 60 s timeout)',
+      example: '10000',
+    }),
+    tokenCacheSeconds: integerSetting('tokenCacheSeconds', {
+      default: 300,
+      min: 0,
+      max: 86_400,
+      rule: 'a whole number of seconds from 0 (no cache) to 86400',
+      example: '300',
+    }),
+    retentionDays: integerSetting('retentionDays', {
+      default: 30,
+      min: 1,
+      rule: 'a whole number of days, at least 1',
+      example: '30',
+    }),
+    notificationEmail: v.optional(
+      v.pipe(
+        v.string(),
+        v.trim(),
+        v.email('context notificationEmail must be an email address: use -c notificationEmail=ops@example.com'),
+      ),
+    ),
+  }),
+  v.forward(
+    v.partialCheck(
+      [['tokenSecretName'], ['tokenSecretArn']],
+      (input) => input.tokenSecretName === undefined || input.tokenSecretArn === undefined,
+      'context tokenSecretName and tokenSecretArn are mutually exclusive: set one of them, or neither to have the stack create the secret',
+    ),
+    ['tokenSecretArn'],
+  ),
+);
+
+/** Validates raw context values (strings from `-c`, or JSON values from cdk.json). Throws `ConfigError`. */
+export function parsePipelineConfig(raw: Readonly<Record<string, unknown>>): PipelineConfig {
+  const input: Record<string, unknown> = {};
+  for (const key of CONTEXT_KEYS) {
+    const value = raw[key];
+    // `-c tokenSecretName=` means "not set", the same as leaving it out.
+    input[key] = value === null || (typeof value === 'string' && value.trim() === '') ? undefined : value;
+  }
+  const result = v.safeParse(ContextSchema, input);
+  if (!result.success) {
+    throw new ConfigError([...new Set(result.issues.map((issue) => issue.message))]);
+  }
+  const c = result.output;
+  const tokenSecret: TokenSecretSource =
+    c.tokenSecretArn !== undefined
+      ? { kind: 'arn', arn: c.tokenSecretArn }
+      : c.tokenSecretName !== undefined
+        ? { kind: 'name', name: c.tokenSecretName }
+        : { kind: 'create' };
+  return {
+    partnerName: c.partnerName,
+    tokenSecret,
+    fpsEndpointUrl: c.fpsEndpointUrl,
+    defaultAttributeName: c.defaultAttributeName,
+    maxFileBytes: c.maxFileBytes,
+    presignExpiresSeconds: c.presignExpiresSeconds,
+    triggerReservedConcurrency: c.triggerReservedConcurrency,
+    submittedTimeoutHours: c.submittedTimeoutHours,
+    fpsTimeoutMs: c.fpsTimeoutMs,
+    tokenCacheSeconds: c.tokenCacheSeconds,
+    retentionDays: c.retentionDays,
+    notificationEmail: c.notificationEmail,
+  };
+}
+
+/** Reads and validates the context from a construct node (usually `app.node`) or a lookup function. */
+export function readConfig(source: Node | ((key: ContextKey) => unknown)): PipelineConfig {
+  const lookup = typeof source === 'function' ? source : (key: ContextKey) => source.tryGetContext(key);
+  return parsePipelineConfig(Object.fromEntries(CONTEXT_KEYS.map((key) => [key, lookup(key)])));
+}

@@ -1,0 +1,311 @@
+// The local stack: the synthesized template run on embedded S3, DynamoDB, Secrets Manager, an HTTP API and the FPS simulator.
+import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import S3rver from '@20minutes/s3rver';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { UploadRecord } from '../lambdas/core/ports.js';
+import { FINAL_STATUSES, SEGMENT_LOCK_PREFIX } from '../lambdas/shared/contract.js';
+import { type LocalHttpApi, startLocalHttpApi } from './api-gateway.js';
+import { createTableFromTemplate, type LocalDynamoDb, startDynalite } from './dynamodb.js';
+import { type FpsSimulator, type FpsSimulatorOptions, startFpsSimulator } from './fps-simulator.js';
+import { type AsyncFailure, LocalFunction } from './lambda-runtime.js';
+import { matchesEventType, matchesNotificationFilter, type S3rverEvent, toS3Notification } from './s3-events.js';
+import { type LocalSecretsManager, startLocalSecretsManager } from './secrets-manager.js';
+import { type FunctionSpec, type SynthesizedStack, synthesize, UnsupportedTemplateError } from './template.js';
+
+export const LOCAL_REGION = 'us-east-1';
+const LOCAL_ACCOUNT = '000000000000';
+/** s3rver's built-in credentials: presigned URLs are verified against them. */
+const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+export interface LocalStackOptions {
+  /** @default 'localbrand' */
+  partnerName?: string;
+  /** The FPS token stored in the local secret. @default a random one */
+  token?: string;
+  /** Extra CDK context (e.g. maxFileBytes), validated by the app like any other. */
+  context?: Record<string, unknown>;
+  /** FPS simulator settings beyond the account. */
+  simulator?: Omit<FpsSimulatorOptions, 'accounts'>;
+  /** Delays between Lambda's async retries (Lambda waits minutes; locally milliseconds). @default [200, 400] */
+  asyncRetryDelaysMs?: number[];
+  /** Probability that S3 delivers an event twice (it delivers at least once). @default 0 */
+  duplicateEventRate?: number;
+  /** Every line the functions log. @default kept in memory only */
+  logSink?: (line: string, fn: string) => void;
+  /** Overrides the concurrency the template reserves (for benchmarks that sweep it). */
+  triggerConcurrency?: number;
+}
+
+export interface LocalStack {
+  readonly synth: SynthesizedStack;
+  readonly bucket: string;
+  readonly tableName: string;
+  readonly token: string;
+  readonly partnerName: string;
+  readonly s3: S3Client;
+  readonly dynamodb: DynamoDBClient;
+  readonly simulator: FpsSimulator;
+  readonly api: LocalHttpApi;
+  readonly secrets: LocalSecretsManager;
+  readonly functions: Record<string, LocalFunction>;
+  /** The on-failure destination's messages (the template's SQS queue). */
+  readonly failures: AsyncFailure[];
+  /** Every S3 event delivered to a function (duplicates included). */
+  readonly deliveredEvents: { key: string; duplicate: boolean }[];
+  /** Puts an object in the drop bucket like any S3 client; S3 then notifies the trigger. */
+  put(key: string, body: string | Uint8Array, metadata?: Record<string, string>): Promise<void>;
+  /** All upload records (locks left out). */
+  records(): Promise<UploadRecord[]>;
+  /** Waits until `count` records for these keys exist and all are final (or `settle` says so). */
+  waitForFinal(keys: string[], options?: { timeoutMs?: number; pollMs?: number; acceptSubmitted?: boolean }): Promise<UploadRecord[]>;
+  /** Waits for all functions' queued work and the simulator's callbacks to finish. */
+  idle(): Promise<void>;
+  /** Changes how often S3 delivers an event twice. */
+  setDuplicateEventRate(rate: number): void;
+  /** Runs the scheduled timeout sweeper once. */
+  sweep(): Promise<unknown>;
+  stop(): Promise<void>;
+}
+
+function resolveValue(value: unknown, lookup: (logicalId: string, attribute?: string) => string): string {
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (value && typeof value === 'object') {
+    const v = value as Record<string, unknown>;
+    if (typeof v.Ref === 'string') {
+      if (v.Ref === 'AWS::Region') return LOCAL_REGION;
+      if (v.Ref === 'AWS::AccountId') return LOCAL_ACCOUNT;
+      if (v.Ref === 'AWS::URLSuffix') return 'amazonaws.com';
+      if (v.Ref === 'AWS::Partition') return 'aws';
+      return lookup(v.Ref);
+    }
+    const getAtt = v['Fn::GetAtt'];
+    if (Array.isArray(getAtt)) return lookup(String(getAtt[0]), String(getAtt[1]));
+    const join = v['Fn::Join'];
+    if (Array.isArray(join) && Array.isArray(join[1])) return join[1].map((part) => resolveValue(part, lookup)).join(String(join[0]));
+  }
+  throw new UnsupportedTemplateError(`The local stack cannot resolve ${JSON.stringify(value)}`);
+}
+
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const partnerName = options.partnerName ?? 'localbrand';
+  const token = options.token ?? randomBytes(16).toString('hex');
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const stopAll = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  };
+  try {
+    const simulator = await startFpsSimulator({ ...options.simulator, accounts: [{ partnerName, token }] });
+    cleanups.push(() => simulator.stop());
+
+    const synth = synthesize({ partnerName, fpsEndpointUrl: simulator.url, ...options.context });
+    cleanups.push(() => rmSync(synth.outdir, { recursive: true, force: true }));
+
+    const db = await startDynalite();
+    cleanups.push(() => db.stop());
+    const tableNames = new Map<string, string>();
+    for (const table of synth.tables) {
+      const name = `${table.logicalId}-local`;
+      await createTableFromTemplate(db.endpoint, name, table.properties);
+      tableNames.set(table.logicalId, name);
+    }
+
+    // Bucket names follow the logical id, lower-cased, as S3 requires.
+    const bucketNames = new Map(synth.buckets.map((id) => [id, `${id.toLowerCase().replace(/[^a-z0-9-]/g, '')}-local`]));
+    const s3Dir = mkdtempSync(join(tmpdir(), 'fps-s3-'));
+    cleanups.push(() => rmSync(s3Dir, { recursive: true, force: true }));
+    const s3rver = new S3rver({
+      port: 0,
+      address: '127.0.0.1',
+      silent: true,
+      directory: s3Dir,
+      configureBuckets: [...bucketNames.values()].map((name) => ({ name })),
+    });
+    const s3Address = (await s3rver.run()) as { port: number };
+    cleanups.push(() => s3rver.close());
+    const s3Endpoint = `http://127.0.0.1:${s3Address.port}`;
+
+    const secretArns = new Map(synth.secrets.map((id) => [id, `arn:aws:secretsmanager:${LOCAL_REGION}:${LOCAL_ACCOUNT}:secret:${id}-local`]));
+    const secrets = await startLocalSecretsManager({
+      secrets: Object.fromEntries([...secretArns].map(([id, arn]) => [arn, { name: id, value: token }])),
+    });
+    cleanups.push(() => secrets.stop());
+
+    const failures: AsyncFailure[] = [];
+    const functions: Record<string, LocalFunction> = {};
+    const byLogicalId = new Map<string, LocalFunction>();
+    const routeTargets = synth.routes.map((route) => ({
+      method: route.method,
+      path: route.path,
+      fn: { invoke: (event: unknown) => requireFunction(route.functionLogicalId).invoke(event) },
+    }));
+    const requireFunction = (logicalId: string) => {
+      const fn = byLogicalId.get(logicalId);
+      if (!fn) throw new UnsupportedTemplateError(`No local function for ${logicalId}`);
+      return fn;
+    };
+    const api = await startLocalHttpApi({ routes: routeTargets });
+    cleanups.push(() => api.stop());
+
+    const lookup = (logicalId: string, attribute?: string): string => {
+      if (tableNames.has(logicalId) && !attribute) return tableNames.get(logicalId) as string;
+      if (bucketNames.has(logicalId) && !attribute) return bucketNames.get(logicalId) as string;
+      if (secretArns.has(logicalId) && !attribute) return secretArns.get(logicalId) as string;
+      if (synth.apis.includes(logicalId) && attribute === 'ApiEndpoint') return api.url;
+      if (synth.queues.includes(logicalId)) return `http://127.0.0.1/${LOCAL_ACCOUNT}/${logicalId}`;
+      throw new UnsupportedTemplateError(`The local stack has no value for ${logicalId}${attribute ? `.${attribute}` : ''}`);
+    };
+
+    const platformEnv = {
+      AWS_REGION: LOCAL_REGION,
+      AWS_DEFAULT_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_S3: s3Endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
+      // s3rver rejects the SDK's default streaming checksums (see toolchain notes).
+      AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+      AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      POWERTOOLS_DEV: 'false',
+    };
+    const makeFunction = (spec: FunctionSpec) => {
+      const environment: Record<string, string> = { ...platformEnv };
+      for (const [name, value] of Object.entries(spec.environment)) environment[name] = resolveValue(value, lookup);
+      const concurrency = spec.name === 'TriggerFunction' && options.triggerConcurrency ? options.triggerConcurrency : spec.reservedConcurrency;
+      return new LocalFunction({
+        name: spec.name,
+        assetDir: spec.assetDir,
+        handler: spec.handler,
+        environment,
+        timeoutSeconds: spec.timeoutSeconds,
+        memoryMb: spec.memoryMb,
+        // Unreserved functions share the account's pool; locally a few environments are plenty.
+        maxConcurrency: concurrency ?? 4,
+        async: spec.async
+          ? {
+              retryAttempts: spec.async.retryAttempts,
+              maxEventAgeSeconds: spec.async.maxEventAgeSeconds,
+              retryDelaysMs: options.asyncRetryDelaysMs ?? [200, 400],
+              onFailure: spec.async.hasOnFailure ? (failure) => void failures.push(failure) : undefined,
+            }
+          : undefined,
+        logSink: options.logSink,
+      });
+    };
+    for (const spec of synth.functions) {
+      const fn = makeFunction(spec);
+      functions[spec.name] = fn;
+      byLogicalId.set(spec.logicalId, fn);
+    }
+    cleanups.push(async () => {
+      await Promise.all(Object.values(functions).map((fn) => fn.close()));
+    });
+
+    const deliveredEvents: { key: string; duplicate: boolean }[] = [];
+    let duplicateRate = options.duplicateEventRate ?? 0;
+    s3rver.on('event', (raw: S3rverEvent) => {
+      const record = raw.Records[0];
+      if (!record) return;
+      const bucketId = [...bucketNames].find(([, name]) => name === record.s3.bucket.name)?.[0];
+      for (const n of synth.notifications) {
+        if (n.bucketLogicalId !== bucketId) continue;
+        if (!matchesEventType(record.eventName, n.events) || !matchesNotificationFilter(record.s3.object.key, n.filterRules)) continue;
+        const event = toS3Notification(raw);
+        const fn = requireFunction(n.functionLogicalId);
+        fn.invokeAsync(event);
+        deliveredEvents.push({ key: record.s3.object.key, duplicate: false });
+        if (duplicateRate > 0 && Math.random() < duplicateRate) {
+          // The same event again, same sequencer: what S3's at-least-once delivery looks like.
+          fn.invokeAsync(structuredClone(event));
+          deliveredEvents.push({ key: record.s3.object.key, duplicate: true });
+        }
+      }
+    });
+
+    const tableName = tableNames.values().next().value as string;
+    const bucket = bucketNames.get(synth.notifications[0]?.bucketLogicalId ?? '') ?? '';
+    const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+    const s3 = new S3Client({ ...clientConfig, endpoint: s3Endpoint, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+    const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: db.endpoint });
+    cleanups.push(() => {
+      s3.destroy();
+      dynamodb.destroy();
+    });
+
+    const records = async (): Promise<UploadRecord[]> => {
+      const items: UploadRecord[] = [];
+      let start: Record<string, never> | undefined;
+      do {
+        const page = await dynamodb.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: start, ConsistentRead: true }));
+        for (const item of page.Items ?? []) {
+          const record = unmarshall(item) as Omit<UploadRecord, 'callbackTokenHashes'> & { callbackTokenHashes?: Set<string> };
+          if (record.uploadId.startsWith(SEGMENT_LOCK_PREFIX)) continue;
+          items.push({ ...record, callbackTokenHashes: record.callbackTokenHashes ? [...record.callbackTokenHashes] : undefined });
+        }
+        start = page.LastEvaluatedKey as Record<string, never> | undefined;
+      } while (start);
+      return items;
+    };
+
+    const stack: LocalStack = {
+      synth,
+      bucket,
+      tableName,
+      token,
+      partnerName,
+      s3,
+      dynamodb,
+      simulator,
+      api,
+      secrets,
+      functions,
+      failures,
+      deliveredEvents,
+      async put(key, body, metadata) {
+        await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, Metadata: metadata }));
+      },
+      records,
+      async waitForFinal(keys, waitOptions = {}) {
+        const deadline = Date.now() + (waitOptions.timeoutMs ?? 30_000);
+        const done = waitOptions.acceptSubmitted ? [...FINAL_STATUSES, 'submitted'] : FINAL_STATUSES;
+        for (;;) {
+          const all = await records();
+          const mine = all.filter((r) => keys.includes(r.key));
+          const covered = new Set(mine.map((r) => r.key));
+          if (keys.every((k) => covered.has(k)) && mine.every((r) => done.includes(r.status))) return mine;
+          if (Date.now() > deadline) {
+            const pending = keys.filter((k) => !covered.has(k));
+            const open = mine.filter((r) => !done.includes(r.status)).map((r) => `${r.key}: ${r.status}`);
+            throw new Error(`Timed out waiting for final records. Missing: ${JSON.stringify(pending)}; not final: ${JSON.stringify(open)}`);
+          }
+          await new Promise((resolve) => setTimeout(resolve, waitOptions.pollMs ?? 100));
+        }
+      },
+      async idle() {
+        for (let round = 0; round < 3; round++) {
+          await Promise.all(Object.values(functions).map((fn) => fn.drain()));
+          await simulator.idle();
+        }
+      },
+      setDuplicateEventRate(rate) {
+        duplicateRate = rate;
+      },
+      async sweep() {
+        const sweeper = Object.values(functions).find((fn) => fn.name === 'TimeoutSweeperFunction');
+        if (!sweeper) throw new UnsupportedTemplateError('The template has no TimeoutSweeperFunction');
+        return sweeper.invoke({ source: 'aws.events', 'detail-type': 'Scheduled Event' });
+      },
+      stop: stopAll,
+    };
+    return stack;
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

@@ -1,0 +1,170 @@
+// Synthesizes the real CDK app and reads what the local stack needs from its template: functions, tables, routes, notifications.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildApp, STACK_ID } from '../infra/app.js';
+import type { CfnTableProperties } from './dynamodb.js';
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export interface CfnResource {
+  Type: string;
+  Properties?: Record<string, Json>;
+  Metadata?: Record<string, Json>;
+}
+export interface CfnTemplate {
+  Resources: Record<string, CfnResource>;
+  Outputs?: Record<string, { Value: Json }>;
+}
+
+export interface FunctionSpec {
+  logicalId: string;
+  /** The construct id, e.g. TriggerFunction. */
+  name: string;
+  assetDir: string;
+  handler: string;
+  runtime: string;
+  timeoutSeconds: number;
+  memoryMb: number;
+  reservedConcurrency?: number | undefined;
+  /** Environment as the template writes it: values may be intrinsics, resolved by the local stack. */
+  environment: Record<string, Json>;
+  async?: { retryAttempts: number; maxEventAgeSeconds: number; hasOnFailure: boolean } | undefined;
+}
+
+export interface NotificationSpec {
+  bucketLogicalId: string;
+  functionLogicalId: string;
+  events: string[];
+  filterRules: { Name: 'prefix' | 'suffix' | 'Prefix' | 'Suffix'; Value: string }[];
+}
+
+export interface RouteSpec {
+  method: string;
+  path: string;
+  functionLogicalId: string;
+}
+
+export interface SynthesizedStack {
+  template: CfnTemplate;
+  outdir: string;
+  functions: FunctionSpec[];
+  tables: { logicalId: string; properties: CfnTableProperties }[];
+  buckets: string[];
+  secrets: string[];
+  queues: string[];
+  apis: string[];
+  notifications: NotificationSpec[];
+  routes: RouteSpec[];
+}
+
+/** Thrown when the template has a shape the local stack does not know: better to stop than to drift. */
+export class UnsupportedTemplateError extends Error {
+  override readonly name = 'UnsupportedTemplateError';
+}
+
+function refOf(value: Json | undefined): string | undefined {
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    if (typeof value.Ref === 'string') return value.Ref;
+    const getAtt = value['Fn::GetAtt'];
+    if (Array.isArray(getAtt) && typeof getAtt[0] === 'string') return getAtt[0];
+  }
+  return undefined;
+}
+
+/** The logical id a `Fn::Join` of `integrations/` + Ref points to. */
+function integrationId(target: Json | undefined): string | undefined {
+  if (typeof target === 'string') return target.replace(/^integrations\//, '');
+  const join = target && typeof target === 'object' && !Array.isArray(target) ? target['Fn::Join'] : undefined;
+  if (Array.isArray(join) && Array.isArray(join[1])) {
+    for (const part of join[1]) {
+      const ref = refOf(part);
+      if (ref) return ref;
+    }
+  }
+  return undefined;
+}
+
+export function readTemplate(template: CfnTemplate, outdir: string): SynthesizedStack {
+  const resources = Object.entries(template.Resources);
+  const ofType = (type: string) => resources.filter(([, r]) => r.Type === type);
+
+  const invokeConfigs = new Map<string, FunctionSpec['async']>();
+  for (const [, r] of ofType('AWS::Lambda::EventInvokeConfig')) {
+    const fn = refOf(r.Properties?.FunctionName);
+    if (!fn) continue;
+    invokeConfigs.set(fn, {
+      retryAttempts: Number(r.Properties?.MaximumRetryAttempts ?? 2),
+      maxEventAgeSeconds: Number(r.Properties?.MaximumEventAgeInSeconds ?? 21_600),
+      hasOnFailure: Boolean((r.Properties?.DestinationConfig as { OnFailure?: unknown } | undefined)?.OnFailure),
+    });
+  }
+
+  const functions: FunctionSpec[] = [];
+  for (const [logicalId, r] of ofType('AWS::Lambda::Function')) {
+    const assetPath = r.Metadata?.['aws:asset:path'];
+    const cdkPath = String(r.Metadata?.['aws:cdk:path'] ?? '');
+    // Functions CDK adds for itself (custom resources) are not part of the pipeline.
+    if (typeof assetPath !== 'string' || !cdkPath.endsWith('Function/Resource')) continue;
+    const props = r.Properties ?? {};
+    const env = (props.Environment as { Variables?: Record<string, Json> } | undefined)?.Variables ?? {};
+    functions.push({
+      logicalId,
+      name: cdkPath.split('/').slice(-2)[0] ?? logicalId,
+      assetDir: join(outdir, assetPath),
+      handler: String(props.Handler),
+      runtime: String(props.Runtime),
+      timeoutSeconds: Number(props.Timeout ?? 3),
+      memoryMb: Number(props.MemorySize ?? 128),
+      reservedConcurrency: props.ReservedConcurrentExecutions === undefined ? undefined : Number(props.ReservedConcurrentExecutions),
+      environment: env,
+      async: invokeConfigs.get(logicalId),
+    });
+  }
+
+  const notifications: NotificationSpec[] = [];
+  for (const [, r] of ofType('Custom::S3BucketNotifications')) {
+    const bucketLogicalId = refOf(r.Properties?.BucketName);
+    const config = r.Properties?.NotificationConfiguration as
+      | { LambdaFunctionConfigurations?: { Events: string[]; LambdaFunctionArn: Json; Filter?: { Key?: { FilterRules?: NotificationSpec['filterRules'] } } }[] }
+      | undefined;
+    for (const c of config?.LambdaFunctionConfigurations ?? []) {
+      const functionLogicalId = refOf(c.LambdaFunctionArn);
+      if (!bucketLogicalId || !functionLogicalId) throw new UnsupportedTemplateError('A bucket notification does not reference its bucket and function directly');
+      notifications.push({ bucketLogicalId, functionLogicalId, events: c.Events, filterRules: c.Filter?.Key?.FilterRules ?? [] });
+    }
+  }
+
+  const integrations = new Map<string, string>();
+  for (const [logicalId, r] of ofType('AWS::ApiGatewayV2::Integration')) {
+    const fn = refOf(r.Properties?.IntegrationUri);
+    if (fn) integrations.set(logicalId, fn);
+  }
+  const routes: RouteSpec[] = [];
+  for (const [logicalId, r] of ofType('AWS::ApiGatewayV2::Route')) {
+    const [method, path] = String(r.Properties?.RouteKey).split(' ');
+    const fn = integrations.get(integrationId(r.Properties?.Target) ?? '');
+    if (!method || !path || !fn) throw new UnsupportedTemplateError(`Route ${logicalId} has no Lambda integration the local stack understands`);
+    routes.push({ method, path, functionLogicalId: fn });
+  }
+
+  return {
+    template,
+    outdir,
+    functions,
+    tables: ofType('AWS::DynamoDB::Table').map(([logicalId, r]) => ({ logicalId, properties: r.Properties as unknown as CfnTableProperties })),
+    buckets: ofType('AWS::S3::Bucket').map(([id]) => id),
+    secrets: ofType('AWS::SecretsManager::Secret').map(([id]) => id),
+    queues: ofType('AWS::SQS::Queue').map(([id]) => id),
+    apis: ofType('AWS::ApiGatewayV2::Api').map(([id]) => id),
+    notifications,
+    routes,
+  };
+}
+
+/** Synthesizes the app (bundling every function with esbuild) into `outdir` and reads the stack. */
+export function synthesize(context: Record<string, unknown>, outdir = mkdtempSync(join(tmpdir(), 'fps-cdk-out-'))): SynthesizedStack {
+  const { app } = buildApp({ context, outdir });
+  const assembly = app.synth();
+  const template = assembly.getStackByName(STACK_ID).template as CfnTemplate;
+  return readTemplate(template, outdir);
+}

@@ -1,0 +1,137 @@
+// CDK context validation: defaults, coercion of `-c` strings, and errors that say what to fix.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { buildApp } from '../../infra/app.js';
+import { ConfigError, parsePipelineConfig, readConfig } from '../../infra/config.js';
+import { DEFAULT_FPS_ENDPOINT, DEFAULT_MAX_FILE_BYTES } from '../../lambdas/shared/contract.js';
+
+const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:fps/token-AbCdEf';
+
+function problemsOf(raw: Record<string, unknown>): readonly string[] {
+  try {
+    parsePipelineConfig(raw);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('parsePipelineConfig', () => {
+  it('fills in every default from a partner name alone', () => {
+    expect(parsePipelineConfig({ partnerName: 'mybrand' })).toEqual({
+      partnerName: 'mybrand',
+      tokenSecret: { kind: 'create' },
+      fpsEndpointUrl: DEFAULT_FPS_ENDPOINT,
+      defaultAttributeName: undefined,
+      maxFileBytes: DEFAULT_MAX_FILE_BYTES,
+      presignExpiresSeconds: 43_200,
+      triggerReservedConcurrency: 10,
+      submittedTimeoutHours: 6,
+      fpsTimeoutMs: 10_000,
+      tokenCacheSeconds: 300,
+      retentionDays: 30,
+      notificationEmail: undefined,
+    });
+  });
+
+  it('coerces numbers given as strings by -c, and accepts real numbers from cdk.json', () => {
+    const config = parsePipelineConfig({
+      partnerName: 'mybrand',
+      maxFileBytes: '10485760',
+      presignExpiresSeconds: ' 3600 ',
+      triggerReservedConcurrency: '0',
+      retentionDays: 7,
+    });
+    expect(config).toMatchObject({
+      maxFileBytes: 10_485_760,
+      presignExpiresSeconds: 3600,
+      triggerReservedConcurrency: 0,
+      retentionDays: 7,
+    });
+  });
+
+  it('reads an imported secret by name or by ARN, and treats an empty value as unset', () => {
+    expect(parsePipelineConfig({ partnerName: 'b', tokenSecretName: 'fps/token' }).tokenSecret).toEqual({
+      kind: 'name',
+      name: 'fps/token',
+    });
+    expect(parsePipelineConfig({ partnerName: 'b', tokenSecretArn: SECRET_ARN, tokenSecretName: '' }).tokenSecret).toEqual(
+      { kind: 'arn', arn: SECRET_ARN },
+    );
+  });
+
+  it('allows plain http only for a local endpoint', () => {
+    for (const url of ['http://127.0.0.1:4010/fps/v1/upload', 'http://localhost:4010/x', 'https://fps.example.com/u']) {
+      expect(parsePipelineConfig({ partnerName: 'b', fpsEndpointUrl: url }).fpsEndpointUrl).toBe(url);
+    }
+    expect(problemsOf({ partnerName: 'b', fpsEndpointUrl: 'http://fps.example.com/u' })).toEqual([
+      `context fpsEndpointUrl must be an https URL (http only for 127.0.0.1 or localhost): use -c fpsEndpointUrl=${DEFAULT_FPS_ENDPOINT}`,
+    ]);
+    expect(problemsOf({ partnerName: 'b', fpsEndpointUrl: 'not a url' })).toHaveLength(1);
+  });
+
+  it('rejects an upper-case partner name, saying Insider requires lowercase', () => {
+    expect(() => parsePipelineConfig({ partnerName: 'MyBrand' })).toThrow(
+      'context partnerName must be lowercase (Insider requires it): use -c partnerName=mybrand',
+    );
+  });
+
+  it.each([undefined, '', '   '])('requires a partner name (given %j)', (partnerName) => {
+    expect(() => parsePipelineConfig({ partnerName })).toThrow(
+      'context partnerName is required (your Insider partner name): use -c partnerName=mybrand',
+    );
+  });
+
+  it('rejects a secret name and ARN together', () => {
+    expect(() => parsePipelineConfig({ partnerName: 'b', tokenSecretName: 'fps/token', tokenSecretArn: SECRET_ARN })).toThrow(
+      'context tokenSecretName and tokenSecretArn are mutually exclusive: set one of them, or neither to have the stack create the secret',
+    );
+  });
+
+  it('rejects a malformed secret ARN', () => {
+    expect(problemsOf({ partnerName: 'b', tokenSecretArn: 'fps/token' })[0]).toMatch(
+      /^context tokenSecretArn must be a Secrets Manager secret ARN: use -c tokenSecretArn=arn:aws:secretsmanager:/,
+    );
+  });
+
+  it.each([
+    ['maxFileBytes', 'ten', 'context maxFileBytes must be a positive whole number of bytes: use -c maxFileBytes=52428800'],
+    ['maxFileBytes', '0', 'context maxFileBytes must be a positive whole number of bytes'],
+    ['presignExpiresSeconds', '30', 'context presignExpiresSeconds must be a whole number of seconds from 60 to 604800'],
+    ['presignExpiresSeconds', '604801', 'from 60 to 604800 (7 days)'],
+    ['triggerReservedConcurrency', '-1', 'context triggerReservedConcurrency must be a whole number, at least 1, or 0'],
+    ['triggerReservedConcurrency', '2.5', 'use -c triggerReservedConcurrency=10'],
+    ['fpsTimeoutMs', '60000', 'the trigger retries within a 60 s timeout'],
+    ['retentionDays', true, 'context retentionDays must be a whole number of days, at least 1: use -c retentionDays=30'],
+    ['notificationEmail', 'ops', 'context notificationEmail must be an email address'],
+  ])('rejects %s=%j with a message that says what to use', (key, value, message) => {
+    expect(() => parsePipelineConfig({ partnerName: 'b', [key]: value })).toThrow(message);
+  });
+
+  it('lists every problem at once', () => {
+    const problems = problemsOf({ partnerName: 'MyBrand', maxFileBytes: 'x', retentionDays: '0' });
+    expect(problems).toHaveLength(3);
+    expect(problems.map((p) => p.split(' ')[1])).toEqual(['partnerName', 'maxFileBytes', 'retentionDays']);
+  });
+});
+
+describe('readConfig', () => {
+  it('reads through a lookup function', () => {
+    const context: Record<string, string> = { partnerName: 'mybrand', fpsTimeoutMs: '5000' };
+    expect(readConfig((key) => context[key])).toMatchObject({ partnerName: 'mybrand', fpsTimeoutMs: 5000 });
+  });
+
+  it('makes buildApp fail before any synthesis when context is wrong', () => {
+    // An App without an outdir makes its own temporary one; give it one we remove.
+    const outdir = mkdtempSync(join(tmpdir(), 'fps-infra-config-'));
+    try {
+      expect(() => buildApp({ context: { partnerName: 'MyBrand' }, outdir })).toThrow(ConfigError);
+      expect(() => buildApp({ context: {}, outdir })).toThrow('use -c partnerName=mybrand');
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,400 @@
+// The synthesized pipeline stack with default settings: wiring, security defaults and least privilege.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STACK_ID } from '../../infra/app.js';
+import {
+  CALLBACK_ROUTE,
+  CallbackEnv,
+  DEFAULT_FPS_ENDPOINT,
+  DEFAULT_MAX_FILE_BYTES,
+  SweeperEnv,
+  TriggerEnv,
+  UploadsTable,
+} from '../../lambdas/shared/contract.js';
+import {
+  actionsOf,
+  allPolicyStatements,
+  type CfnResource,
+  exportTypeInNode,
+  functionStatements,
+  type Json,
+  logicalIdOf,
+  resolveForTest,
+  type Synthesized,
+  synth,
+} from './synth.js';
+
+const FUNCTION_IDS = ['TriggerFunction', 'CallbackFunction', 'TimeoutSweeperFunction'] as const;
+// X-Ray accepts no resource-level scoping; CDK adds these for active tracing.
+const XRAY_ACTIONS = new Set(['xray:PutTraceSegments', 'xray:PutTelemetryRecords']);
+
+let synthesized: Synthesized;
+let template: Template;
+let resources: Record<string, CfnResource>;
+const id = (constructPath: string) => logicalIdOf(resources, constructPath);
+const fn = (functionId: string) => resources[id(`${functionId}/Resource`)] as CfnResource;
+
+beforeAll(() => {
+  synthesized = synth({ partnerName: 'mybrand' });
+  ({ template, resources } = synthesized);
+});
+afterAll(() => synthesized.cleanUp());
+
+describe('functions', () => {
+  it.each(FUNCTION_IDS)('%s runs index.handler on nodejs24.x, arm64, from a bundled asset', (functionId) => {
+    expect(fn(functionId).Type).toBe('AWS::Lambda::Function');
+    expect(fn(functionId).Properties).toMatchObject({
+      Runtime: 'nodejs24.x',
+      Handler: 'index.handler',
+      Architectures: ['arm64'],
+      MemorySize: 256,
+      Environment: { Variables: { NODE_OPTIONS: '--enable-source-maps' } },
+    });
+    expect(fn(functionId).Metadata?.['aws:asset:path']).toMatch(/^asset\.[0-9a-f]{64}$/);
+  });
+
+  it.each(FUNCTION_IDS)("%s's bundle exports the handler the stack names, and loads with the stack's env", (functionId) => {
+    const metadata = fn(functionId).Metadata ?? {};
+    const bundle = join(synthesized.outdir, String(metadata['aws:asset:path']), 'index.mjs');
+    expect(existsSync(bundle)).toBe(true);
+    const variables = (fn(functionId).Properties?.Environment as { Variables: Record<string, Json> }).Variables;
+    // The handlers read their settings at load and throw on a missing one: load with what the stack sets.
+    const env: Record<string, string> = { AWS_REGION: 'eu-west-1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+    for (const [name, value] of Object.entries(variables)) env[name] = resolveForTest(value);
+    expect(exportTypeInNode(bundle, 'handler', env)).toBe('function');
+  });
+
+  it('trigger gets every setting it reads, with the defaults', () => {
+    const env = (fn('TriggerFunction').Properties?.Environment as { Variables: Record<string, Json> }).Variables;
+    expect(env).toEqual({
+      NODE_OPTIONS: '--enable-source-maps',
+      [TriggerEnv.tableName]: { Ref: id('UploadsTable/Resource') },
+      [TriggerEnv.partnerName]: 'mybrand',
+      [TriggerEnv.tokenSecretId]: { Ref: id('FpsTokenSecret/Resource') },
+      [TriggerEnv.endpointUrl]: DEFAULT_FPS_ENDPOINT,
+      // Exactly this GetAtt: the local stack resolves it to its own API's URL.
+      [TriggerEnv.callbackBaseUrl]: { 'Fn::GetAtt': [id('CallbackApi/Resource'), 'ApiEndpoint'] },
+      [TriggerEnv.maxFileBytes]: String(DEFAULT_MAX_FILE_BYTES),
+      [TriggerEnv.presignExpiresSeconds]: '43200',
+      [TriggerEnv.fpsTimeoutMs]: '10000',
+      [TriggerEnv.tokenCacheSeconds]: '300',
+      [TriggerEnv.maxInvocations]: '3',
+    });
+    expect(env).not.toHaveProperty(TriggerEnv.defaultAttributeName);
+  });
+
+  it('trigger: 60 s timeout, 10 reserved, async retries to the failed-uploads queue', () => {
+    expect(fn('TriggerFunction').Properties).toMatchObject({ Timeout: 60, ReservedConcurrentExecutions: 10 });
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: id('TriggerFunction/Resource') },
+      MaximumRetryAttempts: 2,
+      MaximumEventAgeInSeconds: 6 * 3600,
+      DestinationConfig: {
+        OnFailure: { Destination: { 'Fn::GetAtt': [id('FailedUploadsQueue/Resource'), 'Arn'] } },
+      },
+    });
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 14 * 24 * 3600,
+    });
+  });
+
+  it('callback and sweeper get the table name (and the sweeper its windows)', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'index.handler',
+      Timeout: 10,
+      Environment: { Variables: { [CallbackEnv.tableName]: { Ref: id('UploadsTable/Resource') } } },
+    });
+    expect(fn('TimeoutSweeperFunction').Properties?.Environment).toEqual({
+      Variables: {
+        NODE_OPTIONS: '--enable-source-maps',
+        [SweeperEnv.tableName]: { Ref: id('UploadsTable/Resource') },
+        [SweeperEnv.submittedTimeoutHours]: '6',
+        [SweeperEnv.receivedTimeoutHours]: '7',
+      },
+    });
+  });
+
+  it('each function logs to its own log group, kept one month', () => {
+    for (const functionId of FUNCTION_IDS) {
+      expect(fn(functionId).Properties?.LoggingConfig).toEqual({ LogGroup: { Ref: id(`${functionId}LogGroup/Resource`) } });
+      expect(resources[id(`${functionId}LogGroup/Resource`)]?.Properties?.RetentionInDays).toBe(30);
+    }
+  });
+
+  it('the sweeper runs every 15 minutes', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(15 minutes)',
+      Targets: Match.arrayWith([
+        Match.objectLike({ Arn: { 'Fn::GetAtt': [id('TimeoutSweeperFunction/Resource'), 'Arn'] } }),
+      ]),
+    });
+  });
+});
+
+describe('drop bucket', () => {
+  it('sends every ObjectCreated event for .csv and .CSV keys to the trigger', () => {
+    const trigger = { 'Fn::GetAtt': [id('TriggerFunction/Resource'), 'Arn'] };
+    template.resourceCountIs('Custom::S3BucketNotifications', 1);
+    template.hasResourceProperties('Custom::S3BucketNotifications', {
+      BucketName: { Ref: id('DropBucket/Resource') },
+      NotificationConfiguration: {
+        LambdaFunctionConfigurations: Match.arrayWith(
+          ['.csv', '.CSV'].map((suffix) =>
+            Match.objectLike({
+              Events: ['s3:ObjectCreated:*'],
+              Filter: { Key: { FilterRules: [{ Name: 'suffix', Value: suffix }] } },
+              LambdaFunctionArn: trigger,
+            }),
+          ),
+        ),
+      },
+    });
+  });
+
+  it('blocks public access, is versioned and encrypted, logs access, and expires files', () => {
+    const bucket = resources[id('DropBucket/Resource')];
+    expect(bucket?.Properties).toMatchObject({
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      VersioningConfiguration: { Status: 'Enabled' },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+      LoggingConfiguration: { DestinationBucketName: { Ref: id('AccessLogBucket/Resource') } },
+      LifecycleConfiguration: {
+        Rules: [expect.objectContaining({ ExpirationInDays: 30, NoncurrentVersionExpiration: { NoncurrentDays: 30 } })],
+      },
+    });
+    expect(resources[id('DropBucket/Resource')]).toMatchObject({ DeletionPolicy: 'Retain' });
+  });
+
+  it.each(['DropBucket', 'AccessLogBucket'])('%s denies requests without TLS', (bucketId) => {
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: id(`${bucketId}/Resource`) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 's3:*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('the access log bucket is private, encrypted and expires its logs', () => {
+    expect(resources[id('AccessLogBucket/Resource')]?.Properties).toMatchObject({
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, RestrictPublicBuckets: true },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+      LifecycleConfiguration: { Rules: [expect.objectContaining({ ExpirationInDays: 90 })] },
+    });
+  });
+});
+
+describe('uploads table', () => {
+  it('is keyed by uploadId, on demand, with PITR and SSE, and retained', () => {
+    const table = resources[id('UploadsTable/Resource')];
+    expect(table).toMatchObject({ Type: 'AWS::DynamoDB::Table', DeletionPolicy: 'Retain' });
+    expect(table?.Properties).toMatchObject({
+      KeySchema: [{ AttributeName: UploadsTable.partitionKey, KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true },
+    });
+  });
+
+  it('has the bySegment and byStatus indexes', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      GlobalSecondaryIndexes: Match.arrayWith([
+        {
+          IndexName: UploadsTable.bySegmentIndex,
+          KeySchema: [
+            { AttributeName: UploadsTable.bySegmentPartitionKey, KeyType: 'HASH' },
+            { AttributeName: UploadsTable.bySegmentSortKey, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+        {
+          IndexName: UploadsTable.byStatusIndex,
+          KeySchema: [
+            { AttributeName: UploadsTable.byStatusPartitionKey, KeyType: 'HASH' },
+            { AttributeName: UploadsTable.byStatusSortKey, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ]),
+    });
+  });
+});
+
+describe('callback API', () => {
+  it('has exactly one route, POST to the callback path, integrated with the callback function', () => {
+    template.resourceCountIs('AWS::ApiGatewayV2::Route', 1);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+      RouteKey: `POST ${CALLBACK_ROUTE}`,
+    });
+    expect(CALLBACK_ROUTE).toBe('/callbacks/{uploadId}/{token}');
+    template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
+      IntegrationType: 'AWS_PROXY',
+      IntegrationUri: { 'Fn::GetAtt': [id('CallbackFunction/Resource'), 'Arn'] },
+    });
+  });
+
+  it('throttles the default stage and logs access without the request path', () => {
+    const stage = resources[id('CallbackApi/DefaultStage/Resource')]?.Properties ?? {};
+    expect(stage).toMatchObject({
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+      AccessLogSettings: { DestinationArn: { 'Fn::GetAtt': [id('CallbackApiAccessLogs/Resource'), 'Arn'] } },
+    });
+    const format = (stage.AccessLogSettings as { Format: string }).Format;
+    expect(Object.keys(JSON.parse(format))).toEqual([
+      'requestId',
+      'ip',
+      'requestTime',
+      'httpMethod',
+      'routeKey',
+      'status',
+      'responseLength',
+      'integrationError',
+    ]);
+    // The path carries the callback token.
+    expect(format).not.toMatch(/\$context\.(path|resourcePath)|\$context\.requestPath|rawPath/);
+  });
+});
+
+describe('IAM', () => {
+  it('no statement grants on every resource (X-Ray aside, which cannot be scoped)', () => {
+    const statements = allPolicyStatements(resources);
+    expect(statements.length).toBeGreaterThan(0);
+    for (const { policy, statement } of statements) {
+      const targets = Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource];
+      if (targets.includes('*')) {
+        expect({ policy, actions: actionsOf(statement).filter((a) => !XRAY_ACTIONS.has(a)) }).toEqual({
+          policy,
+          actions: [],
+        });
+      }
+    }
+  });
+
+  it.each(FUNCTION_IDS)('%s has no AWS managed policy (its log permissions name its own log group)', (functionId) => {
+    const roleId = (fn(functionId).Properties?.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    expect(resources[roleId]?.Properties?.ManagedPolicyArns).toBeUndefined();
+    expect(functionStatements(resources, functionId)).toContainEqual(
+      expect.objectContaining({
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: { 'Fn::GetAtt': [id(`${functionId}LogGroup/Resource`), 'Arn'] },
+      }),
+    );
+  });
+
+  it("trigger reads only the drop bucket's objects", () => {
+    const s3 = functionStatements(resources, 'TriggerFunction').filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
+    expect(s3).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['s3:GetObject', 's3:GetObjectVersion'],
+        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [id('DropBucket/Resource'), 'Arn'] }, '/*']] },
+      },
+    ]);
+  });
+
+  it('trigger reads and writes items of the uploads table only', () => {
+    const ddb = functionStatements(resources, 'TriggerFunction').filter((s) =>
+      actionsOf(s).some((a) => a.startsWith('dynamodb:')),
+    );
+    expect(ddb).toEqual([
+      {
+        Effect: 'Allow',
+        Action: [
+          'dynamodb:ConditionCheckItem',
+          'dynamodb:DeleteItem',
+          'dynamodb:GetItem',
+          'dynamodb:PutItem',
+          'dynamodb:UpdateItem',
+        ],
+        Resource: { 'Fn::GetAtt': [id('UploadsTable/Resource'), 'Arn'] },
+      },
+    ]);
+  });
+
+  it('trigger may read the token secret and no other', () => {
+    const secrets = functionStatements(resources, 'TriggerFunction').filter((s) =>
+      actionsOf(s).some((a) => a.startsWith('secretsmanager:')),
+    );
+    expect(secrets).toEqual([
+      { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: { Ref: id('FpsTokenSecret/Resource') } },
+    ]);
+  });
+
+  it('callback may only get and update items of the table', () => {
+    const ddb = functionStatements(resources, 'CallbackFunction').filter((s) =>
+      actionsOf(s).some((a) => !a.startsWith('logs:') && !a.startsWith('xray:')),
+    );
+    expect(ddb).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        Resource: { 'Fn::GetAtt': [id('UploadsTable/Resource'), 'Arn'] },
+      },
+    ]);
+  });
+
+  it('sweeper may query the byStatus index and update items', () => {
+    const table = { 'Fn::GetAtt': [id('UploadsTable/Resource'), 'Arn'] };
+    const ddb = functionStatements(resources, 'TimeoutSweeperFunction').filter((s) =>
+      actionsOf(s).some((a) => a.startsWith('dynamodb:')),
+    );
+    expect(ddb).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'dynamodb:Query',
+        Resource: { 'Fn::Join': ['', [table, `/index/${UploadsTable.byStatusIndex}`]] },
+      },
+      { Effect: 'Allow', Action: 'dynamodb:UpdateItem', Resource: table },
+    ]);
+  });
+});
+
+describe('token secret and outputs', () => {
+  it('creates the secret with a generated placeholder: no secret value in the template', () => {
+    template.resourceCountIs('AWS::SecretsManager::Secret', 1);
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: Match.objectLike({}),
+      Description: Match.stringLikeRegexp('FPS API token'),
+    });
+    expect(JSON.stringify(template.toJSON())).not.toContain('"SecretString"');
+  });
+
+  it('exports what a user needs', () => {
+    const outputs = template.toJSON().Outputs as Record<string, { Value: Json }>;
+    expect(Object.keys(outputs).sort()).toEqual(
+      ['BucketName', 'CallbackBaseUrl', 'FailedUploadsQueueUrl', 'TableName', 'TokenSecretName'].sort(),
+    );
+    expect(outputs.CallbackBaseUrl?.Value).toEqual({ 'Fn::GetAtt': [id('CallbackApi/Resource'), 'ApiEndpoint'] });
+    expect(outputs.BucketName?.Value).toEqual({ Ref: id('DropBucket/Resource') });
+  });
+
+  it('has no alerting resources unless an email is configured', () => {
+    template.resourceCountIs('AWS::SNS::Topic', 0);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 0);
+  });
+
+  it(`names the stack ${STACK_ID}`, () => {
+    expect(String(resources[id('TriggerFunction/Resource')]?.Metadata?.['aws:cdk:path'])).toBe(
+      `${STACK_ID}/TriggerFunction/Resource`,
+    );
+  });
+});
