@@ -8,6 +8,7 @@ const require = createRequire(import.meta.url);
 interface DynaliteServer {
   listen(port: number, host: string, callback: (error?: Error) => void): void;
   close(callback: () => void): void;
+  closeAllConnections(): void;
   address(): AddressInfo;
 }
 
@@ -23,7 +24,12 @@ export async function startDynalite(): Promise<LocalDynamoDb> {
   const { port } = server.address();
   return {
     endpoint: `http://127.0.0.1:${port}`,
-    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Keep-alive sockets from SDK clients would hold close() open.
+        server.closeAllConnections();
+      }),
   };
 }
 

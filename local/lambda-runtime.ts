@@ -268,7 +268,8 @@ export class LocalFunction {
     for (const task of this.queue.splice(0)) {
       task.reject(new LambdaInvocationError('LocalFunction.Closed', `${this.name} was closed`));
     }
-    const closing = this.envs.map((env) => this.kill(env));
+    // kill() removes the environment from this.envs: iterate over a copy.
+    const closing = [...this.envs].map((env) => this.kill(env));
     await Promise.all(closing);
     await this.drain();
   }

@@ -96,7 +96,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const token = options.token ?? randomBytes(16).toString('hex');
   const cleanups: (() => Promise<void> | void)[] = [];
   const stopAll = async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup();
+    for (const cleanup of cleanups.reverse()) {
+      if (process.env.LOCAL_STACK_DEBUG) console.error('cleanup', cleanup.toString().slice(0, 80));
+      await cleanup();
+    }
   };
   try {
     const simulator = await startFpsSimulator({ ...options.simulator, accounts: [{ partnerName, token }] });
@@ -126,7 +129,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       configureBuckets: [...bucketNames.values()].map((name) => ({ name })),
     });
     const s3Address = (await s3rver.run()) as { port: number };
-    cleanups.push(() => s3rver.close());
+    cleanups.push(() => {
+      const closing = s3rver.close();
+      // Keep-alive sockets (the simulator's downloads) would hold close() open.
+      s3rver.httpServer?.closeAllConnections();
+      return closing;
+    });
     const s3Endpoint = `http://127.0.0.1:${s3Address.port}`;
 
     const secretArns = new Map(synth.secrets.map((id) => [id, `arn:aws:secretsmanager:${LOCAL_REGION}:${LOCAL_ACCOUNT}:secret:${id}-local`]));

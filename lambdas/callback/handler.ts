@@ -33,7 +33,7 @@ export const handler = async (event: APIGatewayProxyEventV2, context: Context): 
       { uploadId, token: event.pathParameters?.token, body },
       { store, tokens: callbackTokens, clock: systemClock, telemetry: powertoolsTelemetry(metrics, logger) },
     );
-    const line = { statusCode: result.statusCode, message: result.message };
+    const line = { statusCode: result.statusCode, answer: result.message };
     if (result.statusCode >= 400) logger.warn('callback refused', line);
     else logger.info('callback handled', line);
     return respond(result.statusCode, result.message);

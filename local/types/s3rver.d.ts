@@ -14,5 +14,6 @@ declare module '@20minutes/s3rver' {
     constructor(options: S3rverOptions);
     run(): Promise<{ address: string; port: number; family: string }>;
     close(): Promise<void>;
+    httpServer?: import('node:http').Server;
   }
 }

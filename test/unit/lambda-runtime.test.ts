@@ -357,6 +357,15 @@ describe('LocalFunction', () => {
     expect(await fn('cjs').invoke({})).toBe('from commonjs');
   });
 
+  it('close kills every environment, idle ones included', async () => {
+    const f = fn('counter', { maxConcurrency: 3 });
+    const results = (await Promise.all([f.invoke({}), f.invoke({}), f.invoke({})])) as { pid: number }[];
+    const pids = [...new Set(results.map((r) => r.pid))];
+    expect(pids).toHaveLength(3);
+    await f.close();
+    expect(pids.filter(isAlive)).toEqual([]);
+  });
+
   it('close kills running environments, fails what is pending and refuses new work', async () => {
     const pidFiles = async () => (await readdir(dirOf('sleep'))).filter((n) => n.startsWith('pid-'));
     for (const n of await pidFiles()) await unlink(path.join(dirOf('sleep'), n));
