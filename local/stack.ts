@@ -67,8 +67,8 @@ export interface LocalStack {
   idle(): Promise<void>;
   /** Changes how often S3 delivers an event twice. */
   setDuplicateEventRate(rate: number): void;
-  /** Runs the scheduled timeout sweeper once. */
-  sweep(): Promise<unknown>;
+  /** Runs the scheduled timeout sweeper once, as if scheduled at `at` (default now). */
+  sweep(at?: Date): Promise<unknown>;
   stop(): Promise<void>;
 }
 
@@ -304,10 +304,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       setDuplicateEventRate(rate) {
         duplicateRate = rate;
       },
-      async sweep() {
+      async sweep(at = new Date()) {
         const sweeper = Object.values(functions).find((fn) => fn.name === 'TimeoutSweeperFunction');
         if (!sweeper) throw new UnsupportedTemplateError('The template has no TimeoutSweeperFunction');
-        return sweeper.invoke({ source: 'aws.events', 'detail-type': 'Scheduled Event' });
+        return sweeper.invoke({ source: 'aws.events', 'detail-type': 'Scheduled Event', time: at.toISOString().replace(/\.\d{3}Z$/, 'Z'), detail: {} });
       },
       stop: stopAll,
     };

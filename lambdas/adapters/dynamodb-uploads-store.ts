@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { ClaimResult, UploadRecord, UploadsStore } from '../core/ports.js';
-import { SEGMENT_LOCK_PREFIX, type UploadStatus, UploadsTable } from '../shared/contract.js';
+import { assertTransition, SEGMENT_LOCK_PREFIX, type UploadStatus, UploadsTable } from '../shared/contract.js';
 
 const PK = UploadsTable.partitionKey;
 const LOCK_HOLDER = 'lockHolder';
@@ -71,6 +71,7 @@ export class DynamoDbUploadsStore implements UploadsStore {
     condition: { from: readonly UploadStatus[]; expectInvocations?: number; leaseExpiredAt?: string },
     addTokenHash?: string,
   ): Promise<boolean> {
+    assertTransition(condition.from, changes.status);
     const names: Record<string, string> = { '#pk': PK, '#status': 'status' };
     const values: Record<string, unknown> = {};
     const sets: string[] = [];

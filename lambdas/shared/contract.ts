@@ -104,3 +104,13 @@ export const TRIGGER_ASYNC_RETRY_ATTEMPTS = 2;
 export const CallbackEnv = {
   tableName: 'UPLOADS_TABLE_NAME',
 } as const;
+
+/** Throws when a write would move a record along a transition the lifecycle does not allow. */
+export function assertTransition(from: readonly UploadStatus[], to: UploadStatus | undefined): void {
+  if (to === undefined) return;
+  for (const status of from) {
+    if (status !== to && !TRANSITIONS[status].includes(to)) {
+      throw new Error(`Illegal upload status transition ${status} → ${to}`);
+    }
+  }
+}

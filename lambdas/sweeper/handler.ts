@@ -4,6 +4,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { DynamoDbUploadsStore } from '../adapters/dynamodb-uploads-store.js';
 import { powertoolsTelemetry } from '../adapters/telemetry.js';
+import * as v from 'valibot';
 import { systemClock } from '../adapters/tokens.js';
 import { type SweepResult, sweepStaleUploads } from '../core/sweep.js';
 import { SweeperEnv } from '../shared/contract.js';
@@ -18,11 +19,18 @@ const logger = new Logger({ serviceName: 'fps-sweeper' });
 const metrics = new Metrics({ namespace: 'FpsPipeline', serviceName: 'fps-sweeper' });
 const store = new DynamoDbUploadsStore(new DynamoDBClient({}), config.tableName);
 
-export const handler = async (): Promise<SweepResult> => {
+/** EventBridge scheduled events carry the time they were scheduled for. */
+const ScheduledEvent = v.object({ time: v.optional(v.pipe(v.string(), v.isoTimestamp())) });
+
+export const handler = async (event: unknown): Promise<SweepResult> => {
+  const parsed = v.safeParse(ScheduledEvent, event);
+  // Judge staleness as of the scheduled time: a delayed delivery then errs on the side of waiting.
+  const scheduledAt = parsed.success && parsed.output.time ? new Date(parsed.output.time) : undefined;
+  const clock = scheduledAt ? { ...systemClock, now: () => scheduledAt } : systemClock;
   try {
     const result = await sweepStaleUploads(
       { submittedTimeoutHours: config.submittedTimeoutHours, receivedTimeoutHours: config.receivedTimeoutHours },
-      { store, clock: systemClock, telemetry: powertoolsTelemetry(metrics, logger) },
+      { store, clock, telemetry: powertoolsTelemetry(metrics, logger) },
     );
     logger.info('sweep done', { timedOut: result.timedOut.length, failed: result.failed.length });
     return result;

@@ -13,7 +13,7 @@ import type {
   UploadsStore,
 } from '../../lambdas/core/ports.js';
 import type { Log } from '../../lambdas/core/submit-upload.js';
-import type { UploadStatus } from '../../lambdas/shared/contract.js';
+import { assertTransition, type UploadStatus } from '../../lambdas/shared/contract.js';
 
 export class MemoryStore implements UploadsStore {
   readonly records = new Map<string, UploadRecord>();
@@ -39,6 +39,7 @@ export class MemoryStore implements UploadsStore {
     condition: { from: readonly UploadStatus[]; expectInvocations?: number; leaseExpiredAt?: string },
     addTokenHash?: string,
   ) {
+    assertTransition(condition.from, changes.status);
     const record = this.records.get(uploadId);
     if (!record || !condition.from.includes(record.status)) return false;
     if (condition.expectInvocations !== undefined && record.invocations !== condition.expectInvocations) return false;

@@ -94,3 +94,12 @@ describe('DynamoDbUploadsStore', () => {
     expect(stale.map((r) => r.uploadId)).toEqual(['s-older', 's-old']);
   });
 });
+
+describe('lifecycle enforcement', () => {
+  it('refuses a write that would move a record backwards or out of a final status', async () => {
+    await store.create(record('four', { status: 'completed' }));
+    await expect(store.update('four', { status: 'submitted' }, { from: ['completed'] })).rejects.toThrow(/Illegal upload status transition completed → submitted/);
+    await expect(store.update('four', { status: 'received' }, { from: ['submitted'] })).rejects.toThrow(/submitted → received/);
+    expect((await store.get('four'))?.status).toBe('completed');
+  });
+});
