@@ -3,12 +3,13 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Log } from '../core/submit-upload.js';
 import type { Telemetry, UploadRecord } from '../core/ports.js';
+import { MetricName } from '../shared/contract.js';
 
 const FINAL_METRIC: Record<string, string> = {
-  completed: 'FilesCompleted',
-  rejected: 'FilesRejected',
-  failed: 'FilesFailed',
-  timed_out: 'FilesTimedOut',
+  completed: MetricName.filesCompleted,
+  rejected: MetricName.filesRejected,
+  failed: MetricName.filesFailed,
+  timed_out: MetricName.filesTimedOut,
 };
 
 export function powertoolsTelemetry(metrics: Metrics, logger: Logger, onFinal?: (record: UploadRecord) => Promise<void>): Telemetry {
@@ -18,8 +19,16 @@ export function powertoolsTelemetry(metrics: Metrics, logger: Logger, onFinal?: 
       metrics.addMetric(name, name.endsWith('Rate') ? MetricUnit.Percent : MetricUnit.Milliseconds, value),
     finalStatus: async (record) => {
       const metric = FINAL_METRIC[record.status];
-      if (metric && metric !== 'FilesCompleted') metrics.addMetric(metric, MetricUnit.Count, 1);
-      logger.info('final status', { status: record.status, reason: record.reason, segmentName: record.segmentName });
+      // The callback use case counts completions itself.
+      if (metric && metric !== MetricName.filesCompleted) metrics.addMetric(metric, MetricUnit.Count, 1);
+      // The sweeper handles many uploads per invocation: name this one on the line itself.
+      logger.info('final status', {
+        uploadId: record.uploadId,
+        objectKey: record.key,
+        segmentName: record.segmentName,
+        status: record.status,
+        reason: record.reason,
+      });
       await onFinal?.(record);
     },
   };

@@ -1,19 +1,39 @@
 // Lambda entry point for Insider's callback (API Gateway HTTP API, payload 2.0): maps the request to the use case and back.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { DynamoDbUploadsStore } from '../adapters/dynamodb-uploads-store.js';
+import { snsFinalStatusPublisher } from '../adapters/sns-status-publisher.js';
 import { powertoolsTelemetry } from '../adapters/telemetry.js';
 import { callbackTokens, systemClock } from '../adapters/tokens.js';
 import { recordCallback } from '../core/record-callback.js';
-import { CallbackEnv } from '../shared/contract.js';
+import type { UploadRecord } from '../core/ports.js';
+import { CallbackEnv, METRICS_NAMESPACE, ServiceName } from '../shared/contract.js';
 import { envString, readEnv } from '../shared/env.js';
 
-const config = readEnv(process.env, { tableName: [CallbackEnv.tableName, envString] });
-const logger = new Logger({ serviceName: 'fps-callback' });
-const metrics = new Metrics({ namespace: 'FpsPipeline', serviceName: 'fps-callback' });
-const store = new DynamoDbUploadsStore(new DynamoDBClient({}), config.tableName);
+const config = readEnv(process.env, {
+  tableName: [CallbackEnv.tableName, envString],
+  statusTopicArn: [CallbackEnv.statusTopicArn, envString],
+});
+const logger = new Logger({ serviceName: ServiceName.callback });
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: ServiceName.callback });
+
+/** Once the record is read, every later line of the invocation names its segment and object. */
+class KeyedUploadsStore extends DynamoDbUploadsStore {
+  override async get(uploadId: string): Promise<UploadRecord | undefined> {
+    const record = await super.get(uploadId);
+    if (record) logger.appendKeys({ segmentName: record.segmentName, objectKey: record.key });
+    return record;
+  }
+}
+const store = new KeyedUploadsStore(new DynamoDBClient({}), config.tableName);
+const notifyFinalStatus = snsFinalStatusPublisher(
+  new SNSClient({ maxAttempts: 2, requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 } }),
+  config.statusTopicArn,
+  logger,
+);
 
 function respond(statusCode: number, message: string): APIGatewayProxyStructuredResultV2 {
   return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message }) };
@@ -31,7 +51,7 @@ export const handler = async (event: APIGatewayProxyEventV2, context: Context): 
   try {
     const result = await recordCallback(
       { uploadId, token: event.pathParameters?.token, body },
-      { store, tokens: callbackTokens, clock: systemClock, telemetry: powertoolsTelemetry(metrics, logger) },
+      { store, tokens: callbackTokens, clock: systemClock, telemetry: powertoolsTelemetry(metrics, logger, notifyFinalStatus) },
     );
     const line = { statusCode: result.statusCode, answer: result.message };
     if (result.statusCode >= 400) logger.warn('callback refused', line);

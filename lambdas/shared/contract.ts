@@ -89,6 +89,11 @@ export const TriggerEnv = {
   tokenCacheSeconds: 'TOKEN_CACHE_SECONDS',
   /** How many times Lambda invokes the trigger for one event (1 + async retry attempts). */
   maxInvocations: 'MAX_INVOCATIONS',
+  /** The role the trigger assumes to sign file URLs (credentials with a known expiry). Set this or the next. */
+  presignRoleArn: 'PRESIGN_ROLE_ARN',
+  /** A secret holding an IAM user's access key (JSON) to sign file URLs that outlive an hour. */
+  presignAccessKeySecretId: 'PRESIGN_ACCESS_KEY_SECRET_ID',
+  statusTopicArn: 'STATUS_TOPIC_ARN',
 } as const;
 
 export const SweeperEnv = {
@@ -96,6 +101,7 @@ export const SweeperEnv = {
   submittedTimeoutHours: 'SUBMITTED_TIMEOUT_HOURS',
   /** A record still `received` this long after its last update has no attempt left. */
   receivedTimeoutHours: 'RECEIVED_TIMEOUT_HOURS',
+  statusTopicArn: 'STATUS_TOPIC_ARN',
 } as const;
 
 /** Lambda's asynchronous retries for the trigger (the stack sets them; the trigger counts them). */
@@ -103,6 +109,35 @@ export const TRIGGER_ASYNC_RETRY_ATTEMPTS = 2;
 
 export const CallbackEnv = {
   tableName: 'UPLOADS_TABLE_NAME',
+  statusTopicArn: 'STATUS_TOPIC_ARN',
+} as const;
+
+/**
+ * File URLs signed with an assumed role die with its session, and a session assumed from another
+ * role's (the function's) is capped at one hour by STS ("role chaining").
+ */
+export const PRESIGN_ROLE_MAX_SECONDS = 3600;
+/** SigV4 presigned URLs cannot outlive 7 days, whoever signs them. */
+export const PRESIGN_MAX_SECONDS = 604_800;
+
+/** The EMF namespace and `service` dimension of the functions' metrics (the stack's alarms read them). */
+export const METRICS_NAMESPACE = 'FpsPipeline';
+export const ServiceName = {
+  trigger: 'fps-trigger',
+  callback: 'fps-callback',
+  sweeper: 'fps-sweeper',
+} as const;
+
+/** Metric names the functions emit. */
+export const MetricName = {
+  filesReceived: 'FilesReceived',
+  filesSubmitted: 'FilesSubmitted',
+  filesCompleted: 'FilesCompleted',
+  filesRejected: 'FilesRejected',
+  filesFailed: 'FilesFailed',
+  filesTimedOut: 'FilesTimedOut',
+  fpsLatency: 'FpsLatency',
+  callbackMatchRate: 'CallbackMatchRate',
 } as const;
 
 /** Throws when a write would move a record along a transition the lifecycle does not allow. */

@@ -1,22 +1,30 @@
 // Lambda entry point for the scheduled sweep: times out uploads with no callback and fails ones with no retry left.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { DynamoDbUploadsStore } from '../adapters/dynamodb-uploads-store.js';
+import { snsFinalStatusPublisher } from '../adapters/sns-status-publisher.js';
 import { powertoolsTelemetry } from '../adapters/telemetry.js';
 import * as v from 'valibot';
 import { systemClock } from '../adapters/tokens.js';
 import { type SweepResult, sweepStaleUploads } from '../core/sweep.js';
-import { SweeperEnv } from '../shared/contract.js';
+import { METRICS_NAMESPACE, ServiceName, SweeperEnv } from '../shared/contract.js';
 import { envNumber, envString, readEnv } from '../shared/env.js';
 
 const config = readEnv(process.env, {
   tableName: [SweeperEnv.tableName, envString],
   submittedTimeoutHours: [SweeperEnv.submittedTimeoutHours, envNumber(0)],
   receivedTimeoutHours: [SweeperEnv.receivedTimeoutHours, envNumber(0)],
+  statusTopicArn: [SweeperEnv.statusTopicArn, envString],
 });
-const logger = new Logger({ serviceName: 'fps-sweeper' });
-const metrics = new Metrics({ namespace: 'FpsPipeline', serviceName: 'fps-sweeper' });
+const logger = new Logger({ serviceName: ServiceName.sweeper });
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: ServiceName.sweeper });
+const notifyFinalStatus = snsFinalStatusPublisher(
+  new SNSClient({ maxAttempts: 2, requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 } }),
+  config.statusTopicArn,
+  logger,
+);
 const store = new DynamoDbUploadsStore(new DynamoDBClient({}), config.tableName);
 
 /** EventBridge scheduled events carry the time they were scheduled for. */
@@ -30,7 +38,7 @@ export const handler = async (event: unknown): Promise<SweepResult> => {
   try {
     const result = await sweepStaleUploads(
       { submittedTimeoutHours: config.submittedTimeoutHours, receivedTimeoutHours: config.receivedTimeoutHours },
-      { store, clock, telemetry: powertoolsTelemetry(metrics, logger) },
+      { store, clock, telemetry: powertoolsTelemetry(metrics, logger, notifyFinalStatus) },
     );
     logger.info('sweep done', { timedOut: result.timedOut.length, failed: result.failed.length });
     return result;

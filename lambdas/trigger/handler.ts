@@ -1,6 +1,8 @@
 // Lambda entry point for S3 ObjectCreated events: validates the event, runs the use case per object.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { STSClient } from '@aws-sdk/client-sts';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
@@ -8,14 +10,16 @@ import type { Context } from 'aws-lambda';
 import * as v from 'valibot';
 import { DynamoDbUploadsStore } from '../adapters/dynamodb-uploads-store.js';
 import { FpsHttpApi } from '../adapters/fps-http-api.js';
+import { accessKeyCredentials, assumedRoleCredentials, type SigningCredentials } from '../adapters/presign-credentials.js';
 import { S3ObjectStore } from '../adapters/s3-object-store.js';
+import { snsFinalStatusPublisher } from '../adapters/sns-status-publisher.js';
 import { loggerLog, powertoolsTelemetry } from '../adapters/telemetry.js';
 import { callbackTokens, systemClock } from '../adapters/tokens.js';
 import { DEFAULT_RETRY_POLICY } from '../core/fps-submission.js';
 import { decodeS3EventKey } from '../core/naming.js';
 import { handleObjectCreated, type TriggerOutcome } from '../core/submit-upload.js';
-import { TriggerEnv } from '../shared/contract.js';
-import { envInt, envOptionalString, envString, envUrl, readEnv } from '../shared/env.js';
+import { METRICS_NAMESPACE, PRESIGN_MAX_SECONDS, PRESIGN_ROLE_MAX_SECONDS, ServiceName, TriggerEnv } from '../shared/contract.js';
+import { ConfigurationError, envInt, envOptionalString, envString, envUrl, readEnv } from '../shared/env.js';
 
 const config = readEnv(process.env, {
   tableName: [TriggerEnv.tableName, envString],
@@ -25,16 +29,45 @@ const config = readEnv(process.env, {
   callbackBaseUrl: [TriggerEnv.callbackBaseUrl, envUrl],
   defaultAttributeName: [TriggerEnv.defaultAttributeName, envOptionalString],
   maxFileBytes: [TriggerEnv.maxFileBytes, envInt(1)],
-  presignExpiresSeconds: [TriggerEnv.presignExpiresSeconds, envInt(1, 604_800)],
+  presignExpiresSeconds: [TriggerEnv.presignExpiresSeconds, envInt(1, PRESIGN_MAX_SECONDS)],
+  presignRoleArn: [TriggerEnv.presignRoleArn, envOptionalString],
+  presignAccessKeySecretId: [TriggerEnv.presignAccessKeySecretId, envOptionalString],
+  statusTopicArn: [TriggerEnv.statusTopicArn, envString],
   fpsTimeoutMs: [TriggerEnv.fpsTimeoutMs, envInt(100, 60_000)],
   tokenCacheSeconds: [TriggerEnv.tokenCacheSeconds, envInt(0, 86_400)],
   maxInvocations: [TriggerEnv.maxInvocations, envInt(1, 3)],
 });
 
-const logger = new Logger({ serviceName: 'fps-trigger' });
-const metrics = new Metrics({ namespace: 'FpsPipeline', serviceName: 'fps-trigger' });
+/** Who signs file URLs: exactly one of the two settings, so the recorded expiry is the real one. */
+function signingCredentials(): SigningCredentials {
+  const { presignRoleArn, presignAccessKeySecretId, presignExpiresSeconds } = config;
+  if (presignAccessKeySecretId && presignRoleArn) {
+    throw new ConfigurationError(`Set ${TriggerEnv.presignRoleArn} or ${TriggerEnv.presignAccessKeySecretId}, not both`);
+  }
+  if (presignAccessKeySecretId) {
+    return accessKeyCredentials(() => getSecret(presignAccessKeySecretId, { transform: 'json', maxAge: config.tokenCacheSeconds }));
+  }
+  if (!presignRoleArn) {
+    throw new ConfigurationError(`Set ${TriggerEnv.presignRoleArn} or ${TriggerEnv.presignAccessKeySecretId}: file URLs need a signer`);
+  }
+  if (presignExpiresSeconds > PRESIGN_ROLE_MAX_SECONDS) {
+    throw new ConfigurationError(
+      `${TriggerEnv.presignExpiresSeconds}=${presignExpiresSeconds}: a URL signed by an assumed role lives at most ${PRESIGN_ROLE_MAX_SECONDS} s`,
+    );
+  }
+  return assumedRoleCredentials(new STSClient({}), presignRoleArn);
+}
+
+const logger = new Logger({ serviceName: ServiceName.trigger });
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: ServiceName.trigger });
 const store = new DynamoDbUploadsStore(new DynamoDBClient({}), config.tableName);
-const objects = new S3ObjectStore(new S3Client({}));
+const objects = new S3ObjectStore(new S3Client({}), { signingCredentials: signingCredentials() });
+// Short timeouts: a notification is not worth holding up the upload's own work.
+const notifyFinalStatus = snsFinalStatusPublisher(
+  new SNSClient({ maxAttempts: 2, requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 } }),
+  config.statusTopicArn,
+  logger,
+);
 const api = new FpsHttpApi({
   endpointUrl: config.endpointUrl,
   partnerName: config.partnerName,
@@ -106,7 +139,7 @@ export const handler = async (event: unknown, context: Context): Promise<{ outco
               api,
               clock: systemClock,
               tokens: callbackTokens,
-              telemetry: powertoolsTelemetry(metrics, logger),
+              telemetry: powertoolsTelemetry(metrics, logger, notifyFinalStatus),
               log: loggerLog(logger),
             },
             Date.now() + context.getRemainingTimeInMillis() - SAFETY_MARGIN_MS,
