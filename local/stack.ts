@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { UploadRecord } from '../lambdas/core/ports.js';
 import { FINAL_STATUSES, SEGMENT_LOCK_PREFIX } from '../lambdas/shared/contract.js';
 import { type LocalHttpApi, startLocalHttpApi } from './api-gateway.js';
-import { createTableFromTemplate, type LocalDynamoDb, startDynalite } from './dynamodb.js';
+import { createTableFromTemplate, startDynalite } from './dynamodb.js';
 import { type FpsSimulator, type FpsSimulatorOptions, startFpsSimulator } from './fps-simulator.js';
 import { type AsyncFailure, LocalFunction } from './lambda-runtime.js';
 import { matchesEventType, matchesNotificationFilter, type S3rverEvent, toS3Notification } from './s3-events.js';
