@@ -136,9 +136,30 @@ export async function handleObjectCreated(
     record = { ...existing, invocations, leaseUntil };
     log.info('took over an unfinished upload', { invocations });
   }
-  const invocations = record.invocations ?? 1;
-  const owned = { from: [UploadStatus.Received], expectInvocations: invocations } as const;
+  const owned = { from: [UploadStatus.Received], expectInvocations: record.invocations ?? 1 } as const;
+  try {
+    return await submitOwned(object, names, record, owned, settings, deps, deadline);
+  } catch (error) {
+    if (error instanceof RetryLaterError || error instanceof UploadFailedError) throw error;
+    // Anything unexpected (Secrets Manager, DynamoDB, a bug) is one more failed attempt, not a stuck record.
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    log.warn('attempt failed unexpectedly', { error: message });
+    return retryOrFail(uploadId, `Internal error (${message}).`, { updatedAt: now() }, owned, record, settings, deps);
+  }
+}
 
+async function submitOwned(
+  object: ObjectCreated,
+  names: { segmentName: string; attributeName: string },
+  record: UploadRecord,
+  owned: { from: readonly UploadStatus[]; expectInvocations: number },
+  settings: TriggerSettings,
+  deps: TriggerDeps,
+  deadline: number,
+): Promise<TriggerOutcome> {
+  const { store, clock, log } = deps;
+  const { uploadId } = record;
+  const now = () => clock.now().toISOString();
   const lock = await store.lockSegment(names.segmentName, uploadId, async (holder) => {
     const held = await store.get(holder);
     return !held || isFinal(held.status);
@@ -194,19 +215,32 @@ export async function handleObjectCreated(
       );
     case 'rejected':
       return finish(uploadId, { ...common, status: UploadStatus.Rejected, reason: verdict.reason }, owned, record, deps);
-    case 'retryLater': {
-      if (invocations >= settings.maxInvocations) {
-        const reason = `${verdict.reason} Gave up after ${invocations} attempts; see README "Redrive" to try again.`;
-        const outcome = await finish(uploadId, { ...common, status: UploadStatus.Failed, reason, lastError: verdict.reason }, owned, record, deps);
-        if (outcome.status === UploadStatus.Failed) throw new UploadFailedError(`Upload ${uploadId} failed: ${reason}`);
-        return outcome;
-      }
-      const reason = `Attempt ${invocations} of ${settings.maxInvocations} failed: ${verdict.reason} Lambda will retry.`;
-      // Release the lease so that Lambda's retry can take over at once.
-      await store.update(uploadId, { ...common, reason, lastError: verdict.reason, leaseUntil: now() }, owned);
-      throw new RetryLaterError(`Upload ${uploadId}: ${reason}`);
-    }
+    case 'retryLater':
+      return retryOrFail(uploadId, verdict.reason, common, owned, record, settings, deps);
   }
+}
+
+/** Hands the upload to Lambda's next retry, or on the last attempt records it failed. Always throws unless someone else moved it. */
+async function retryOrFail(
+  uploadId: string,
+  why: string,
+  common: Partial<UploadRecord>,
+  owned: { from: readonly UploadStatus[]; expectInvocations: number },
+  record: UploadRecord,
+  settings: TriggerSettings,
+  deps: TriggerDeps,
+): Promise<TriggerOutcome> {
+  const invocations = owned.expectInvocations;
+  if (invocations >= settings.maxInvocations) {
+    const reason = `${why} Gave up after ${invocations} attempts; see README "Redrive" to try again.`;
+    const outcome = await finish(uploadId, { ...common, status: UploadStatus.Failed, reason, lastError: why }, owned, record, deps);
+    if (outcome.status === UploadStatus.Failed) throw new UploadFailedError(`Upload ${uploadId} failed: ${reason}`);
+    return outcome;
+  }
+  const reason = `Attempt ${invocations} of ${settings.maxInvocations} failed: ${why} Lambda will retry.`;
+  // Release the lease so that Lambda's retry can take over at once.
+  await deps.store.update(uploadId, { ...common, reason, lastError: why, leaseUntil: deps.clock.now().toISOString() }, owned);
+  throw new RetryLaterError(`Upload ${uploadId}: ${reason}`);
 }
 
 /** Moves the owned record to its next status; if someone else moved it first, reports that. */

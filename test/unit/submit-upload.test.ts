@@ -147,4 +147,21 @@ describe('handleObjectCreated', () => {
     expect(outcome).toMatchObject({ action: 'duplicate', status: 'completed' });
     expect((await store.get(id))?.status).toBe('completed');
   });
+
+  it('turns an unexpected error into a retry, then a failure, never a stuck record', async () => {
+    const object = drop('em/broken.csv');
+    objects.presignGet = async () => {
+      throw new Error('credentials unavailable');
+    };
+    const api = new ScriptedApi([ok]);
+    await expect(run(object, api)).rejects.toBeInstanceOf(RetryLaterError);
+    const id = uploadIdFor(object);
+    const record = await store.get(id);
+    expect(record).toMatchObject({ status: 'received', lastError: 'Internal error (Error: credentials unavailable).' });
+    expect(record?.leaseUntil).toBe(clock.now().toISOString());
+    await expect(run(object, api)).rejects.toBeInstanceOf(RetryLaterError);
+    await expect(run(object, api)).rejects.toBeInstanceOf(UploadFailedError);
+    expect(await store.get(id)).toMatchObject({ status: 'failed', reason: expect.stringMatching(/credentials unavailable.*Gave up after 3 attempts/) });
+    expect(api.requests).toHaveLength(0);
+  });
 });
