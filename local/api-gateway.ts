@@ -1,8 +1,8 @@
 // A local stand-in for an API Gateway HTTP API: turns HTTP requests into payload-format-2.0 events and maps the function's answer back.
 import { randomBytes } from 'node:crypto';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { closeServer, listenOnLoopback } from './http.js';
 
 /** API Gateway's payload limit. */
 export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -328,24 +328,13 @@ export async function startLocalHttpApi(opts: LocalHttpApiOptions): Promise<Loca
       sendJson(res, 500, 'Internal Server Error', '');
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
 
   return {
     url: `http://127.0.0.1:${port}`,
     get requests() {
       return requests;
     },
-    stop: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      }),
+    stop: () => closeServer(server),
   };
 }

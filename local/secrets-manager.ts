@@ -1,7 +1,7 @@
 // A local Secrets Manager endpoint answering GetSecretValue, so the real SDK client works offline.
 import { randomUUID } from 'node:crypto';
 import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeServer, listenOnLoopback } from './http.js';
 
 export interface LocalSecretsManagerOptions {
   /** Keyed by ARN. */
@@ -103,14 +103,7 @@ export async function startLocalSecretsManager(
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
 
   return {
     endpoint: `http://127.0.0.1:${port}`,
@@ -122,10 +115,6 @@ export async function startLocalSecretsManager(
       secret.createdDate = Math.floor(Date.now() / 1000);
     },
     getCallCount: () => calls,
-    stop: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      }),
+    stop: () => closeServer(server),
   };
 }

@@ -1,5 +1,6 @@
 // UploadsStore on DynamoDB: conditional writes enforce the claim, the lifecycle and the segment lock.
 import {
+  type AttributeValue,
   ConditionalCheckFailedException,
   type DynamoDBClient,
   GetItemCommand,
@@ -136,43 +137,37 @@ export class DynamoDbUploadsStore implements UploadsStore {
     const key = marshall({ [PK]: `${SEGMENT_LOCK_PREFIX}${segmentName}` });
     // Two rounds: a stale holder can be replaced, but only once per call, so we never spin.
     for (let round = 0; round < 2; round++) {
-      try {
-        await this.client.send(
-          new UpdateItemCommand({
-            TableName: this.tableName,
-            Key: key,
-            UpdateExpression: 'SET #holder = :me, lockedAt = :at',
-            ConditionExpression: 'attribute_not_exists(#holder) OR #holder = :me',
-            ExpressionAttributeNames: { '#holder': LOCK_HOLDER },
-            ExpressionAttributeValues: marshall({ ':me': uploadId, ':at': new Date().toISOString() }),
-          }),
-        );
-        return { locked: true };
-      } catch (error) {
-        if (!isConditionFailure(error)) throw error;
-      }
-      const lock = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
-      const holder = lock.Item ? (unmarshall(lock.Item)[LOCK_HOLDER] as string | undefined) : undefined;
+      if (await this.setLockHolder(key, uploadId, 'attribute_not_exists(#holder) OR #holder = :me')) return { locked: true };
+      const holder = await this.lockHolder(key);
       if (!holder) continue;
       if (!(await isHolderDone(holder))) return { locked: false, holder };
-      try {
-        await this.client.send(
-          new UpdateItemCommand({
-            TableName: this.tableName,
-            Key: key,
-            UpdateExpression: 'SET #holder = :me, lockedAt = :at',
-            ConditionExpression: '#holder = :old',
-            ExpressionAttributeNames: { '#holder': LOCK_HOLDER },
-            ExpressionAttributeValues: marshall({ ':me': uploadId, ':old': holder, ':at': new Date().toISOString() }),
-          }),
-        );
-        return { locked: true };
-      } catch (error) {
-        if (!isConditionFailure(error)) throw error;
-      }
+      if (await this.setLockHolder(key, uploadId, '#holder = :old', holder)) return { locked: true };
     }
+    return { locked: false, holder: (await this.lockHolder(key)) ?? 'unknown' };
+  }
+
+  private async setLockHolder(key: Record<string, AttributeValue>, uploadId: string, condition: string, oldHolder?: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: key,
+          UpdateExpression: 'SET #holder = :me, lockedAt = :at',
+          ConditionExpression: condition,
+          ExpressionAttributeNames: { '#holder': LOCK_HOLDER },
+          ExpressionAttributeValues: marshall({ ':me': uploadId, ':at': new Date().toISOString(), ...(oldHolder ? { ':old': oldHolder } : {}) }),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  private async lockHolder(key: Record<string, AttributeValue>): Promise<string | undefined> {
     const lock = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
-    return { locked: false, holder: String(lock.Item ? unmarshall(lock.Item)[LOCK_HOLDER] : 'unknown') };
+    return lock.Item ? (unmarshall(lock.Item)[LOCK_HOLDER] as string | undefined) : undefined;
   }
 
   async listStale(status: UploadStatus, before: string, limit: number): Promise<UploadRecord[]> {

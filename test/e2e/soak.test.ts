@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UploadRecord } from '../../lambdas/core/ports.js';
 import { decodeS3EventKey } from '../../lambdas/core/naming.js';
 import { FINAL_STATUSES } from '../../lambdas/shared/contract.js';
+import { mulberry32 } from '../../local/fps-simulator.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
 
 const SEED = Number(process.env.SOAK_SEED ?? 20261129);
@@ -11,18 +12,6 @@ const NORMAL_FILES = Number(process.env.SOAK_FILES ?? 190);
 const PAIRS = 10;
 const REJECTED = 5;
 const DOOMED = 5;
-
-/** A tiny seeded PRNG so a failing soak can be replayed with the same SOAK_SEED. */
-function mulberry32(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let stack: LocalStack;
 const random = mulberry32(SEED);
