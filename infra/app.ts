@@ -2,6 +2,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as cdk from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { ConfigError, readConfig } from './config.js';
 import { PipelineStack } from './pipeline-stack.js';
 
@@ -34,6 +35,8 @@ export function buildApp(options: BuildAppOptions = {}): { app: cdk.App; stack: 
     context: { ...APP_CONTEXT, ...options.context },
     outdir: options.outdir,
   });
+  // Every synth (tests, the local stack, `cdk deploy`) fails on an unacknowledged AwsSolutions finding.
+  cdk.Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   const config = readConfig(app.node);
   const stack = new PipelineStack(app, STACK_ID, {
     description: 'Insider One FPS segment upload pipeline: S3 drop bucket to FPS, callbacks to DynamoDB',

@@ -1,7 +1,12 @@
 // Reads the pipeline's settings from CDK context and rejects bad ones at synth, saying how to fix them.
 import type { Node } from 'constructs';
 import * as v from 'valibot';
-import { DEFAULT_FPS_ENDPOINT, DEFAULT_MAX_FILE_BYTES } from '../lambdas/shared/contract.js';
+import {
+  DEFAULT_FPS_ENDPOINT,
+  DEFAULT_MAX_FILE_BYTES,
+  PRESIGN_MAX_SECONDS,
+  PRESIGN_ROLE_MAX_SECONDS,
+} from '../lambdas/shared/contract.js';
 
 /** Where the FPS API token lives. The token itself never passes through CDK. */
 export type TokenSecretSource =
@@ -17,6 +22,13 @@ export interface PipelineConfig {
   readonly defaultAttributeName: string | undefined;
   readonly maxFileBytes: number;
   readonly presignExpiresSeconds: number;
+  /**
+   * A secret holding an IAM user's access key, to sign file URLs that live longer than an hour.
+   * Unset: the trigger signs with a role it assumes, and URLs live at most an hour.
+   */
+  readonly presignAccessKeySecretName: string | undefined;
+  /** Run the trigger in a VPC whose NAT gateway has one Elastic IP, for Insider's IP allow list. */
+  readonly fixedEgressIp: boolean;
   /** 0 means no reservation. */
   readonly triggerReservedConcurrency: number;
   readonly submittedTimeoutHours: number;
@@ -43,6 +55,8 @@ export const CONTEXT_KEYS = [
   'defaultAttributeName',
   'maxFileBytes',
   'presignExpiresSeconds',
+  'presignAccessKeySecretName',
+  'fixedEgressIp',
   'triggerReservedConcurrency',
   'submittedTimeoutHours',
   'fpsTimeoutMs',
@@ -77,6 +91,19 @@ function integerSetting(key: ContextKey, rule: IntegerRule) {
       v.check((n) => n >= rule.min && n <= max, message),
     ),
     rule.default,
+  );
+}
+
+function optionalFlag(key: ContextKey) {
+  const message = `context ${key} must be true or false: use -c ${key}=true`;
+  return v.optional(
+    v.pipe(
+      v.unknown(),
+      // `-c key=true` arrives as a string.
+      v.transform((input) => (input === 'true' ? true : input === 'false' ? false : input)),
+      v.boolean(message),
+    ),
+    false,
   );
 }
 
@@ -139,13 +166,16 @@ const ContextSchema = v.pipe(
       example: String(DEFAULT_MAX_FILE_BYTES),
     }),
     presignExpiresSeconds: integerSetting('presignExpiresSeconds', {
-      default: 43_200,
+      // Insider documents processing times of up to an hour; an assumed role's URL cannot live longer.
+      default: PRESIGN_ROLE_MAX_SECONDS,
       min: 60,
-      // SigV4 presigned URLs cannot outlive 7 days.
-      max: 604_800,
+      // SigV4 presigned URLs cannot outlive 7 days; the role-signed default caps it lower, below.
+      max: PRESIGN_MAX_SECONDS,
       rule: 'a whole number of seconds from 60 to 604800 (7 days)',
-      example: '43200',
+      example: '3600',
     }),
+    presignAccessKeySecretName: optionalText('presignAccessKeySecretName', 'fps/mybrand/presign-key'),
+    fixedEgressIp: optionalFlag('fixedEgressIp'),
     triggerReservedConcurrency: integerSetting('triggerReservedConcurrency', {
       default: 10,
       min: 0,
@@ -195,6 +225,14 @@ const ContextSchema = v.pipe(
     ),
     ['tokenSecretArn'],
   ),
+  v.forward(
+    v.partialCheck(
+      [['presignExpiresSeconds'], ['presignAccessKeySecretName']],
+      (input) => input.presignAccessKeySecretName !== undefined || input.presignExpiresSeconds <= PRESIGN_ROLE_MAX_SECONDS,
+      `context presignExpiresSeconds above ${PRESIGN_ROLE_MAX_SECONDS} needs an IAM user's access key to sign with (a URL signed by an assumed role dies within an hour): set -c presignAccessKeySecretName=fps/mybrand/presign-key (see README "File URL lifetime"), or use -c presignExpiresSeconds=${PRESIGN_ROLE_MAX_SECONDS}`,
+    ),
+    ['presignExpiresSeconds'],
+  ),
 );
 
 /** Validates raw context values (strings from `-c`, or JSON values from cdk.json). Throws `ConfigError`. */
@@ -223,6 +261,8 @@ export function parsePipelineConfig(raw: Readonly<Record<string, unknown>>): Pip
     defaultAttributeName: c.defaultAttributeName,
     maxFileBytes: c.maxFileBytes,
     presignExpiresSeconds: c.presignExpiresSeconds,
+    presignAccessKeySecretName: c.presignAccessKeySecretName,
+    fixedEgressIp: c.fixedEgressIp,
     triggerReservedConcurrency: c.triggerReservedConcurrency,
     submittedTimeoutHours: c.submittedTimeoutHours,
     fpsTimeoutMs: c.fpsTimeoutMs,

@@ -1,6 +1,7 @@
 // The house defaults for the pipeline's Lambda functions, in one construct.
 import { fileURLToPath } from 'node:url';
 import { Duration } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -51,10 +52,26 @@ export interface NodeFunctionProps {
    */
   readonly logRetention?: logs.RetentionDays;
   /**
-   * X-Ray tracing mode.
-   * @default lambda.Tracing.ACTIVE
+   * X-Ray tracing mode. Off by default: X-Ray's write actions accept no resource but `*`, the
+   * functions carry no tracer, and logs plus metrics already time every call to Insider.
+   * @default lambda.Tracing.DISABLED
    */
   readonly tracing?: lambda.Tracing;
+  /**
+   * The VPC to run in. The role gets no VPC permissions from here: grant the ENI actions yourself.
+   * @default - not in a VPC
+   */
+  readonly vpc?: ec2.IVpc;
+  /**
+   * Subnets to run in, with `vpc`.
+   * @default - the VPC's private subnets
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /**
+   * Security groups, with `vpc`.
+   * @default - one that allows all outbound traffic
+   */
+  readonly securityGroups?: ec2.ISecurityGroup[];
 }
 
 /**
@@ -83,7 +100,10 @@ export class NodeFunction extends NodejsFunction {
       memorySize: props.memorySize ?? 256,
       timeout: props.timeout ?? Duration.seconds(10),
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
-      tracing: props.tracing ?? lambda.Tracing.ACTIVE,
+      tracing: props.tracing ?? lambda.Tracing.DISABLED,
+      vpc: props.vpc,
+      vpcSubnets: props.vpcSubnets,
+      securityGroups: props.securityGroups,
       logGroup,
       role,
       projectRoot: REPO_ROOT,

@@ -15,6 +15,8 @@ import { type FpsSimulator, type FpsSimulatorOptions, startFpsSimulator } from '
 import { type AsyncFailure, LocalFunction } from './lambda-runtime.js';
 import { matchesEventType, matchesNotificationFilter, type S3rverEvent, toS3Notification } from './s3-events.js';
 import { type LocalSecretsManager, startLocalSecretsManager } from './secrets-manager.js';
+import { type PublishedMessage, startLocalSns } from './sns.js';
+import { type LocalSts, startLocalSts } from './sts.js';
 import { type FunctionSpec, type SynthesizedStack, synthesize, UnsupportedTemplateError } from './template.js';
 
 export const LOCAL_REGION = 'us-east-1';
@@ -52,6 +54,10 @@ export interface LocalStack {
   readonly simulator: FpsSimulator;
   readonly api: LocalHttpApi;
   readonly secrets: LocalSecretsManager;
+  /** Every message published to the template's SNS topics (final statuses), in order. */
+  readonly notifications: PublishedMessage[];
+  /** The sessions the trigger assumed to sign file URLs. */
+  readonly sts: LocalSts;
   readonly functions: Record<string, LocalFunction>;
   /** The on-failure destination's messages (the template's SQS queue). */
   readonly failures: AsyncFailure[];
@@ -143,6 +149,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     cleanups.push(() => secrets.stop());
 
+    const idsOfType = (type: string) => Object.entries(synth.template.Resources).filter(([, r]) => r.Type === type).map(([id]) => id);
+    const topicArns = new Map(idsOfType('AWS::SNS::Topic').map((id) => [id, `arn:aws:sns:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${id}`]));
+    const sns = await startLocalSns({ topics: [...topicArns.values()] });
+    cleanups.push(() => sns.stop());
+    const roleArns = new Map(idsOfType('AWS::IAM::Role').map((id) => [id, `arn:aws:iam::${LOCAL_ACCOUNT}:role/${id}`]));
+    const sts = await startLocalSts({ roles: [...roleArns.values()], credentials: LOCAL_CREDENTIALS });
+    cleanups.push(() => sts.stop());
+
     const failures: AsyncFailure[] = [];
     const functions: Record<string, LocalFunction> = {};
     const byLogicalId = new Map<string, LocalFunction>();
@@ -163,6 +177,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       if (tableNames.has(logicalId) && !attribute) return tableNames.get(logicalId) as string;
       if (bucketNames.has(logicalId) && !attribute) return bucketNames.get(logicalId) as string;
       if (secretArns.has(logicalId) && !attribute) return secretArns.get(logicalId) as string;
+      if (topicArns.has(logicalId) && !attribute) return topicArns.get(logicalId) as string;
+      if (roleArns.has(logicalId) && attribute === 'Arn') return roleArns.get(logicalId) as string;
       if (synth.apis.includes(logicalId) && attribute === 'ApiEndpoint') return api.url;
       if (synth.queues.includes(logicalId)) return `http://127.0.0.1/${LOCAL_ACCOUNT}/${logicalId}`;
       throw new UnsupportedTemplateError(`The local stack has no value for ${logicalId}${attribute ? `.${attribute}` : ''}`);
@@ -176,6 +192,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       AWS_ENDPOINT_URL_S3: s3Endpoint,
       AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
+      AWS_ENDPOINT_URL_SNS: sns.endpoint,
+      AWS_ENDPOINT_URL_STS: sts.endpoint,
       // s3rver rejects the SDK's default streaming checksums (see toolchain notes).
       AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
       AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
@@ -272,6 +290,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       simulator,
       api,
       secrets,
+      notifications: sns.messages,
+      sts,
       functions,
       failures,
       deliveredEvents,

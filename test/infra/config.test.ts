@@ -27,7 +27,9 @@ describe('parsePipelineConfig', () => {
       fpsEndpointUrl: DEFAULT_FPS_ENDPOINT,
       defaultAttributeName: undefined,
       maxFileBytes: DEFAULT_MAX_FILE_BYTES,
-      presignExpiresSeconds: 43_200,
+      presignExpiresSeconds: 3600,
+      presignAccessKeySecretName: undefined,
+      fixedEgressIp: false,
       triggerReservedConcurrency: 10,
       submittedTimeoutHours: 6,
       fpsTimeoutMs: 10_000,
@@ -51,6 +53,21 @@ describe('parsePipelineConfig', () => {
       triggerReservedConcurrency: 0,
       retentionDays: 7,
     });
+  });
+
+  it('allows file URLs up to 7 days only with an access key to sign them', () => {
+    expect(
+      parsePipelineConfig({ partnerName: 'b', presignExpiresSeconds: '604800', presignAccessKeySecretName: 'fps/b/presign-key' }),
+    ).toMatchObject({ presignExpiresSeconds: 604_800, presignAccessKeySecretName: 'fps/b/presign-key' });
+    expect(parsePipelineConfig({ partnerName: 'b', presignExpiresSeconds: '3600' }).presignExpiresSeconds).toBe(3600);
+    expect(problemsOf({ partnerName: 'b', presignExpiresSeconds: '43200' })).toEqual([
+      'context presignExpiresSeconds above 3600 needs an IAM user\'s access key to sign with (a URL signed by an assumed role dies within an hour): set -c presignAccessKeySecretName=fps/mybrand/presign-key (see README "File URL lifetime"), or use -c presignExpiresSeconds=3600',
+    ]);
+  });
+
+  it('reads fixedEgressIp from -c strings and cdk.json booleans', () => {
+    expect(parsePipelineConfig({ partnerName: 'b', fixedEgressIp: 'true' }).fixedEgressIp).toBe(true);
+    expect(parsePipelineConfig({ partnerName: 'b', fixedEgressIp: false }).fixedEgressIp).toBe(false);
   });
 
   it('reads an imported secret by name or by ARN, and treats an empty value as unset', () => {
@@ -102,6 +119,8 @@ describe('parsePipelineConfig', () => {
     ['maxFileBytes', '0', 'context maxFileBytes must be a positive whole number of bytes'],
     ['presignExpiresSeconds', '30', 'context presignExpiresSeconds must be a whole number of seconds from 60 to 604800'],
     ['presignExpiresSeconds', '604801', 'from 60 to 604800 (7 days)'],
+    ['presignExpiresSeconds', '3601', 'context presignExpiresSeconds above 3600 needs an IAM user\'s access key to sign with'],
+    ['fixedEgressIp', 'yes', 'context fixedEgressIp must be true or false: use -c fixedEgressIp=true'],
     ['triggerReservedConcurrency', '-1', 'context triggerReservedConcurrency must be a whole number, at least 1, or 0'],
     ['triggerReservedConcurrency', '2.5', 'use -c triggerReservedConcurrency=10'],
     ['fpsTimeoutMs', '60000', 'the trigger retries within a 60 s timeout'],

@@ -12,7 +12,7 @@ let template: Template;
 let resources: Record<string, CfnResource>;
 const id = (constructPath: string) => logicalIdOf(resources, constructPath);
 const triggerEnv = () =>
-  (resources[id('TriggerFunction/Resource')]?.Properties?.Environment as { Variables: Record<string, Json> }).Variables;
+  ((resources[id('TriggerFunction/Resource')]?.Properties?.Environment ?? {}) as { Variables: Record<string, Json> }).Variables;
 
 beforeAll(() => {
   // Strings, as `-c key=value` passes them.
@@ -62,8 +62,18 @@ it('expires dropped files after retentionDays, access logs after at least 90 day
   });
 });
 
+it('subscribes the email to both the alarms and the final statuses', () => {
+  for (const topic of ['AlertsTopic', 'StatusTopic']) {
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+      TopicArn: { Ref: id(`${topic}/Resource`) },
+    });
+  }
+  template.resourceCountIs('AWS::SNS::Subscription', 2);
+});
+
 it('emails when the failed-uploads queue holds a message', () => {
-  template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
   template.hasResourceProperties('AWS::CloudWatch::Alarm', {
     MetricName: 'ApproximateNumberOfMessagesVisible',
     Namespace: 'AWS/SQS',

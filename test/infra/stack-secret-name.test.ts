@@ -14,7 +14,7 @@ it('passes the name as the secret id and outputs it', () => {
   const { resources, template } = synthesized;
   template.resourceCountIs('AWS::SecretsManager::Secret', 0);
   const trigger = resources[logicalIdOf(resources, 'TriggerFunction/Resource')];
-  const env = (trigger?.Properties?.Environment as { Variables: Record<string, Json> }).Variables;
+  const env = ((trigger?.Properties?.Environment ?? {}) as { Variables: Record<string, Json> }).Variables;
   expect(env[TriggerEnv.tokenSecretId]).toBe('fps/mybrand/token');
   expect((template.toJSON().Outputs as Record<string, { Value: Json }>).TokenSecretName?.Value).toBe('fps/mybrand/token');
 });

@@ -9,6 +9,10 @@ import {
   CallbackEnv,
   DEFAULT_FPS_ENDPOINT,
   DEFAULT_MAX_FILE_BYTES,
+  METRICS_NAMESPACE,
+  MetricName,
+  PRESIGN_ROLE_MAX_SECONDS,
+  ServiceName,
   SweeperEnv,
   TriggerEnv,
   UploadsTable,
@@ -27,8 +31,6 @@ import {
 } from './synth.js';
 
 const FUNCTION_IDS = ['TriggerFunction', 'CallbackFunction', 'TimeoutSweeperFunction'] as const;
-// X-Ray accepts no resource-level scoping; CDK adds these for active tracing.
-const XRAY_ACTIONS = new Set(['xray:PutTraceSegments', 'xray:PutTelemetryRecords']);
 
 let synthesized: Synthesized;
 let template: Template;
@@ -59,7 +61,7 @@ describe('functions', () => {
     const metadata = fn(functionId).Metadata ?? {};
     const bundle = join(synthesized.outdir, String(metadata['aws:asset:path']), 'index.mjs');
     expect(existsSync(bundle)).toBe(true);
-    const variables = (fn(functionId).Properties?.Environment as { Variables: Record<string, Json> }).Variables;
+    const variables = ((fn(functionId).Properties?.Environment ?? {}) as { Variables: Record<string, Json> }).Variables;
     // The handlers read their settings at load and throw on a missing one: load with what the stack sets.
     const env: Record<string, string> = { AWS_REGION: 'eu-west-1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
     for (const [name, value] of Object.entries(variables)) env[name] = resolveForTest(value);
@@ -67,7 +69,7 @@ describe('functions', () => {
   });
 
   it('trigger gets every setting it reads, with the defaults', () => {
-    const env = (fn('TriggerFunction').Properties?.Environment as { Variables: Record<string, Json> }).Variables;
+    const env = ((fn('TriggerFunction').Properties?.Environment ?? {}) as { Variables: Record<string, Json> }).Variables;
     expect(env).toEqual({
       NODE_OPTIONS: '--enable-source-maps',
       [TriggerEnv.tableName]: { Ref: id('UploadsTable/Resource') },
@@ -77,11 +79,14 @@ describe('functions', () => {
       // Exactly this GetAtt: the local stack resolves it to its own API's URL.
       [TriggerEnv.callbackBaseUrl]: { 'Fn::GetAtt': [id('CallbackApi/Resource'), 'ApiEndpoint'] },
       [TriggerEnv.maxFileBytes]: String(DEFAULT_MAX_FILE_BYTES),
-      [TriggerEnv.presignExpiresSeconds]: '43200',
+      [TriggerEnv.presignExpiresSeconds]: String(PRESIGN_ROLE_MAX_SECONDS),
       [TriggerEnv.fpsTimeoutMs]: '10000',
       [TriggerEnv.tokenCacheSeconds]: '300',
       [TriggerEnv.maxInvocations]: '3',
+      [TriggerEnv.statusTopicArn]: { Ref: id('StatusTopic/Resource') },
+      [TriggerEnv.presignRoleArn]: { 'Fn::GetAtt': [id('PresignRole/Resource'), 'Arn'] },
     });
+    expect(env).not.toHaveProperty(TriggerEnv.presignAccessKeySecretId);
     expect(env).not.toHaveProperty(TriggerEnv.defaultAttributeName);
   });
 
@@ -105,7 +110,13 @@ describe('functions', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Handler: 'index.handler',
       Timeout: 10,
-      Environment: { Variables: { [CallbackEnv.tableName]: { Ref: id('UploadsTable/Resource') } } },
+      Environment: {
+        Variables: {
+          NODE_OPTIONS: '--enable-source-maps',
+          [CallbackEnv.tableName]: { Ref: id('UploadsTable/Resource') },
+          [CallbackEnv.statusTopicArn]: { Ref: id('StatusTopic/Resource') },
+        },
+      },
     });
     expect(fn('TimeoutSweeperFunction').Properties?.Environment).toEqual({
       Variables: {
@@ -113,6 +124,7 @@ describe('functions', () => {
         [SweeperEnv.tableName]: { Ref: id('UploadsTable/Resource') },
         [SweeperEnv.submittedTimeoutHours]: '6',
         [SweeperEnv.receivedTimeoutHours]: '7',
+        [SweeperEnv.statusTopicArn]: { Ref: id('StatusTopic/Resource') },
       },
     });
   });
@@ -275,22 +287,72 @@ describe('callback API', () => {
 });
 
 describe('IAM', () => {
-  it('no statement grants on every resource (X-Ray aside, which cannot be scoped)', () => {
+  it('no statement grants on every resource (X-Ray tracing is off: its actions accept only "*")', () => {
     const statements = allPolicyStatements(resources);
     expect(statements.length).toBeGreaterThan(0);
-    for (const { policy, statement } of statements) {
-      const targets = Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource];
-      if (targets.includes('*')) {
-        expect({ policy, actions: actionsOf(statement).filter((a) => !XRAY_ACTIONS.has(a)) }).toEqual({
-          policy,
-          actions: [],
-        });
+    const everywhere = statements.filter(({ statement }) =>
+      (Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource]).includes('*'),
+    );
+    expect(everywhere).toEqual([]);
+    for (const functionId of FUNCTION_IDS) expect(fn(functionId).Properties).not.toHaveProperty('TracingConfig');
+  });
+
+  it.each(FUNCTION_IDS)('%s may publish to the status topic and no other', (functionId) => {
+    const sns = functionStatements(resources, functionId).filter((s) => actionsOf(s).some((a) => a.startsWith('sns:')));
+    expect(sns).toEqual([{ Effect: 'Allow', Action: 'sns:Publish', Resource: { Ref: id('StatusTopic/Resource') } }]);
+  });
+
+  it('trigger may assume only the presign role, which may only read drop-bucket objects and trusts only the trigger', () => {
+    const presignRole = { 'Fn::GetAtt': [id('PresignRole/Resource'), 'Arn'] };
+    const sts = functionStatements(resources, 'TriggerFunction').filter((s) => actionsOf(s).some((a) => a.startsWith('sts:')));
+    expect(sts).toEqual([{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: presignRole }]);
+    const role = resources[id('PresignRole/Resource')]?.Properties;
+    expect(role?.MaxSessionDuration).toBe(PRESIGN_ROLE_MAX_SECONDS);
+    expect(role?.AssumeRolePolicyDocument).toEqual({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Action: 'sts:AssumeRole',
+          Principal: { AWS: { 'Fn::GetAtt': [id('TriggerFunctionRole/Resource'), 'Arn'] } },
+        },
+      ],
+    });
+    const policies = Object.values(resources).filter(
+      (r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties?.Roles) === JSON.stringify([{ Ref: id('PresignRole/Resource') }]),
+    );
+    expect(policies.map((p) => (p.Properties?.PolicyDocument as { Statement: unknown } | undefined)?.Statement)).toEqual([
+      [
+        {
+          Effect: 'Allow',
+          Action: ['s3:GetObject', 's3:GetObjectVersion'],
+          Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [id('DropBucket/Resource'), 'Arn'] }, '/*']] },
+        },
+      ],
+    ]);
+  });
+
+  it('trigger may send only to the failed-uploads queue (its on-failure destination)', () => {
+    const sqs = functionStatements(resources, 'TriggerFunction').filter((s) => actionsOf(s).some((a) => a.startsWith('sqs:')));
+    expect(sqs.length).toBeGreaterThan(0);
+    for (const statement of sqs) {
+      expect(statement.Resource).toEqual({ 'Fn::GetAtt': [id('FailedUploadsQueue/Resource'), 'Arn'] });
+      expect(actionsOf(statement)).toContain('sqs:SendMessage');
+    }
+  });
+
+  it('every statement of the three functions is one this file checks', () => {
+    // sqs: Lambda's on-failure destination, checked in 'functions'.
+    const known = /^(logs|s3|dynamodb|secretsmanager|sns|sts|sqs):/;
+    for (const functionId of FUNCTION_IDS) {
+      for (const statement of functionStatements(resources, functionId)) {
+        expect(actionsOf(statement).filter((a) => !known.test(a)), functionId).toEqual([]);
       }
     }
   });
 
   it.each(FUNCTION_IDS)('%s has no AWS managed policy (its log permissions name its own log group)', (functionId) => {
-    const roleId = (fn(functionId).Properties?.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    const roleId = (fn(functionId).Properties?.Role as { 'Fn::GetAtt': [string, string] } | undefined)?.['Fn::GetAtt'][0] ?? '';
     expect(resources[roleId]?.Properties?.ManagedPolicyArns).toBeUndefined();
     expect(functionStatements(resources, functionId)).toContainEqual(
       expect.objectContaining({
@@ -341,7 +403,7 @@ describe('IAM', () => {
 
   it('callback may only get and update items of the table', () => {
     const ddb = functionStatements(resources, 'CallbackFunction').filter((s) =>
-      actionsOf(s).some((a) => !a.startsWith('logs:') && !a.startsWith('xray:')),
+      actionsOf(s).some((a) => !a.startsWith('logs:') && !a.startsWith('sns:')),
     );
     expect(ddb).toEqual([
       {
@@ -368,6 +430,68 @@ describe('IAM', () => {
   });
 });
 
+describe('alarms and notifications', () => {
+  it('encrypts the status topic with the AWS managed key; both topics refuse plain HTTP', () => {
+    template.resourceCountIs('AWS::SNS::Topic', 2);
+    expect(JSON.stringify(resources[id('StatusTopic/Resource')]?.Properties?.KmsMasterKeyId)).toMatch(/":alias\/aws\/sns"\]\]\}$/);
+    // CloudWatch alarms cannot publish to a topic under the AWS managed key.
+    expect(resources[id('AlertsTopic/Resource')]?.Properties).not.toHaveProperty('KmsMasterKeyId');
+    for (const topic of ['StatusTopic', 'AlertsTopic']) {
+      template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+        Topics: [{ Ref: id(`${topic}/Resource`) }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+        },
+      });
+    }
+  });
+
+  it('subscribes nobody unless an email is configured', () => {
+    template.resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+
+  it('has five alarms, every one notifying the alerts topic', () => {
+    const alarms = Object.values(resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
+    expect(alarms).toHaveLength(5);
+    for (const alarm of alarms) {
+      expect(alarm.Properties).toMatchObject({
+        AlarmActions: [{ Ref: id('AlertsTopic/Resource') }],
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+      });
+    }
+  });
+
+  it('alarms on a message in the failed-uploads queue', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [id('FailedUploadsQueue/Resource'), 'QueueName'] } }],
+    });
+  });
+
+  it.each(FUNCTION_IDS)("alarms on %s's errors", (functionId) => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Statistic: 'Sum',
+      Period: 300,
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: id(`${functionId}/Resource`) } }],
+    });
+  });
+
+  it("alarms on uploads timed out, read from the sweeper's EMF metric", () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: METRICS_NAMESPACE,
+      MetricName: MetricName.filesTimedOut,
+      Dimensions: [{ Name: 'service', Value: ServiceName.sweeper }],
+      Statistic: 'Sum',
+      Period: 900,
+    });
+  });
+});
+
 describe('token secret and outputs', () => {
   it('creates the secret with a generated placeholder: no secret value in the template', () => {
     template.resourceCountIs('AWS::SecretsManager::Secret', 1);
@@ -381,15 +505,24 @@ describe('token secret and outputs', () => {
   it('exports what a user needs', () => {
     const outputs = template.toJSON().Outputs as Record<string, { Value: Json }>;
     expect(Object.keys(outputs).sort()).toEqual(
-      ['BucketName', 'CallbackBaseUrl', 'FailedUploadsQueueUrl', 'TableName', 'TokenSecretName'].sort(),
+      [
+        'AlertsTopicArn',
+        'BucketName',
+        'CallbackBaseUrl',
+        'FailedUploadsQueueUrl',
+        'StatusTopicArn',
+        'TableName',
+        'TokenSecretName',
+      ].sort(),
     );
     expect(outputs.CallbackBaseUrl?.Value).toEqual({ 'Fn::GetAtt': [id('CallbackApi/Resource'), 'ApiEndpoint'] });
     expect(outputs.BucketName?.Value).toEqual({ Ref: id('DropBucket/Resource') });
   });
 
-  it('has no alerting resources unless an email is configured', () => {
-    template.resourceCountIs('AWS::SNS::Topic', 0);
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 0);
+  it('has no VPC unless a fixed egress IP is asked for', () => {
+    template.resourceCountIs('AWS::EC2::VPC', 0);
+    template.resourceCountIs('AWS::EC2::NatGateway', 0);
+    expect(fn('TriggerFunction').Properties).not.toHaveProperty('VpcConfig');
   });
 
   it(`names the stack ${STACK_ID}`, () => {

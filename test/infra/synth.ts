@@ -56,7 +56,7 @@ export function actionsOf(statement: Statement): string[] {
 }
 
 function statementsOf(policy: CfnResource): Statement[] {
-  return (policy.Properties?.PolicyDocument as unknown as { Statement: Statement[] }).Statement;
+  return (policy.Properties?.PolicyDocument as unknown as { Statement: Statement[] } | undefined)?.Statement ?? [];
 }
 
 /** Every statement of every AWS::IAM::Policy, with the policy's logical id. */
@@ -83,6 +83,7 @@ export function resolveForTest(value: Json): string {
   if (value && typeof value === 'object' && !Array.isArray(value)) {
     const getAtt = value['Fn::GetAtt'];
     if (Array.isArray(getAtt) && getAtt[1] === 'ApiEndpoint') return 'https://abc123.execute-api.eu-west-1.amazonaws.com';
+    if (Array.isArray(getAtt) && getAtt[1] === 'Arn') return `arn:aws:iam::123456789012:role/${String(getAtt[0])}`;
     if (typeof value.Ref === 'string') return `${value.Ref}-resolved`;
   }
   throw new Error(`No test stand-in for ${JSON.stringify(value)}`);
