@@ -48,6 +48,12 @@ export interface FpsSimulatorOptions {
   attributeTypes?: Record<string, AttributeType>;
   /** 'sync' downloads the file before answering so an oversized file gets Insider's 400. */
   fileSizeCheck?: 'sync' | 'async';
+  /**
+   * How long after accepting a file ('async' mode) the simulator waits before fetching it, as
+   * Insider's own queue would; a benchmark uses it to keep the download off the trigger's timing.
+   * @default 0
+   */
+  downloadDelayMs?: number;
   /** Upper bound on each download and callback so stop() can never hang on a stuck peer. */
   outboundTimeoutMs?: number;
   /**
@@ -89,6 +95,8 @@ export interface RequestLog {
   /** Filled in once the file has been processed (accepted requests only). */
   counts?: ValueCounts;
   processingError?: string;
+  /** How long fetching the file through its URL took, and its size (successful downloads only). */
+  download?: { ms: number; bytes: number };
 }
 
 export interface CallbackBody {
@@ -271,7 +279,7 @@ function parsePayload(body: Buffer): UploadPayload | undefined {
   return record as unknown as UploadPayload;
 }
 
-type Download = { ok: true; text: string } | { ok: false; tooLarge: boolean; error: string };
+type Download = { ok: true; text: string; bytes: number } | { ok: false; tooLarge: boolean; error: string };
 
 export async function startFpsSimulator(options: FpsSimulatorOptions): Promise<FpsSimulator> {
   const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
@@ -282,6 +290,7 @@ export async function startFpsSimulator(options: FpsSimulatorOptions): Promise<F
   const callbackDelayedMs = options.callbackDelayedMs ?? 2000;
   const outboundTimeoutMs = options.outboundTimeoutMs ?? 10_000;
   const fileSizeCheck = options.fileSizeCheck ?? 'async';
+  const downloadDelayMs = options.downloadDelayMs ?? 0;
   const seed = options.seed ?? 1;
   const tokens = new Map(options.accounts.map((a) => [a.partnerName, a.token]));
   const attributeTypes = new Map(
@@ -385,7 +394,14 @@ export async function startFpsSimulator(options: FpsSimulatorOptions): Promise<F
     } catch (err) {
       return { ok: false, tooLarge: false, error: `download failed: ${(err as Error).message}` };
     }
-    return { ok: true, text: Buffer.concat(chunks).toString('utf8') };
+    return { ok: true, text: Buffer.concat(chunks).toString('utf8'), bytes: size };
+  };
+
+  const timedDownload = async (log: RequestLog, url: string): Promise<Download> => {
+    const started = performance.now();
+    const file = await download(url);
+    if (file.ok) log.download = { ms: performance.now() - started, bytes: file.bytes };
+    return file;
   };
 
   const postCallback = async (url: string, body: CallbackBody, kind: CallbackLog['kind']) => {
@@ -414,7 +430,8 @@ export async function startFpsSimulator(options: FpsSimulatorOptions): Promise<F
     payload: UploadPayload,
     preloaded: Download | undefined,
   ) => {
-    const file = preloaded ?? (await download(payload.fileUrl));
+    if (!preloaded && downloadDelayMs > 0 && !(await sleep(downloadDelayMs))) return;
+    const file = preloaded ?? (await timedDownload(log, payload.fileUrl));
     let counts: ValueCounts = { valid: 0, invalid: 0, total: 0 };
     if (file.ok) {
       const type =
@@ -605,7 +622,7 @@ export async function startFpsSimulator(options: FpsSimulatorOptions): Promise<F
 
     let preloaded: Download | undefined;
     if (fileSizeCheck === 'sync') {
-      preloaded = await download(payload.fileUrl);
+      preloaded = await timedDownload(log, payload.fileUrl);
       // A file that cannot be read at all is still accepted and fails later, like async mode.
       if (!preloaded.ok && preloaded.tooLarge) {
         segments.delete(payload.segmentName);

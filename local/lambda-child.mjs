@@ -7,23 +7,36 @@
  * @typedef {{ type: 'invoke'; id: number; event: unknown; deadlineMs: number; requestId: string }} InvokeMessage
  *
  * Protocol (child → parent):
- * @typedef {{ type: 'ready'; initMs: number; rssBytes: number }} ReadyMessage
+ * @typedef {{ type: 'ready'; initMs: number; rssBytes: number; maxRssBytes?: number }} ReadyMessage
  * @typedef {{ type: 'init-error'; error: ErrorPayload }} InitErrorMessage
  * @typedef {{ name: string; message: string; stack?: string }} ErrorPayload
- * @typedef {{ type: 'result'; id: number; ok: true; result: unknown; rssBytes: number }
- *   | { type: 'result'; id: number; ok: false; error: ErrorPayload; rssBytes: number; fatal?: boolean }} ResultMessage
+ * @typedef {{ type: 'result'; id: number; ok: true; result: unknown; rssBytes: number; maxRssBytes?: number }
+ *   | { type: 'result'; id: number; ok: false; error: ErrorPayload; rssBytes: number; maxRssBytes?: number; fatal?: boolean }} ResultMessage
  *
  * Everything it needs comes from Lambda's own variables (`LAMBDA_TASK_ROOT`, `_HANDLER`, ...), so the
  * environment stays exactly what the function would see. `--measure-cold-start` only loads the bundle,
  * reports, and exits.
  */
 
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { format } from 'node:util';
 
 const loadStartedAt = performance.now();
+/**
+ * The environment's peak resident set so far: what Lambda reports as Max Memory Used. Linux's VmHWM
+ * rather than ru_maxrss, which carries over the parent's peak from before the fork.
+ */
+function peakRssBytes() {
+  try {
+    const hwm = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (hwm) return Number(hwm[1]) * 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS * 1024;
+}
 const measureOnly = process.argv.includes('--measure-cold-start');
 
 /** @type {string | undefined} the request being served, for the log prefix Lambda's console adds */
@@ -151,7 +164,7 @@ let handler = () => undefined;
 try {
   handler = await loadHandler(taskRoot, handlerSpec);
   const initMs = performance.now() - loadStartedAt;
-  send({ type: 'ready', initMs, rssBytes: process.memoryUsage().rss }, () => {
+  send({ type: 'ready', initMs, rssBytes: process.memoryUsage().rss, maxRssBytes: peakRssBytes() }, () => {
     if (measureOnly) process.exit(0);
   });
   if (!measureOnly) {
@@ -202,6 +215,7 @@ async function serve(msg) {
     }
   }
   reply.rssBytes = process.memoryUsage().rss;
+  reply.maxRssBytes = peakRssBytes();
   currentId = undefined;
   currentRequestId = undefined;
   send(reply);

@@ -81,10 +81,10 @@ interface ErrorPayload {
 }
 
 type ChildMessage =
-  | { type: 'ready'; initMs: number; rssBytes: number }
+  | { type: 'ready'; initMs: number; rssBytes: number; maxRssBytes?: number }
   | { type: 'init-error'; error: ErrorPayload }
-  | { type: 'result'; id: number; ok: true; result: unknown; rssBytes: number }
-  | { type: 'result'; id: number; ok: false; error: ErrorPayload; rssBytes: number; fatal?: boolean };
+  | { type: 'result'; id: number; ok: true; result: unknown; rssBytes: number; maxRssBytes?: number }
+  | { type: 'result'; id: number; ok: false; error: ErrorPayload; rssBytes: number; maxRssBytes?: number; fatal?: boolean };
 
 interface Task {
   event: unknown;
@@ -237,6 +237,11 @@ export class LocalFunction {
     return { ...this.counters };
   }
 
+  /** The function's own variables, as configured (Lambda's reserved ones are added per environment). */
+  get environment(): Readonly<Record<string, string>> {
+    return this.opts.environment;
+  }
+
   /** Synchronous invocation (RequestResponse): the handler's result, or its error. */
   invoke(event: unknown): Promise<unknown> {
     const p = this.enqueue(event);
@@ -376,7 +381,8 @@ export class LocalFunction {
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
 
-    const finish = (err: Error | undefined, result?: unknown) => {
+    /** `maxRssBytes`: the environment's peak RSS, which Lambda reports as Max Memory Used. */
+    const finish = (err: Error | undefined, result?: unknown, maxRssBytes?: number) => {
       if (settled) return;
       settled = true;
       if (timer) clearTimeout(timer);
@@ -387,7 +393,9 @@ export class LocalFunction {
         this.sink(`END RequestId: ${requestId}`, this.name);
         this.sink(
           `REPORT RequestId: ${requestId}\tDuration: ${ms.toFixed(2)} ms\tBilled Duration: ${Math.ceil(ms)} ms\t` +
-            `Memory Size: ${this.memoryMb} MB${initMs === undefined ? '' : `\tInit Duration: ${initMs.toFixed(2)} ms`}`,
+            `Memory Size: ${this.memoryMb} MB` +
+            (maxRssBytes === undefined ? '' : `\tMax Memory Used: ${Math.round(maxRssBytes / 1_048_576)} MB`) +
+            (initMs === undefined ? '' : `\tInit Duration: ${initMs.toFixed(2)} ms`),
           this.name,
         );
       }
@@ -422,9 +430,9 @@ export class LocalFunction {
       if (msg.type !== 'result' || msg.id !== id) return;
       env.child.off('message', onMessage);
       if (msg.ok) {
-        finish(undefined, msg.result);
+        finish(undefined, msg.result, msg.maxRssBytes);
       } else {
-        finish(toError(msg.error, requestId));
+        finish(toError(msg.error, requestId), undefined, msg.maxRssBytes);
       }
       if (msg.ok || !msg.fatal) {
         env.busy = false;
@@ -552,6 +560,8 @@ export interface ColdStartMeasurement {
   ms: number;
   /** Resident set size of the environment right after loading the bundle. */
   rssBytes: number;
+  /** The process's peak resident set size up to that point. */
+  maxRssBytes: number;
   /** The bundle's import alone, measured inside the child. */
   importMs: number;
 }
@@ -578,7 +588,7 @@ export async function measureColdStart(
     return await withTimeout(
       new Promise<ColdStartMeasurement>((resolve, reject) => {
         child.on('message', (msg: ChildMessage) => {
-          if (msg.type === 'ready') resolve({ ms: performance.now() - startedAt, rssBytes: msg.rssBytes, importMs: msg.initMs });
+          if (msg.type === 'ready') resolve({ ms: performance.now() - startedAt, rssBytes: msg.rssBytes, maxRssBytes: msg.maxRssBytes ?? msg.rssBytes, importMs: msg.initMs });
           else if (msg.type === 'init-error') reject(toError(msg.error));
         });
         void closed.then(() => reject(new LambdaInvocationError('Runtime.ExitError', `Runtime exited during init (${describeExit(child)})`)));
