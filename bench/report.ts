@@ -1,0 +1,172 @@
+// The benchmark's result document and its console table.
+import type { BurstResult } from './burst.js';
+import type { BurstModelResult } from './burst-model.js';
+import type { CallbackResult } from './callbacks.js';
+import type { ColdStartResult, ColdStartRow } from './cold-start.js';
+import type { HandoffResult } from './handoff.js';
+import type { RuntimeOverhead } from './runtime-overhead.js';
+import type { MachineInfo } from './support.js';
+
+export const TARGETS = {
+  burstFractionOfLimit: 0.9,
+  handoffRatio: 1.1,
+  triggerColdStartRatio: 1.8,
+} as const;
+
+export interface BenchResult {
+  startedAt: string;
+  durationSeconds: number;
+  machine: MachineInfo;
+  options: Record<string, unknown>;
+  /** The trigger's use case at full scale, in-process (rate limit bound). */
+  burstModel?: BurstModelResult;
+  /** The same burst on the local stack (this machine's CPU bound). */
+  burst?: BurstResult & { runtimeOverhead?: RuntimeOverhead };
+  handoff?: HandoffResult;
+  coldStart?: ColdStartResult;
+  callbacks?: CallbackResult;
+  /** Whether each target was met; absent for a section that did not run. */
+  targetsMet: { burst?: boolean; handoff?: boolean; coldStart?: boolean };
+  /** Sections that failed to run, with why. */
+  errors: Record<string, string>;
+}
+
+export function targetsMet(result: Pick<BenchResult, 'burstModel' | 'burst' | 'handoff' | 'coldStart'>): BenchResult['targetsMet'] {
+  const met: BenchResult['targetsMet'] = {};
+  const { burstModel, burst, handoff, coldStart } = result;
+  // The rate is judged where the rate limit is the bottleneck; failures and duplicates everywhere.
+  if (burstModel) {
+    met.burst =
+      burstModel.fractionOfLimit >= TARGETS.burstFractionOfLimit &&
+      burstModel.failures === 0 &&
+      burstModel.duplicates === 0 &&
+      !burstModel.timedOut &&
+      (burst === undefined || (burst.failures === 0 && burst.duplicates === 0 && !burst.timedOut));
+  }
+  if (handoff) {
+    met.handoff =
+      handoff.durationRatio <= TARGETS.handoffRatio && (handoff.memoryRatio === null || handoff.memoryRatio <= TARGETS.handoffRatio);
+  }
+  const trigger = coldStart?.functions.find((f) => f.name === 'TriggerFunction');
+  if (trigger) met.coldStart = trigger.ratio <= TARGETS.triggerColdStartRatio;
+  return met;
+}
+
+type Row = [label: string, value: string, target?: string];
+
+const mark = (ok: boolean | undefined) => (ok === undefined ? '' : ok ? '  ✓' : '  ✗');
+const kb = (bytes: number | null) => (bytes === null ? '—' : `${(bytes / 1024).toFixed(0)} KB`);
+const mb = (bytes: number) => (bytes >= 1_048_576 ? `${(bytes / 1_048_576).toFixed(1).replace(/\.0$/, '')} MB` : `${(bytes / 1024).toFixed(0)} KB`);
+const num = (n: number | null | undefined, unit = '') => (n === null || n === undefined || Number.isNaN(n) ? '—' : `${n}${unit}`);
+
+function block(title: string, rows: Row[]): string {
+  const w0 = Math.max(...rows.map((r) => r[0].length));
+  const w1 = Math.max(...rows.map((r) => r[1].length));
+  return [title, ...rows.map(([a, b, c]) => `  ${a.padEnd(w0)}  ${b.padStart(w1)}${c ? `   ${c}` : ''}`.trimEnd())].join('\n');
+}
+
+function grid(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => `  ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')}`;
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+function coldRow(r: ColdStartRow): string[] {
+  return [r.name, kb(r.bundleBytes), `${r.ms} ms`, `${r.minMs} ms`, `${r.importMs} ms`, `${r.peakRssMb} MB`, `${r.ratio}×`, `${r.peakRssRatio}×`];
+}
+
+export function renderTable(result: BenchResult): string {
+  const m = result.machine;
+  const out: string[] = [
+    `FPS pipeline benchmark: ${m.nproc} × ${m.cpuModel}, ${m.memoryGb} GB, Node ${m.node} (${m.platform}); load average ${m.loadAverageStart} → ${m.loadAverageEnd ?? '?'}; ${result.durationSeconds} s`,
+  ];
+  const met = result.targetsMet;
+
+  const bm = result.burstModel;
+  const b = result.burst;
+  const settings = (result.options as { files?: number; rateLimit?: number; latencyMs?: number; triggerConcurrency?: number }) ?? {};
+  if (bm || b) {
+    out.push(
+      `\n1. Burst: ${settings.files} files dropped at once; FPS limit ${settings.rateLimit} req/s per token, latency ${settings.latencyMs} ms; trigger concurrency ${settings.triggerConcurrency} (target ≥ ${TARGETS.burstFractionOfLimit} of the limit, no failures, no duplicates${mark(met.burst)})`,
+    );
+  }
+  if (bm) {
+    out.push(
+      block(`  a. the trigger's use case at full scale: in-process environments, real HTTP to the simulator; DynamoDB/S3${bm.presignCalls ? '/STS' : ''} fakes at ${bm.awsCallMs} ms a call`, [
+        ['time until every file was submitted', `${bm.timeToAllSubmittedSeconds} s`],
+        ['sustained submissions per second', `${bm.sustainedPerSecond}`, `${bm.fractionOfLimit} of the limit`],
+        ['429 answers received', `${bm.rateLimited429}`],
+        ['retries (extra FPS requests)', `${bm.retries}`, `Lambda re-invocations: ${bm.lambdaRetries}`],
+        ['failures / duplicates', `${bm.failures} / ${bm.duplicates}`],
+        ['invocation p50', `${bm.invocationP50Ms} ms`, `the limit needs ≥ ${Math.ceil(((settings.rateLimit ?? 100) * bm.invocationP50Ms) / 1000)} environments at this duration`],
+      ]).replace(/^/gm, '  '),
+      `    acceptances in each second: ${bm.acceptedPerSecond.join(' ')}`,
+    );
+  }
+  if (b) {
+    const o = b.runtimeOverhead;
+    out.push(
+      block('  b. on the local stack: real bundles in child processes, embedded S3/DynamoDB, API shim, callbacks; bounded by this machine', [
+        ['time until every file was submitted', `${b.timeToAllSubmittedSeconds} s`, `(drop took ${b.dropSeconds} s)`],
+        ['sustained submissions per second', `${b.sustainedPerSecond}`, `${b.fractionOfLimit} of the limit`],
+        ['429 answers received', `${b.rateLimited429}`],
+        ['retries (extra FPS requests)', `${b.retries}`, `Lambda re-invocations: ${b.lambdaRetries}`],
+        ['failures / duplicates', `${b.failures} / ${b.duplicates}`],
+        ['callbacks recorded', `${b.completed}/${b.files}`, b.endToEndSeconds === null ? '' : `all in ${b.endToEndSeconds} s`],
+        ['trigger duration p50 / p90', `${b.trigger.durationP50Ms} / ${b.trigger.durationP90Ms} ms`, `capacity ${b.trigger.capacityPerSecond}/s at concurrency ${b.triggerConcurrency}`],
+        ['trigger invocations / cold starts', `${b.trigger.invocations} / ${b.trigger.coldStarts}`, `max concurrent ${b.trigger.maxConcurrentSeen}`],
+        ['CPU per file: emulators / functions', `${b.cpu.hostMsPerFile} / ${num(b.cpu.functionMsPerFile)} ms`, `${num(b.cpu.cpuBoundFilesPerSecond)} files/s would fill ${m.nproc} cores`],
+        ['CPU in use: emulators / functions / machine', `${b.cpu.hostProcessCores} / ${num(b.cpu.functionCores)} cores / ${num(b.cpu.machineBusyFraction === null ? null : Math.round(b.cpu.machineBusyFraction * 100), '%')}`],
+        ...(o
+          ? ([['local runtime overhead (no-op handler)', `${o.sequentialP50Ms} ms p50`, `${o.parallelPerSecond} invocations/s with ${o.concurrency} environments`]] as Row[])
+          : []),
+      ]).replace(/^/gm, '  '),
+      `    acceptances in each second: ${b.acceptedPerSecond.join(' ')}`,
+    );
+  }
+
+  const h = result.handoff;
+  if (h) {
+    out.push(
+      `\n2. Hand-off cost against file size (warm environment; medians of ${h.small.runs} runs of each size, interleaved; memory for the small file taken before any large one)`,
+      grid(
+        ['', mb(h.small.bytes), mb(h.large.bytes), 'ratio', `target ≤ ${TARGETS.handoffRatio}`],
+        [
+          ['trigger duration', `${h.small.triggerDurationP50Ms} ms`, `${h.large.triggerDurationP50Ms} ms`, `${h.durationRatio}`, mark(h.durationRatio <= TARGETS.handoffRatio).trim()],
+          ['trigger Max Memory Used', num(h.small.triggerMaxMemoryP50Mb, ' MB'), num(h.large.triggerMaxMemoryP50Mb, ' MB'), num(h.memoryRatio), mark(h.memoryRatio === null ? undefined : h.memoryRatio <= TARGETS.handoffRatio).trim()],
+          ['simulator download (presigned URL)', num(h.small.downloadP50Ms, ' ms'), num(h.large.downloadP50Ms, ' ms'), num(h.downloadRatio), `${num(h.large.downloadMBps, ' MB/s')} for the large file`],
+        ],
+      ),
+    );
+  }
+
+  const c = result.coldStart;
+  if (c) {
+    const header = ['bundle', 'size', 'start', 'fastest', 'import', 'peak RSS', 'time ×', 'RSS ×'];
+    out.push(
+      `\n3. Cold start: spawn to handler loaded, medians of ${c.runs} runs in shuffled order; × is the median against the bare start in the same runs (target for the trigger ≤ ${TARGETS.triggerColdStartRatio}×${mark(met.coldStart)})`,
+      grid(header, [coldRow(c.bare), ...c.functions.map(coldRow)]),
+      '  trigger variants:',
+      grid(header, c.triggerVariants.map(coldRow)),
+      `  trigger: V8 compile alone ${c.triggerCompileMs} ms; bytes by group: ${Object.entries(c.triggerBytesByGroup)
+        .sort((x, y) => y[1] - x[1])
+        .map(([g, n]) => `${g} ${kb(n)}`)
+        .join(', ')}; replica − synthesized = ${c.replicaBytesDelta} bytes`,
+    );
+  }
+
+  const cb = result.callbacks;
+  if (cb) {
+    out.push(
+      `\n4. Callbacks through the HTTP API shim to the local DynamoDB (function concurrency ${cb.functionConcurrency}, duration p50 ${cb.functionDurationP50Ms} ms)`,
+      grid(
+        ['', 'callbacks', 'per second', 'p50', 'p99', 'non-200'],
+        [cb.unloaded, cb.loaded].map((p) => [`${p.concurrency} in flight`, `${p.callbacks}`, `${p.perSecond}`, `${p.p50Ms} ms`, `${p.p99Ms} ms`, `${p.non200}`]),
+      ),
+      `  records completed by their callback: ${cb.recordsCompleted} of ${cb.recordsSeeded} seeded (warm-up included)`,
+    );
+  }
+
+  for (const [section, message] of Object.entries(result.errors)) out.push(`\n${section} failed: ${message}`);
+  return out.join('\n');
+}

@@ -1,0 +1,225 @@
+// `npm run bench`: burst, hand-off, cold start and callback figures on the local stack; prints a table and writes JSON.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { DEFAULT_RETRY_POLICY } from '../lambdas/core/fps-submission.js';
+import { DEFAULT_MAX_FILE_BYTES, TriggerEnv } from '../lambdas/shared/contract.js';
+import { REPO_ROOT } from '../infra/node-function.js';
+import { startLocalStack } from '../local/stack.js';
+import { runBurst } from './burst.js';
+import { runBurstModel } from './burst-model.js';
+import { runCallbacks } from './callbacks.js';
+import { runColdStart } from './cold-start.js';
+import { runHandoff } from './handoff.js';
+import { type BenchResult, renderTable, targetsMet } from './report.js';
+import { measureRuntimeOverhead } from './runtime-overhead.js';
+import { machineInfo, ReportCollector, round } from './support.js';
+
+// The SDK's Node 20 notice would be printed by every environment.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+
+const SECTIONS = ['cold', 'handoff', 'model', 'burst', 'callbacks'] as const;
+type Section = (typeof SECTIONS)[number];
+
+const USAGE = `Usage: npm run bench -- [options]
+  --files <n>                 files in the burst (default 1000)
+  --rate-limit <n>            the FPS simulator's requests per second per token (default 100)
+  --latency-ms <n>            the FPS simulator's answer latency (default 20)
+  --concurrency <n>           the trigger's concurrency (default: what the template reserves)
+  --aws-call-ms <n>           latency of each AWS call in the in-process burst model (default 10)
+  --runs <n>                  hand-off invocations per file size (default 5)
+  --small-bytes <n>           the small hand-off file (default 1024)
+  --large-bytes <n>           the large hand-off file (default: the size limit, MAX_FILE_BYTES)
+  --cold-runs <n>             cold starts per bundle (default 11)
+  --callbacks <n>             callbacks posted under load (default 1000)
+  --callback-concurrency <n>  callbacks in flight (default 16)
+  --sections <list>           some of ${SECTIONS.join(',')} (default all):
+      cold       each bundle's cold start against a bare Node start, and trigger variants
+      handoff    the trigger's duration and memory for a small file and one at the size limit
+      model      the burst through the trigger's use case in-process, at the API's rate limit
+      burst      the same burst on the local stack (bounded by this machine's CPU)
+      callbacks  callbacks per second through the HTTP API shim, with p50/p99 latency
+  --out <file>                the JSON result (default bench/results/latest.json)
+  --help`;
+
+function positiveInt(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a whole number ≥ 1, not "${raw}"`);
+  return n;
+}
+
+interface BenchOptions {
+  files: number;
+  rateLimit: number;
+  latencyMs: number;
+  concurrency: number | undefined;
+  awsCallMs: number;
+  runs: number;
+  smallBytes: number;
+  largeBytes: number | undefined;
+  coldRuns: number;
+  callbacks: number;
+  callbackConcurrency: number;
+  sections: Section[];
+  out: string;
+}
+
+function parseOptions(argv: string[]): BenchOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      files: { type: 'string' },
+      'rate-limit': { type: 'string' },
+      'latency-ms': { type: 'string' },
+      concurrency: { type: 'string' },
+      'aws-call-ms': { type: 'string' },
+      runs: { type: 'string' },
+      'small-bytes': { type: 'string' },
+      'large-bytes': { type: 'string' },
+      'cold-runs': { type: 'string' },
+      callbacks: { type: 'string' },
+      'callback-concurrency': { type: 'string' },
+      sections: { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean' },
+    },
+  });
+  if (values.help) return 'help';
+  const sections = (values.sections ?? SECTIONS.join(',')).split(',').map((s) => s.trim());
+  const unknown = sections.filter((s) => !SECTIONS.includes(s as Section));
+  if (unknown.length) throw new Error(`Unknown section(s) ${unknown.join(', ')}: use some of ${SECTIONS.join(',')}`);
+  const latency = values['latency-ms'] === undefined ? 20 : Number(values['latency-ms']);
+  if (!Number.isInteger(latency) || latency < 0) throw new Error(`--latency-ms must be a whole number ≥ 0, not "${values['latency-ms']}"`);
+  return {
+    files: positiveInt('files', values.files, 1000),
+    rateLimit: positiveInt('rate-limit', values['rate-limit'], 100),
+    latencyMs: latency,
+    concurrency: values.concurrency === undefined ? undefined : positiveInt('concurrency', values.concurrency, 1),
+    awsCallMs: positiveInt('aws-call-ms', values['aws-call-ms'], 10),
+    runs: positiveInt('runs', values.runs, 5),
+    smallBytes: positiveInt('small-bytes', values['small-bytes'], 1024),
+    largeBytes: values['large-bytes'] === undefined ? undefined : positiveInt('large-bytes', values['large-bytes'], 1),
+    coldRuns: positiveInt('cold-runs', values['cold-runs'], 11),
+    callbacks: positiveInt('callbacks', values.callbacks, 1000),
+    callbackConcurrency: positiveInt('callback-concurrency', values['callback-concurrency'], 16),
+    sections: SECTIONS.filter((s) => sections.includes(s)),
+    out: resolve(values.out ?? resolve(REPO_ROOT, 'bench/results/latest.json')),
+  };
+}
+
+async function runBench(options: BenchOptions, progress: (line: string) => void = () => {}): Promise<BenchResult> {
+  const started = Date.now();
+  const machine = machineInfo();
+  const reports = new ReportCollector();
+  const result: BenchResult = {
+    startedAt: new Date(started).toISOString(),
+    durationSeconds: 0,
+    machine,
+    options: { ...options },
+    targetsMet: {},
+    errors: {},
+  };
+  progress('Starting the local stack (synthesizing the CDK app and bundling every function)…');
+  const stack = await startLocalStack({
+    logSink: reports.sink,
+    triggerConcurrency: options.concurrency,
+    // The download waits a little so it never overlaps the trigger's own work in the hand-off runs.
+    simulator: { rateLimitPerSecond: options.rateLimit, latencyMs: options.latencyMs, downloadDelayMs: 300 },
+  });
+  const section = async <T>(name: Section, label: string, work: () => Promise<T>): Promise<T | undefined> => {
+    if (!options.sections.includes(name)) return undefined;
+    progress(label);
+    try {
+      return await work();
+    } catch (error) {
+      result.errors[name] = error instanceof Error ? error.message : String(error);
+      return undefined;
+    }
+  };
+  try {
+    const triggerEnv = stack.functions.TriggerFunction?.environment ?? {};
+    const maxFileBytes = Number(triggerEnv[TriggerEnv.maxFileBytes] ?? DEFAULT_MAX_FILE_BYTES);
+    const triggerConcurrency = options.concurrency ?? stack.synth.functions.find((f) => f.name === 'TriggerFunction')?.reservedConcurrency ?? 4;
+    result.options = { ...options, largeBytes: options.largeBytes ?? maxFileBytes, triggerConcurrency };
+
+    // Cold starts first, while nothing else has run in this process.
+    result.coldStart = await section('cold', `Cold starts: ${options.coldRuns} runs per bundle…`, () => runColdStart(stack, { runs: options.coldRuns }));
+    result.handoff = await section('handoff', `Hand-off: ${options.runs} × ${options.smallBytes} bytes, then ${options.runs} × ${options.largeBytes ?? maxFileBytes} bytes…`, () =>
+      runHandoff(stack, reports, { runs: options.runs, smallBytes: options.smallBytes, largeBytes: options.largeBytes ?? maxFileBytes, timeoutMs: 120_000 }),
+    );
+    result.burstModel = await section('model', `Burst model: ${options.files} files through the trigger's use case in-process…`, () => {
+      const spec = stack.synth.functions.find((f) => f.name === 'TriggerFunction');
+      const int = (name: string, fallback: number) => (triggerEnv[name] === undefined ? fallback : Number(triggerEnv[name]));
+      return runBurstModel({
+        files: options.files,
+        concurrency: triggerConcurrency,
+        rateLimit: options.rateLimit,
+        latencyMs: options.latencyMs,
+        awsCallMs: options.awsCallMs,
+        // An assumed presign role costs an STS call per URL.
+        presignCalls: triggerEnv[TriggerEnv.presignRoleArn] ? 1 : 0,
+        retryPolicy: { ...DEFAULT_RETRY_POLICY, requestTimeoutMs: int(TriggerEnv.fpsTimeoutMs, DEFAULT_RETRY_POLICY.requestTimeoutMs) },
+        settings: {
+          callbackBaseUrl: triggerEnv[TriggerEnv.callbackBaseUrl] ?? 'http://127.0.0.1:9',
+          maxFileBytes,
+          presignExpiresSeconds: int(TriggerEnv.presignExpiresSeconds, 3600),
+          maxInvocations: int(TriggerEnv.maxInvocations, 3),
+        },
+        timeoutSeconds: spec?.timeoutSeconds ?? 60,
+        // The trigger handler's SAFETY_MARGIN_MS.
+        safetyMarginMs: 8_000,
+        // What the local stack uses for Lambda's async retry delays.
+        asyncRetryDelaysMs: [200, 400],
+        timeoutMs: Math.ceil((options.files / options.rateLimit) * 4 * 1000) + 30_000,
+      });
+    });
+    result.burst = await section('burst', `Burst on the local stack: ${options.files} files…`, async () => {
+      const runtimeOverhead = await measureRuntimeOverhead({ concurrency: triggerConcurrency, invocations: Math.min(1000, options.files * 10), timeoutMs: 60_000 });
+      // This machine, not the rate limit, bounds the local stack: allow a quarter of a second per file.
+      const timeoutMs = Math.max(Math.ceil((options.files / options.rateLimit) * 4 * 1000), options.files * 250) + 60_000;
+      const burst = await runBurst(stack, reports, { files: options.files, putConcurrency: 32, timeoutMs }, { rateLimit: options.rateLimit, latencyMs: options.latencyMs });
+      return { ...burst, runtimeOverhead };
+    });
+    result.callbacks = await section('callbacks', `Callbacks: ${options.callbacks} with ${options.callbackConcurrency} in flight…`, () =>
+      runCallbacks(stack, reports, {
+        count: options.callbacks,
+        concurrency: options.callbackConcurrency,
+        unloadedCount: Math.min(100, options.callbacks),
+        timeoutMs: 120_000,
+      }),
+    );
+  } finally {
+    await stack.stop();
+  }
+  result.targetsMet = targetsMet(result);
+  result.machine.loadAverageEnd = round(loadavg()[0] ?? 0, 2);
+  result.durationSeconds = round((Date.now() - started) / 1000, 1);
+  return result;
+}
+
+async function main(): Promise<number> {
+  const options = parseOptions(process.argv.slice(2));
+  if (options === 'help') {
+    console.log(USAGE);
+    return 0;
+  }
+  const started = Date.now();
+  const result = await runBench(options, (line) => console.error(`[${((Date.now() - started) / 1000).toFixed(1)} s] ${line}`));
+  mkdirSync(dirname(options.out), { recursive: true });
+  writeFileSync(options.out, `${JSON.stringify(result, null, 2)}\n`);
+  console.log(renderTable(result));
+  console.log(`\nJSON: ${options.out}`);
+  return Object.keys(result.errors).length ? 1 : 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    console.error(`npm run bench failed: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 2;
+  },
+);
