@@ -6,7 +6,7 @@ import { FpsHttpApi } from '../lambdas/adapters/fps-http-api.js';
 import { callbackTokens, systemClock } from '../lambdas/adapters/tokens.js';
 import { startFpsSimulator } from '../local/fps-simulator.js';
 import { FakeObjects, MemoryStore, silentLog } from '../test/support/fakes.js';
-import { sleep, within } from './support.js';
+import { acceptanceStats, sleep, within } from './support.js';
 
 export interface BurstModelOptions {
   files: number;
@@ -169,22 +169,7 @@ export async function runBurstModel(options: BurstModelOptions): Promise<BurstMo
 
   try {
     await within(Promise.all(Array.from({ length: options.concurrency }, worker)), options.timeoutMs + 30_000, 'The burst model');
-    const accepted = simulator.requests.filter((r) => r.accepted).sort((a, b) => a.time - b.time);
-    const first = accepted[0]?.time ?? started;
-    const last = accepted.at(-1)?.time ?? started;
-    const span = (last - first) / 1000;
-    const sustained = accepted.length > 1 && span > 0 ? (accepted.length - 1) / span : 0;
-    const perSecond: number[] = [];
-    for (const r of accepted) {
-      const slot = Math.floor((r.time - first) / 1000);
-      perSecond[slot] = (perSecond[slot] ?? 0) + 1;
-    }
-    const acceptedAt = new Map<string, number>();
-    for (const r of accepted) if (!acceptedAt.has(r.segmentName as string)) acceptedAt.set(r.segmentName as string, r.time);
-    const late = simulator.requests.filter((r) => {
-      const at = acceptedAt.get(r.segmentName as string);
-      return at !== undefined && r.time > at;
-    }).length;
+    const { accepted, last, sustained, perSecond, acceptedAt, lateRequests: late } = acceptanceStats(simulator.requests, started);
     const submitted = [...store.records.values()].filter((r) => r.status === 'submitted').length;
     const sorted = [...durations].sort((a, b) => a - b);
     return {

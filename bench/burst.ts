@@ -1,7 +1,7 @@
 // Benchmark 1: a burst of files dropped at once, submitted to the FPS simulator at its per-token rate limit.
 import { availableParallelism } from 'node:os';
 import type { LocalStack } from '../local/stack.js';
-import { childCpuSeconds, emailCsv, machineCpuTimes, mapLimit, median, percentile, type ReportCollector, round, within } from './support.js';
+import { acceptanceStats, childCpuSeconds, emailCsv, machineCpuTimes, mapLimit, median, percentile, type ReportCollector, round, within } from './support.js';
 
 export interface BurstOptions {
   files: number;
@@ -125,22 +125,7 @@ export async function runBurst(stack: LocalStack, reports: ReportCollector, opti
   const childrenAfter = childCpuSeconds();
 
   const requests = stack.simulator.requests.filter((r) => r.segmentName !== undefined && segments.has(r.segmentName));
-  const accepted = requests.filter((r) => r.accepted).sort((a, b) => a.time - b.time);
-  const first = accepted[0]?.time ?? started;
-  const last = accepted.at(-1)?.time ?? started;
-  const span = (last - first) / 1000;
-  const sustained = accepted.length > 1 && span > 0 ? (accepted.length - 1) / span : 0;
-  const perSecond: number[] = [];
-  for (const r of accepted) {
-    const slot = Math.floor((r.time - first) / 1000);
-    perSecond[slot] = (perSecond[slot] ?? 0) + 1;
-  }
-  const acceptedAt = new Map<string, number>();
-  for (const r of accepted) if (!acceptedAt.has(r.segmentName as string)) acceptedAt.set(r.segmentName as string, r.time);
-  const lateRequests = requests.filter((r) => {
-    const at = acceptedAt.get(r.segmentName as string);
-    return at !== undefined && r.time > at;
-  }).length;
+  const { accepted, last, sustained, perSecond, acceptedAt, lateRequests } = acceptanceStats(requests, started);
   const requestedSegments = new Set(requests.map((r) => r.segmentName));
 
   const keySet = new Set(keys);

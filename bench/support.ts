@@ -1,6 +1,7 @@
 // Shared pieces of the benchmark: statistics, the machine it ran on, Lambda REPORT lines, bounded concurrency.
 import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import type { RequestLog } from '../local/fps-simulator.js';
 
 /** The value below which `p` (0..1) of the sorted samples fall (nearest rank); NaN for no samples. */
 export function percentile(values: readonly number[], p: number): number {
@@ -191,4 +192,25 @@ export function emailCsv(options: { rows?: number; bytes?: number; prefix?: stri
     offset += out.write(line, offset);
   }
   return out;
+}
+
+/** How the simulator saw a burst: when requests were accepted, how fast, and any accepted after their segment's first. */
+export function acceptanceStats(requests: readonly RequestLog[], started: number) {
+  const accepted = requests.filter((r) => r.accepted).sort((a, b) => a.time - b.time);
+  const first = accepted[0]?.time ?? started;
+  const last = accepted.at(-1)?.time ?? started;
+  const span = (last - first) / 1000;
+  const sustained = accepted.length > 1 && span > 0 ? (accepted.length - 1) / span : 0;
+  const perSecond: number[] = [];
+  for (const r of accepted) {
+    const slot = Math.floor((r.time - first) / 1000);
+    perSecond[slot] = (perSecond[slot] ?? 0) + 1;
+  }
+  const acceptedAt = new Map<string, number>();
+  for (const r of accepted) if (!acceptedAt.has(r.segmentName as string)) acceptedAt.set(r.segmentName as string, r.time);
+  const lateRequests = requests.filter((r) => {
+    const at = acceptedAt.get(r.segmentName as string);
+    return at !== undefined && r.time > at;
+  }).length;
+  return { accepted, last, sustained, perSecond, acceptedAt, lateRequests };
 }

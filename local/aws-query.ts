@@ -1,7 +1,7 @@
 // A tiny server for AWS Query-protocol services (form-encoded POST, XML answers), shared by the local SNS and STS.
 import { randomUUID } from 'node:crypto';
 import { createServer, type ServerResponse } from 'node:http';
-import { closeServer, listenOnLoopback } from './http.js';
+import { closeServer, listenOnLoopback, readCappedBody } from './http.js';
 
 const MAX_BODY_BYTES = 512 * 1024;
 
@@ -37,17 +37,11 @@ export async function startQueryServer(
     res.end(body);
   };
   const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    req.on('end', () => {
+    readCappedBody(req, MAX_BODY_BYTES, (body) => {
       const requestId = randomUUID();
       try {
-        if (req.method !== 'POST' || size > MAX_BODY_BYTES) throw new QueryError(400, 'InvalidAction', 'Only POST / with a form body up to 512 KiB is served.');
-        const params = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+        if (req.method !== 'POST' || body === undefined) throw new QueryError(400, 'InvalidAction', 'Only POST / with a form body up to 512 KiB is served.');
+        const params = new URLSearchParams(body.toString('utf8'));
         const action = params.get('Action') ?? '';
         const result = handle(action, params);
         reply(

@@ -1,5 +1,5 @@
 // Shared plumbing for the local servers: listen on a free loopback port, close without waiting on keep-alive sockets.
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** Listens on 127.0.0.1 with a free port and returns the port. */
@@ -20,4 +20,18 @@ export function closeServer(server: Server): Promise<void> {
     server.close((err) => (err ? reject(err) : resolve()));
     server.closeAllConnections();
   });
+}
+
+/**
+ * Reads a request body up to `maxBytes`, then calls `done` with it, or with `undefined` when the
+ * body was larger (the rest is drained, not kept, so a huge body cannot exhaust memory).
+ */
+export function readCappedBody(req: IncomingMessage, maxBytes: number, done: (body: Buffer | undefined) => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  req.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (size <= maxBytes) chunks.push(chunk);
+  });
+  req.on('end', () => done(size > maxBytes ? undefined : Buffer.concat(chunks)));
 }

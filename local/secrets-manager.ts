@@ -1,7 +1,7 @@
 // A local Secrets Manager endpoint answering GetSecretValue, so the real SDK client works offline.
 import { randomUUID } from 'node:crypto';
 import { createServer, type ServerResponse } from 'node:http';
-import { closeServer, listenOnLoopback } from './http.js';
+import { closeServer, listenOnLoopback, readCappedBody } from './http.js';
 
 export interface LocalSecretsManagerOptions {
   /** Keyed by ARN. */
@@ -59,13 +59,7 @@ export async function startLocalSecretsManager(
     reply(res, 400, { __type: type, message }, type);
 
   const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    req.on('end', () => {
+    readCappedBody(req, MAX_BODY_BYTES, (body) => {
       const target = req.headers['x-amz-target'];
       if (req.method !== 'POST' || (req.url ?? '/').split('?')[0] !== '/') {
         return error(res, 'UnknownOperationException', 'Only POST / is served.');
@@ -76,12 +70,11 @@ export async function startLocalSecretsManager(
       calls++;
       let secretId: unknown;
       try {
-        secretId = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { SecretId?: unknown })
-          .SecretId;
+        secretId = body === undefined ? undefined : (JSON.parse(body.toString('utf8')) as { SecretId?: unknown }).SecretId;
       } catch {
         return error(res, 'SerializationException', 'The request body is not valid JSON.');
       }
-      if (size > MAX_BODY_BYTES || typeof secretId !== 'string' || secretId === '') {
+      if (typeof secretId !== 'string' || secretId === '') {
         return error(res, 'InvalidParameterException', 'SecretId is required.');
       }
       const secret = find(secretId);
