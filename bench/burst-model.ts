@@ -6,7 +6,7 @@ import { FpsHttpApi } from '../lambdas/adapters/fps-http-api.js';
 import { callbackTokens, systemClock } from '../lambdas/adapters/tokens.js';
 import { startFpsSimulator } from '../local/fps-simulator.js';
 import { FakeObjects, MemoryStore, silentLog } from '../test/support/fakes.js';
-import { acceptanceStats, sleep, within } from './support.js';
+import { acceptanceStats, type BurstFigures, sleep, within } from './support.js';
 
 export interface BurstModelOptions {
   files: number;
@@ -29,22 +29,10 @@ export interface BurstModelOptions {
   timeoutMs: number;
 }
 
-export interface BurstModelResult {
-  files: number;
+export interface BurstModelResult extends BurstFigures {
   concurrency: number;
   awsCallMs: number;
   presignCalls: number;
-  timeToAllSubmittedSeconds: number;
-  sustainedPerSecond: number;
-  fractionOfLimit: number;
-  acceptedPerSecond: number[];
-  accepted: number;
-  fpsRequests: number;
-  rateLimited429: number;
-  retries: number;
-  lambdaRetries: number;
-  failures: number;
-  duplicates: number;
   /** Median time one invocation held an environment. */
   invocationP50Ms: number;
   timedOut: boolean;

@@ -1,7 +1,7 @@
 // Benchmark 1: a burst of files dropped at once, submitted to the FPS simulator at its per-token rate limit.
 import { availableParallelism } from 'node:os';
 import type { LocalStack } from '../local/stack.js';
-import { acceptanceStats, childCpuSeconds, emailCsv, machineCpuTimes, mapLimit, median, percentile, type ReportCollector, round, within } from './support.js';
+import { acceptanceStats, type BurstFigures, childCpuSeconds, emailCsv, machineCpuTimes, mapLimit, median, percentile, type ReportCollector, round, within } from './support.js';
 
 export interface BurstOptions {
   files: number;
@@ -11,33 +11,14 @@ export interface BurstOptions {
   timeoutMs: number;
 }
 
-export interface BurstResult {
-  files: number;
+export interface BurstResult extends BurstFigures {
   rateLimitPerSecond: number;
   latencyMs: number;
   triggerConcurrency: number;
   /** From the first PutObject to the last one answered. */
   dropSeconds: number;
-  /** From the first PutObject to the simulator accepting the last file. */
-  timeToAllSubmittedSeconds: number;
-  /** Accepted uploads per second between the first and the last acceptance. */
-  sustainedPerSecond: number;
-  fractionOfLimit: number;
   /** Accepted uploads per second from the first PutObject (cold starts and drop included). */
   overallPerSecond: number;
-  /** Acceptances in each whole second after the first one. */
-  acceptedPerSecond: number[];
-  accepted: number;
-  fpsRequests: number;
-  rateLimited429: number;
-  /** FPS requests beyond the first for each file (the trigger's own backoff retries, and Lambda's). */
-  retries: number;
-  /** Lambda's asynchronous re-invocations of the trigger. */
-  lambdaRetries: number;
-  /** Files that did not end up submitted or completed, plus events sent to the failure destination. */
-  failures: number;
-  /** Requests for a segment Insider had already accepted, and records beyond one per file. */
-  duplicates: number;
   /** Files whose callback had been recorded when the run ended. */
   completed: number;
   /** From the first PutObject until every callback was recorded. */

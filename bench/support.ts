@@ -214,3 +214,24 @@ export function acceptanceStats(requests: readonly RequestLog[], started: number
   }).length;
   return { accepted, last, sustained, perSecond, acceptedAt, lateRequests };
 }
+
+/** The figures both burst benchmarks report, whatever runs the trigger. */
+export interface BurstFigures {
+  files: number;
+  /** From the start to the simulator accepting the last file. */
+  timeToAllSubmittedSeconds: number;
+  /** Accepted uploads per second between the first and the last acceptance. */
+  sustainedPerSecond: number;
+  fractionOfLimit: number;
+  /** Acceptances in each whole second after the first one. */
+  acceptedPerSecond: number[];
+  accepted: number;
+  fpsRequests: number;
+  rateLimited429: number;
+  /** FPS requests beyond the first for each file (the trigger's own backoff retries, and Lambda's). */
+  retries: number;
+  /** Lambda's asynchronous re-invocations of the trigger. */
+  lambdaRetries: number;
+  failures: number;
+  duplicates: number;
+}
