@@ -1,11 +1,12 @@
 // Benchmark 1, at full scale: the trigger's use case in-process against the FPS simulator, so the rate limit (not this machine's CPU) is the bottleneck.
 import type { ObjectInfo, UploadRecord } from '../lambdas/core/ports.js';
-import type { RetryPolicy } from '../lambdas/core/fps-submission.js';
 import { type ObjectCreated, handleObjectCreated, type TriggerSettings } from '../lambdas/core/submit-upload.js';
+import { systemClock } from '../lambdas/adapters/clock.js';
 import { FpsHttpApi } from '../lambdas/adapters/fps-http-api.js';
-import { callbackTokens, systemClock } from '../lambdas/adapters/tokens.js';
+import { callbackTokens } from '../lambdas/adapters/tokens.js';
+import { invocationDeadline } from '../lambdas/trigger/settings.js';
+import { FakeObjects, MemoryStore, noTelemetry, silentLog } from '../local/fakes.js';
 import { startFpsSimulator } from '../local/fps-simulator.js';
-import { FakeObjects, MemoryStore, silentLog } from '../test/support/fakes.js';
 import { acceptanceStats, type BurstFigures, sleep, within } from './support.js';
 
 export interface BurstModelOptions {
@@ -18,12 +19,10 @@ export interface BurstModelOptions {
   awsCallMs: number;
   /** Extra AWS calls to sign one URL (1 with an assumed presign role: STS AssumeRole). */
   presignCalls: number;
-  retryPolicy: RetryPolicy;
-  /** The trigger's settings as the template configures them. */
-  settings: Omit<TriggerSettings, 'retryPolicy'>;
-  /** Function timeout and the margin the handler keeps back from it. */
+  /** The trigger's settings, read from the template's environment as the handler reads them. */
+  settings: TriggerSettings;
+  /** The function's timeout; the handler's own safety margin is kept back from it. */
   timeoutSeconds: number;
-  safetyMarginMs: number;
   /** Delays between Lambda's async retries (the cloud waits about 1 and 2 minutes). */
   asyncRetryDelaysMs: number[];
   timeoutMs: number;
@@ -55,9 +54,13 @@ class LatentStore extends MemoryStore {
     await sleep(this.callMs);
     return super.update(...args);
   }
-  override async lockSegment(...args: Parameters<MemoryStore['lockSegment']>) {
+  override async takeSegmentLock(...args: Parameters<MemoryStore['takeSegmentLock']>) {
     await sleep(this.callMs);
-    return super.lockSegment(...args);
+    return super.takeSegmentLock(...args);
+  }
+  override async segmentLockHolder(segmentName: string) {
+    await sleep(this.callMs);
+    return super.segmentLockHolder(segmentName);
   }
 }
 
@@ -134,9 +137,9 @@ export async function runBurstModel(options: BurstModelOptions): Promise<BurstMo
       try {
         await handleObjectCreated(
           event.object,
-          { ...options.settings, retryPolicy: options.retryPolicy },
-          { store, objects, api, clock: systemClock, tokens: callbackTokens, telemetry: { count() {}, timing() {}, finalStatus() {} }, log: silentLog },
-          Date.now() + options.timeoutSeconds * 1000 - options.safetyMarginMs,
+          options.settings,
+          { store, objects, api, clock: systemClock, tokens: callbackTokens, telemetry: noTelemetry, log: silentLog },
+          invocationDeadline(Date.now(), options.timeoutSeconds * 1000),
         );
       } catch {
         event.attempt++;

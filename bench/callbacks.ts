@@ -1,5 +1,6 @@
 // Benchmark 4: genuine callbacks posted through the HTTP API shim to the callback function and the local DynamoDB.
 import { randomBytes } from 'node:crypto';
+import { systemClock } from '../lambdas/adapters/clock.js';
 import { DynamoDbUploadsStore } from '../lambdas/adapters/dynamodb-uploads-store.js';
 import { callbackTokens } from '../lambdas/adapters/tokens.js';
 import type { UploadRecord } from '../lambdas/core/ports.js';
@@ -50,7 +51,7 @@ interface Seeded {
  * callbackTokenHashes), so every callback is genuine and takes the full path: read, verify, update.
  */
 async function seed(stack: LocalStack, count: number, runId: string): Promise<Seeded[]> {
-  const store = new DynamoDbUploadsStore(stack.dynamodb, stack.tableName);
+  const store = new DynamoDbUploadsStore(stack.dynamodb, stack.tableName, systemClock);
   const now = new Date().toISOString();
   const items = Array.from({ length: count }, (_, i) => {
     const uploadId = randomBytes(16).toString('hex');

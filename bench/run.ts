@@ -3,8 +3,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { DEFAULT_RETRY_POLICY } from '../lambdas/core/fps-submission.js';
-import { DEFAULT_MAX_FILE_BYTES, TriggerEnv } from '../lambdas/shared/contract.js';
+import { TriggerEnv } from '../lambdas/shared/contract.js';
+import { readTriggerConfig, triggerSettingsFrom } from '../lambdas/trigger/settings.js';
 import { REPO_ROOT } from '../infra/node-function.js';
 import { startLocalStack } from '../local/stack.js';
 import { runBurst } from './burst.js';
@@ -140,7 +140,9 @@ async function runBench(options: BenchOptions, progress: (line: string) => void 
   };
   try {
     const triggerEnv = stack.functions.TriggerFunction?.environment ?? {};
-    const maxFileBytes = Number(triggerEnv[TriggerEnv.maxFileBytes] ?? DEFAULT_MAX_FILE_BYTES);
+    // The trigger's own reading of its environment, so the model runs with exactly the deployed settings.
+    const triggerSettings = triggerSettingsFrom(readTriggerConfig(triggerEnv));
+    const { maxFileBytes } = triggerSettings;
     const triggerConcurrency = options.concurrency ?? stack.synth.functions.find((f) => f.name === 'TriggerFunction')?.reservedConcurrency ?? 4;
     result.options = { ...options, largeBytes: options.largeBytes ?? maxFileBytes, triggerConcurrency };
 
@@ -151,7 +153,6 @@ async function runBench(options: BenchOptions, progress: (line: string) => void 
     );
     result.burstModel = await section('model', `Burst model: ${options.files} files through the trigger's use case in-process…`, () => {
       const spec = stack.synth.functions.find((f) => f.name === 'TriggerFunction');
-      const int = (name: string, fallback: number) => (triggerEnv[name] === undefined ? fallback : Number(triggerEnv[name]));
       return runBurstModel({
         files: options.files,
         concurrency: triggerConcurrency,
@@ -160,16 +161,8 @@ async function runBench(options: BenchOptions, progress: (line: string) => void 
         awsCallMs: options.awsCallMs,
         // An assumed presign role costs an STS call per URL.
         presignCalls: triggerEnv[TriggerEnv.presignRoleArn] ? 1 : 0,
-        retryPolicy: { ...DEFAULT_RETRY_POLICY, requestTimeoutMs: int(TriggerEnv.fpsTimeoutMs, DEFAULT_RETRY_POLICY.requestTimeoutMs) },
-        settings: {
-          callbackBaseUrl: triggerEnv[TriggerEnv.callbackBaseUrl] ?? 'http://127.0.0.1:9',
-          maxFileBytes,
-          presignExpiresSeconds: int(TriggerEnv.presignExpiresSeconds, 3600),
-          maxInvocations: int(TriggerEnv.maxInvocations, 3),
-        },
+        settings: triggerSettings,
         timeoutSeconds: spec?.timeoutSeconds ?? 60,
-        // The trigger handler's SAFETY_MARGIN_MS.
-        safetyMarginMs: 8_000,
         // What the local stack uses for Lambda's async retry delays.
         asyncRetryDelaysMs: [200, 400],
         timeoutMs: Math.ceil((options.files / options.rateLimit) * 4 * 1000) + 30_000,

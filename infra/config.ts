@@ -1,12 +1,8 @@
 // Reads the pipeline's settings from CDK context and rejects bad ones at synth, saying how to fix them.
 import type { Node } from 'constructs';
 import * as v from 'valibot';
-import {
-  DEFAULT_FPS_ENDPOINT,
-  DEFAULT_MAX_FILE_BYTES,
-  PRESIGN_MAX_SECONDS,
-  PRESIGN_ROLE_MAX_SECONDS,
-} from '../lambdas/shared/contract.js';
+import { DEFAULT_FPS_ENDPOINT } from '../lambdas/shared/contract.js';
+import { type Limit, Limits, presignLifetimeFits, presignMaxSeconds } from '../lambdas/shared/limits.js';
 
 /** Where the FPS API token lives. The token itself never passes through CDK. */
 export type TokenSecretSource =
@@ -70,27 +66,21 @@ export type ContextKey = (typeof CONTEXT_KEYS)[number];
 const coerceNumber = (input: unknown): unknown =>
   typeof input === 'string' && input.trim() !== '' ? Number(input.trim()) : input;
 
-interface IntegerRule {
-  readonly default: number;
-  readonly min: number;
-  readonly max?: number;
-  /** What a valid value is, phrased to follow "must be". */
-  readonly rule: string;
-  readonly example: string;
-}
-
-function integerSetting(key: ContextKey, rule: IntegerRule) {
-  const message = `context ${key} must be ${rule.rule}: use -c ${key}=${rule.example}`;
-  const max = rule.max ?? Number.MAX_SAFE_INTEGER;
+/**
+ * A whole-number setting within `limit` (shared with the function that reads it), defaulting to
+ * `limit.default`. `rule` says what a valid value is, phrased to follow "must be".
+ */
+function integerSetting(key: ContextKey, limit: Limit, rule: string) {
+  const message = `context ${key} must be ${rule}: use -c ${key}=${limit.default}`;
   return v.optional(
     v.pipe(
       v.unknown(),
       v.transform(coerceNumber),
       v.number(message),
       v.integer(message),
-      v.check((n) => n >= rule.min && n <= max, message),
+      v.check((n) => n >= limit.min && n <= limit.max, message),
     ),
-    rule.default,
+    limit.default,
   );
 }
 
@@ -159,56 +149,36 @@ const ContextSchema = v.pipe(
       DEFAULT_FPS_ENDPOINT,
     ),
     defaultAttributeName: optionalText('defaultAttributeName', 'email'),
-    maxFileBytes: integerSetting('maxFileBytes', {
-      default: DEFAULT_MAX_FILE_BYTES,
-      min: 1,
-      rule: 'a positive whole number of bytes',
-      example: String(DEFAULT_MAX_FILE_BYTES),
-    }),
-    presignExpiresSeconds: integerSetting('presignExpiresSeconds', {
-      // Insider documents processing times of up to an hour; an assumed role's URL cannot live longer.
-      default: PRESIGN_ROLE_MAX_SECONDS,
-      min: 60,
-      // SigV4 presigned URLs cannot outlive 7 days; the role-signed default caps it lower, below.
-      max: PRESIGN_MAX_SECONDS,
-      rule: 'a whole number of seconds from 60 to 604800 (7 days)',
-      example: '3600',
-    }),
+    maxFileBytes: integerSetting('maxFileBytes', Limits.maxFileBytes, 'a positive whole number of bytes'),
+    presignExpiresSeconds: integerSetting(
+      'presignExpiresSeconds',
+      Limits.presignExpiresSeconds,
+      // The signer's own cap (an assumed role's URL dies within the hour) is checked below.
+      `a whole number of seconds from ${Limits.presignExpiresSeconds.min} to ${Limits.presignExpiresSeconds.max} (7 days)`,
+    ),
     presignAccessKeySecretName: optionalText('presignAccessKeySecretName', 'fps/mybrand/presign-key'),
     fixedEgressIp: optionalFlag('fixedEgressIp'),
-    triggerReservedConcurrency: integerSetting('triggerReservedConcurrency', {
-      default: 10,
-      min: 0,
-      rule: 'a whole number, at least 1, or 0 to reserve none',
-      example: '10',
-    }),
-    submittedTimeoutHours: integerSetting('submittedTimeoutHours', {
-      default: 6,
-      min: 1,
-      rule: 'a whole number of hours, at least 1',
-      example: '6',
-    }),
-    fpsTimeoutMs: integerSetting('fpsTimeoutMs', {
-      default: 10_000,
-      min: 100,
-      // Retries of a slow call must still end well inside the trigger's 60 s timeout.
-      max: 30_000,
-      rule: 'a whole number of milliseconds from 100 to 30000 (the trigger retries within a 60 s timeout)',
-      example: '10000',
-    }),
-    tokenCacheSeconds: integerSetting('tokenCacheSeconds', {
-      default: 300,
-      min: 0,
-      max: 86_400,
-      rule: 'a whole number of seconds from 0 (no cache) to 86400',
-      example: '300',
-    }),
-    retentionDays: integerSetting('retentionDays', {
-      default: 30,
-      min: 1,
-      rule: 'a whole number of days, at least 1',
-      example: '30',
-    }),
+    triggerReservedConcurrency: integerSetting(
+      'triggerReservedConcurrency',
+      Limits.triggerReservedConcurrency,
+      'a whole number, at least 1, or 0 to reserve none',
+    ),
+    submittedTimeoutHours: integerSetting(
+      'submittedTimeoutHours',
+      Limits.submittedTimeoutHours,
+      `a whole number of hours, at least ${Limits.submittedTimeoutHours.min}`,
+    ),
+    fpsTimeoutMs: integerSetting(
+      'fpsTimeoutMs',
+      Limits.fpsTimeoutMs,
+      `a whole number of milliseconds from ${Limits.fpsTimeoutMs.min} to ${Limits.fpsTimeoutMs.max} (the trigger retries within a 60 s timeout)`,
+    ),
+    tokenCacheSeconds: integerSetting(
+      'tokenCacheSeconds',
+      Limits.tokenCacheSeconds,
+      `a whole number of seconds from ${Limits.tokenCacheSeconds.min} (no cache) to ${Limits.tokenCacheSeconds.max}`,
+    ),
+    retentionDays: integerSetting('retentionDays', Limits.retentionDays, `a whole number of days, at least ${Limits.retentionDays.min}`),
     notificationEmail: v.optional(
       v.pipe(
         v.string(),
@@ -228,8 +198,8 @@ const ContextSchema = v.pipe(
   v.forward(
     v.partialCheck(
       [['presignExpiresSeconds'], ['presignAccessKeySecretName']],
-      (input) => input.presignAccessKeySecretName !== undefined || input.presignExpiresSeconds <= PRESIGN_ROLE_MAX_SECONDS,
-      `context presignExpiresSeconds above ${PRESIGN_ROLE_MAX_SECONDS} needs an IAM user's access key to sign with (a URL signed by an assumed role dies within an hour): set -c presignAccessKeySecretName=fps/mybrand/presign-key (see README "File URL lifetime"), or use -c presignExpiresSeconds=${PRESIGN_ROLE_MAX_SECONDS}`,
+      (input) => presignLifetimeFits(input.presignExpiresSeconds, input.presignAccessKeySecretName === undefined ? 'assumedRole' : 'accessKey'),
+      `context presignExpiresSeconds above ${presignMaxSeconds('assumedRole')} needs an IAM user's access key to sign with (a URL signed by an assumed role dies within an hour): set -c presignAccessKeySecretName=fps/mybrand/presign-key (see README "File URL lifetime"), or use -c presignExpiresSeconds=${presignMaxSeconds('assumedRole')}`,
     ),
     ['presignExpiresSeconds'],
   ),

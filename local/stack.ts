@@ -1,14 +1,14 @@
 // The local stack: the synthesized template run on embedded S3, DynamoDB, Secrets Manager, an HTTP API and the FPS simulator.
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import S3rver from '@20minutes/s3rver';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { UploadRecord } from '../lambdas/core/ports.js';
-import { FINAL_STATUSES, SEGMENT_LOCK_PREFIX } from '../lambdas/shared/contract.js';
+import { isSegmentLockItem, recordFromItem } from '../lambdas/adapters/dynamodb-uploads-store.js';
+import { FINAL_STATUSES } from '../lambdas/shared/contract.js';
 import { type LocalHttpApi, startLocalHttpApi } from './api-gateway.js';
 import { createTableFromTemplate, startDynalite } from './dynamodb.js';
 import { type FpsSimulator, type FpsSimulatorOptions, startFpsSimulator } from './fps-simulator.js';
@@ -269,11 +269,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       let start: Record<string, never> | undefined;
       do {
         const page = await dynamodb.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: start, ConsistentRead: true }));
-        for (const item of page.Items ?? []) {
-          const record = unmarshall(item) as Omit<UploadRecord, 'callbackTokenHashes'> & { callbackTokenHashes?: Set<string> };
-          if (record.uploadId.startsWith(SEGMENT_LOCK_PREFIX)) continue;
-          items.push({ ...record, callbackTokenHashes: record.callbackTokenHashes ? [...record.callbackTokenHashes] : undefined });
-        }
+        for (const item of page.Items ?? []) if (!isSegmentLockItem(item)) items.push(recordFromItem(item));
         start = page.LastEvaluatedKey as Record<string, never> | undefined;
       } while (start);
       return items;

@@ -1,4 +1,4 @@
-// UploadsStore on DynamoDB: conditional writes enforce the claim, the lifecycle and the segment lock.
+// UploadsStore on DynamoDB: translates the core's write conditions into conditional writes, and records into items.
 import {
   type AttributeValue,
   ConditionalCheckFailedException,
@@ -9,33 +9,93 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import type { ClaimResult, UploadRecord, UploadsStore } from '../core/ports.js';
-import { assertTransition, SEGMENT_LOCK_PREFIX, type UploadStatus, UploadsTable } from '../shared/contract.js';
+import type { ClaimResult, Clock, RecordChanges, UploadRecord, UploadsStore, WriteCondition } from '../core/ports.js';
+import { SEGMENT_LOCK_PREFIX, type UploadStatus, UploadsTable } from '../shared/contract.js';
 
 const PK = UploadsTable.partitionKey;
 const LOCK_HOLDER = 'lockHolder';
+const TOKEN_HASHES = 'callbackTokenHashes';
 
-function toItem(record: Partial<UploadRecord>) {
+type Item = Record<string, AttributeValue>;
+
+/** A record as an item: token hashes are a string set, so adding one twice keeps one. */
+export function itemFromRecord(record: UploadRecord): Item {
   const { callbackTokenHashes, ...rest } = record;
   const item = marshall(rest, { removeUndefinedValues: true });
-  if (callbackTokenHashes?.length) item.callbackTokenHashes = { SS: callbackTokenHashes };
+  // DynamoDB has no empty sets: no hashes is no attribute.
+  if (callbackTokenHashes?.length) item[TOKEN_HASHES] = { SS: callbackTokenHashes };
   return item;
 }
 
-function fromItem(item: Record<string, unknown>): UploadRecord {
-  const record = unmarshall(item as Parameters<typeof unmarshall>[0]) as UploadRecord & { callbackTokenHashes?: Set<string> | string[] };
-  if (record.callbackTokenHashes instanceof Set) record.callbackTokenHashes = [...record.callbackTokenHashes];
-  return record as UploadRecord;
+/** An item of the table as a record (the local stack and tests read the table through this too). */
+export function recordFromItem(item: Item): UploadRecord {
+  const { [TOKEN_HASHES]: hashes, ...rest } = unmarshall(item) as UploadRecord & { [TOKEN_HASHES]?: Set<string> | string[] };
+  return { ...rest, ...(hashes ? { callbackTokenHashes: [...hashes] } : {}) } as UploadRecord;
+}
+
+/** Segment locks share the table; their keys carry this prefix and they are not upload records. */
+export function isSegmentLockItem(item: Item): boolean {
+  return item[PK]?.S?.startsWith(SEGMENT_LOCK_PREFIX) ?? false;
 }
 
 function isConditionFailure(error: unknown): boolean {
   return error instanceof ConditionalCheckFailedException || (error as { name?: string })?.name === 'ConditionalCheckFailedException';
 }
 
+/** The update expression for `changes` under `condition`, as `meetsCondition` defines it. */
+function updateExpression(changes: RecordChanges, condition: WriteCondition) {
+  const names: Record<string, string> = { '#pk': PK, '#status': 'status' };
+  const values: Record<string, unknown> = {};
+  const sets: string[] = [];
+  const removes: string[] = [];
+  const { addCallbackTokenHash, ...fields } = changes;
+  Object.entries(fields).forEach(([field, value], i) => {
+    names[`#f${i}`] = field;
+    if (value === undefined) {
+      removes.push(`#f${i}`);
+    } else {
+      values[`:f${i}`] = value;
+      sets.push(`#f${i} = :f${i}`);
+    }
+  });
+  const conditions = ['attribute_exists(#pk)'];
+  const from = condition.from.map((status, i) => {
+    values[`:from${i}`] = status;
+    return `:from${i}`;
+  });
+  conditions.push(`#status IN (${from.join(', ')})`);
+  if (condition.expectInvocations !== undefined) {
+    names['#inv'] = 'invocations';
+    values[':inv'] = condition.expectInvocations;
+    conditions.push('#inv = :inv');
+  }
+  if (condition.leaseExpiredAt !== undefined) {
+    names['#lease'] = 'leaseUntil';
+    values[':leaseNow'] = condition.leaseExpiredAt;
+    conditions.push('(attribute_not_exists(#lease) OR #lease <= :leaseNow)');
+  }
+  let expression = sets.length ? `SET ${sets.join(', ')}` : '';
+  if (removes.length) expression += ` REMOVE ${removes.join(', ')}`;
+  const marshalled = marshall(values, { removeUndefinedValues: true });
+  if (addCallbackTokenHash) {
+    names['#tokens'] = TOKEN_HASHES;
+    expression += ' ADD #tokens :token';
+    marshalled[':token'] = { SS: [addCallbackTokenHash] };
+  }
+  return {
+    UpdateExpression: expression.trim(),
+    ConditionExpression: conditions.join(' AND '),
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: marshalled,
+  };
+}
+
 export class DynamoDbUploadsStore implements UploadsStore {
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
+    /** Stamps when a segment lock was taken, for people reading the table. */
+    private readonly clock: Pick<Clock, 'now'>,
   ) {}
 
   async create(record: UploadRecord): Promise<ClaimResult> {
@@ -43,7 +103,7 @@ export class DynamoDbUploadsStore implements UploadsStore {
       await this.client.send(
         new PutItemCommand({
           TableName: this.tableName,
-          Item: toItem(record),
+          Item: itemFromRecord(record),
           ConditionExpression: 'attribute_not_exists(#pk)',
           ExpressionAttributeNames: { '#pk': PK },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -52,8 +112,8 @@ export class DynamoDbUploadsStore implements UploadsStore {
       return { claimed: true };
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
-      const old = (error as { Item?: Record<string, unknown> }).Item;
-      const existing = old ? fromItem(old) : await this.get(record.uploadId);
+      const old = (error as { Item?: Item }).Item;
+      const existing = old ? recordFromItem(old) : await this.get(record.uploadId);
       if (!existing) throw new Error(`Upload ${record.uploadId} exists but could not be read`);
       return { claimed: false, existing };
     }
@@ -63,64 +123,13 @@ export class DynamoDbUploadsStore implements UploadsStore {
     const out = await this.client.send(
       new GetItemCommand({ TableName: this.tableName, Key: marshall({ [PK]: uploadId }), ConsistentRead: true }),
     );
-    return out.Item ? fromItem(out.Item) : undefined;
+    return out.Item ? recordFromItem(out.Item) : undefined;
   }
 
-  async update(
-    uploadId: string,
-    changes: Partial<UploadRecord>,
-    condition: { from: readonly UploadStatus[]; expectInvocations?: number; leaseExpiredAt?: string },
-    addTokenHash?: string,
-  ): Promise<boolean> {
-    assertTransition(condition.from, changes.status);
-    const names: Record<string, string> = { '#pk': PK, '#status': 'status' };
-    const values: Record<string, unknown> = {};
-    const sets: string[] = [];
-    const removes: string[] = [];
-    Object.entries(changes).forEach(([field, value], i) => {
-      if (field === PK || field === 'callbackTokenHashes') return;
-      names[`#f${i}`] = field;
-      if (value === undefined) {
-        removes.push(`#f${i}`);
-      } else {
-        values[`:f${i}`] = value;
-        sets.push(`#f${i} = :f${i}`);
-      }
-    });
-    const conditions = ['attribute_exists(#pk)'];
-    const from = condition.from.map((status, i) => {
-      values[`:from${i}`] = status;
-      return `:from${i}`;
-    });
-    conditions.push(`#status IN (${from.join(', ')})`);
-    if (condition.expectInvocations !== undefined) {
-      names['#inv'] = 'invocations';
-      values[':inv'] = condition.expectInvocations;
-      conditions.push('#inv = :inv');
-    }
-    if (condition.leaseExpiredAt !== undefined) {
-      names['#lease'] = 'leaseUntil';
-      values[':leaseNow'] = condition.leaseExpiredAt;
-      conditions.push('(attribute_not_exists(#lease) OR #lease <= :leaseNow)');
-    }
-    let expression = sets.length ? `SET ${sets.join(', ')}` : '';
-    if (removes.length) expression += ` REMOVE ${removes.join(', ')}`;
-    if (addTokenHash) {
-      names['#tokens'] = 'callbackTokenHashes';
-      expression += ` ADD #tokens :token`;
-    }
-    const marshalled = marshall(values, { removeUndefinedValues: true });
-    if (addTokenHash) marshalled[':token'] = { SS: [addTokenHash] };
+  async update(uploadId: string, changes: RecordChanges, condition: WriteCondition): Promise<boolean> {
     try {
       await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: marshall({ [PK]: uploadId }),
-          UpdateExpression: expression.trim(),
-          ConditionExpression: conditions.join(' AND '),
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: marshalled,
-        }),
+        new UpdateItemCommand({ TableName: this.tableName, Key: marshall({ [PK]: uploadId }), ...updateExpression(changes, condition) }),
       );
       return true;
     } catch (error) {
@@ -129,33 +138,20 @@ export class DynamoDbUploadsStore implements UploadsStore {
     }
   }
 
-  async lockSegment(
-    segmentName: string,
-    uploadId: string,
-    isHolderDone: (holderUploadId: string) => Promise<boolean>,
-  ): Promise<{ locked: true } | { locked: false; holder: string }> {
-    const key = marshall({ [PK]: `${SEGMENT_LOCK_PREFIX}${segmentName}` });
-    // Two rounds: a stale holder can be replaced, but only once per call, so we never spin.
-    for (let round = 0; round < 2; round++) {
-      if (await this.setLockHolder(key, uploadId, 'attribute_not_exists(#holder) OR #holder = :me')) return { locked: true };
-      const holder = await this.lockHolder(key);
-      if (!holder) continue;
-      if (!(await isHolderDone(holder))) return { locked: false, holder };
-      if (await this.setLockHolder(key, uploadId, '#holder = :old', holder)) return { locked: true };
-    }
-    return { locked: false, holder: (await this.lockHolder(key)) ?? 'unknown' };
-  }
-
-  private async setLockHolder(key: Record<string, AttributeValue>, uploadId: string, condition: string, oldHolder?: string): Promise<boolean> {
+  async takeSegmentLock(segmentName: string, uploadId: string, replacing?: string): Promise<boolean> {
     try {
       await this.client.send(
         new UpdateItemCommand({
           TableName: this.tableName,
-          Key: key,
+          Key: this.lockKey(segmentName),
           UpdateExpression: 'SET #holder = :me, lockedAt = :at',
-          ConditionExpression: condition,
+          ConditionExpression: replacing === undefined ? 'attribute_not_exists(#holder) OR #holder = :me' : '#holder = :old',
           ExpressionAttributeNames: { '#holder': LOCK_HOLDER },
-          ExpressionAttributeValues: marshall({ ':me': uploadId, ':at': new Date().toISOString(), ...(oldHolder ? { ':old': oldHolder } : {}) }),
+          ExpressionAttributeValues: marshall({
+            ':me': uploadId,
+            ':at': this.clock.now().toISOString(),
+            ...(replacing === undefined ? {} : { ':old': replacing }),
+          }),
         }),
       );
       return true;
@@ -165,9 +161,13 @@ export class DynamoDbUploadsStore implements UploadsStore {
     }
   }
 
-  private async lockHolder(key: Record<string, AttributeValue>): Promise<string | undefined> {
-    const lock = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
+  async segmentLockHolder(segmentName: string): Promise<string | undefined> {
+    const lock = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: this.lockKey(segmentName), ConsistentRead: true }));
     return lock.Item ? (unmarshall(lock.Item)[LOCK_HOLDER] as string | undefined) : undefined;
+  }
+
+  private lockKey(segmentName: string): Item {
+    return marshall({ [PK]: `${SEGMENT_LOCK_PREFIX}${segmentName}` });
   }
 
   async listStale(status: UploadStatus, before: string, limit: number): Promise<UploadRecord[]> {
@@ -181,6 +181,6 @@ export class DynamoDbUploadsStore implements UploadsStore {
         Limit: limit,
       }),
     );
-    return (out.Items ?? []).map(fromItem);
+    return (out.Items ?? []).map(recordFromItem);
   }
 }

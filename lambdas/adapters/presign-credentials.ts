@@ -2,7 +2,7 @@
 import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import * as v from 'valibot';
-import { PRESIGN_ROLE_MAX_SECONDS } from '../shared/contract.js';
+import { presignMaxSeconds } from '../shared/limits.js';
 
 /** Credentials to sign one URL that should live `expiresInSeconds`. */
 export type SigningCredentials = (expiresInSeconds: number) => Promise<AwsCredentialIdentity>;
@@ -16,7 +16,7 @@ const MIN_SESSION_SECONDS = 900;
  */
 export function assumedRoleCredentials(sts: STSClient, roleArn: string, sessionName = 'fps-presign'): SigningCredentials {
   return async (expiresInSeconds) => {
-    const durationSeconds = Math.min(PRESIGN_ROLE_MAX_SECONDS, Math.max(MIN_SESSION_SECONDS, expiresInSeconds));
+    const durationSeconds = Math.min(presignMaxSeconds('assumedRole'), Math.max(MIN_SESSION_SECONDS, expiresInSeconds));
     const out = await sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: sessionName, DurationSeconds: durationSeconds }));
     const c = out.Credentials;
     if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) {

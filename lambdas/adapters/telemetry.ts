@@ -1,26 +1,23 @@
-// Telemetry for the use cases: Powertools Metrics (EMF) and a log line for every final status.
+// Telemetry for the use cases: Powertools Metrics (EMF) in each metric's declared unit, and a log line for every final status.
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { Log } from '../core/submit-upload.js';
-import type { Telemetry, UploadRecord } from '../core/ports.js';
-import { MetricName } from '../shared/contract.js';
+import type { Log, Telemetry, UploadRecord } from '../core/ports.js';
+import { Metric, type UploadStatus } from '../shared/contract.js';
 
-const FINAL_METRIC: Record<string, string> = {
-  completed: MetricName.filesCompleted,
-  rejected: MetricName.filesRejected,
-  failed: MetricName.filesFailed,
-  timed_out: MetricName.filesTimedOut,
+/** Counted when an upload reaches the status; the callback use case counts completions itself. */
+const FINAL_METRIC: Partial<Record<UploadStatus, Metric>> = {
+  rejected: Metric.filesRejected,
+  failed: Metric.filesFailed,
+  timed_out: Metric.filesTimedOut,
 };
 
 export function powertoolsTelemetry(metrics: Metrics, logger: Logger, onFinal?: (record: UploadRecord) => Promise<void>): Telemetry {
+  const add = (metric: Metric, value: number) => metrics.addMetric(metric.name, MetricUnit[metric.unit], value);
   return {
-    count: (name, value = 1) => metrics.addMetric(name, MetricUnit.Count, value),
-    timing: (name, value) =>
-      metrics.addMetric(name, name.endsWith('Rate') ? MetricUnit.Percent : MetricUnit.Milliseconds, value),
+    metric: (metric, value = 1) => add(metric, value),
     finalStatus: async (record) => {
       const metric = FINAL_METRIC[record.status];
-      // The callback use case counts completions itself.
-      if (metric && metric !== MetricName.filesCompleted) metrics.addMetric(metric, MetricUnit.Count, 1);
+      if (metric) add(metric, 1);
       // The sweeper handles many uploads per invocation: name this one on the line itself.
       logger.info('final status', {
         uploadId: record.uploadId,

@@ -6,8 +6,3 @@ export const callbackTokens: TokenGenerator = {
   token: () => randomBytes(32).toString('base64url'),
   hash: (token) => createHash('sha256').update(token).digest('hex'),
 };
-
-export const systemClock = {
-  now: () => new Date(),
-  sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
-};

@@ -7,11 +7,13 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { DynamoDbUploadsStore } from '../adapters/dynamodb-uploads-store.js';
 import { snsFinalStatusPublisher } from '../adapters/sns-status-publisher.js';
 import { powertoolsTelemetry } from '../adapters/telemetry.js';
-import { callbackTokens, systemClock } from '../adapters/tokens.js';
+import { systemClock } from '../adapters/clock.js';
+import { callbackTokens } from '../adapters/tokens.js';
 import { recordCallback } from '../core/record-callback.js';
 import type { UploadRecord } from '../core/ports.js';
 import { CallbackEnv, METRICS_NAMESPACE, ServiceName } from '../shared/contract.js';
 import { envString, readEnv } from '../shared/env.js';
+import { httpAnswer, toHttpResponse } from './http.js';
 
 const config = readEnv(process.env, {
   tableName: [CallbackEnv.tableName, envString],
@@ -28,35 +30,32 @@ class KeyedUploadsStore extends DynamoDbUploadsStore {
     return record;
   }
 }
-const store = new KeyedUploadsStore(new DynamoDBClient({}), config.tableName);
+const store = new KeyedUploadsStore(new DynamoDBClient({}), config.tableName, systemClock);
 const notifyFinalStatus = snsFinalStatusPublisher(
   new SNSClient({ maxAttempts: 2, requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 } }),
   config.statusTopicArn,
   logger,
 );
 
-function respond(statusCode: number, message: string): APIGatewayProxyStructuredResultV2 {
-  return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message }) };
-}
-
 export const handler = async (event: APIGatewayProxyEventV2, context: Context): Promise<APIGatewayProxyStructuredResultV2> => {
   logger.addContext(context);
   logger.resetKeys();
   const method = event.requestContext?.http?.method;
-  if (method !== 'POST') return respond(405, 'Only POST is accepted.');
+  if (method !== 'POST') return toHttpResponse({ kind: 'methodNotAllowed', message: 'Only POST is accepted.' });
   const uploadId = event.pathParameters?.uploadId;
   // The token is a credential: it is never logged.
   logger.appendKeys({ uploadId });
   const body = event.body === undefined ? undefined : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
   try {
-    const result = await recordCallback(
+    const outcome = await recordCallback(
       { uploadId, token: event.pathParameters?.token, body },
       { store, tokens: callbackTokens, clock: systemClock, telemetry: powertoolsTelemetry(metrics, logger, notifyFinalStatus) },
     );
-    const line = { statusCode: result.statusCode, answer: result.message };
-    if (result.statusCode >= 400) logger.warn('callback refused', line);
+    const { statusCode } = httpAnswer(outcome);
+    const line = { outcome: outcome.kind, statusCode, answer: outcome.message };
+    if (statusCode >= 400) logger.warn('callback refused', line);
     else logger.info('callback handled', line);
-    return respond(result.statusCode, result.message);
+    return toHttpResponse(outcome);
   } finally {
     metrics.publishStoredMetrics();
   }

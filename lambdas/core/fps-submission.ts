@@ -1,5 +1,6 @@
 // Calls Insider's upload API with bounded retries and turns what it answered into one verdict.
 import pRetry from 'p-retry';
+import { Limits } from '../shared/limits.js';
 import type { Clock, FpsAttempt, FpsUploadRequest, SegmentApi } from './ports.js';
 
 export const SEGMENT_IN_USE = 'segment name already in use';
@@ -20,7 +21,7 @@ export interface RetryPolicy {
   requestTimeoutMs: number;
 }
 
-export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxRetries: 4, baseDelayMs: 250, maxDelayMs: 4000, requestTimeoutMs: 10_000 };
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxRetries: 4, baseDelayMs: 250, maxDelayMs: 4000, requestTimeoutMs: Limits.fpsTimeoutMs.default };
 
 const RETRYABLE_STATUSES = new Set([429, 500, 502, 503, 504, 520]);
 

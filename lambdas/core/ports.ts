@@ -1,5 +1,5 @@
 // The ports the use cases talk to; adapters implement them with the AWS SDK and HTTP, tests with fakes.
-import type { UploadStatus } from '../shared/contract.js';
+import type { Metric, UploadStatus } from '../shared/contract.js';
 
 /** One upload record, as people read it in the DynamoDB console. */
 export interface UploadRecord {
@@ -46,31 +46,43 @@ export interface UploadRecord {
 
 export type ClaimResult = { claimed: true } | { claimed: false; existing: UploadRecord };
 
+/** What must hold for a write to apply; the store checks it atomically with the write (see `meetsCondition`). */
+export interface WriteCondition {
+  /** The record exists and is in one of these statuses. */
+  from: readonly UploadStatus[];
+  /** Its `invocations` still equals this: the invocation that claimed it still owns it. */
+  expectInvocations?: number;
+  /** Its lease, if it has one, has run out at this time (ISO-8601). */
+  leaseExpiredAt?: string;
+}
+
+/** The fields an update may set (or remove, with `undefined`): any but the id and the token hashes. */
+export type RecordFields = Partial<Omit<UploadRecord, 'uploadId' | 'callbackTokenHashes'>>;
+
+/** What an update may change: fields, and token hashes, which are only ever added. */
+export type RecordChanges = RecordFields & {
+  /** Adds this hash to `callbackTokenHashes`, a set: adding one it holds changes nothing. */
+  addCallbackTokenHash?: string | undefined;
+};
+
+/** Persists upload records and segment locks; the rules they follow are the core's (`lifecycle.ts`, `segment-lock.ts`). */
 export interface UploadsStore {
   /** Writes the record only if no record with its id exists. */
   create(record: UploadRecord): Promise<ClaimResult>;
   get(uploadId: string): Promise<UploadRecord | undefined>;
   /**
-   * Applies `changes` only if the record is in `from` status and, when given, its
-   * `invocations` still equals `expectInvocations` (who owns it) and its lease has expired at `now`.
-   * Returns false when the condition fails.
+   * Applies `changes` (a field set to `undefined` is removed) only if the record meets
+   * `condition` (`meetsCondition`), in one atomic write. Returns false when it does not.
    */
-  update(
-    uploadId: string,
-    changes: Partial<UploadRecord>,
-    condition: { from: readonly UploadStatus[]; expectInvocations?: number; leaseExpiredAt?: string },
-    addTokenHash?: string,
-  ): Promise<boolean>;
+  update(uploadId: string, changes: RecordChanges, condition: WriteCondition): Promise<boolean>;
   /**
-   * Takes the segment-name lock for `uploadId`; succeeds if free, already held by it, or held by
-   * an upload `isHolderDone` says has ended. Otherwise returns the holder.
+   * Makes `uploadId` hold the segment name's lock if the lock is free or already its own, or, given
+   * `replacing`, only if `replacing` holds it. Returns false otherwise.
    */
-  lockSegment(
-    segmentName: string,
-    uploadId: string,
-    isHolderDone: (holderUploadId: string) => Promise<boolean>,
-  ): Promise<{ locked: true } | { locked: false; holder: string }>;
-  /** Records in `status` whose `updatedAt` is before `before`, oldest first. */
+  takeSegmentLock(segmentName: string, uploadId: string, replacing?: string): Promise<boolean>;
+  /** The upload holding the segment name's lock, if any. */
+  segmentLockHolder(segmentName: string): Promise<string | undefined>;
+  /** Records in `status` whose `updatedAt` is before `before`, oldest first, at most `limit`. */
   listStale(status: UploadStatus, before: string, limit: number): Promise<UploadRecord[]>;
 }
 
@@ -121,7 +133,15 @@ export interface TokenGenerator {
 
 /** Metric and event sink; a no-op is fine. */
 export interface Telemetry {
-  count(name: string, value?: number): void;
-  timing(name: string, ms: number): void;
+  /** Adds `value` (default 1) to `metric`, in the unit the contract declares for it. */
+  metric(metric: Metric, value?: number): void;
   finalStatus(record: UploadRecord): Promise<void> | void;
+}
+
+/** Structured log lines of one invocation. */
+export interface Log {
+  info(message: string, extra?: Record<string, unknown>): void;
+  warn(message: string, extra?: Record<string, unknown>): void;
+  /** Keys carried by every later line of this invocation. */
+  addKeys(keys: Record<string, unknown>): void;
 }

@@ -1,7 +1,8 @@
 // The callback's use case: a genuine Insider callback completes its upload once; anything else changes nothing.
 import * as v from 'valibot';
-import { MAX_CALLBACK_BODY_BYTES, UploadStatus } from '../shared/contract.js';
-import type { Clock, Telemetry, TokenGenerator, UploadRecord, UploadsStore } from './ports.js';
+import { MAX_CALLBACK_BODY_BYTES, Metric, UploadStatus } from '../shared/contract.js';
+import { updateUpload } from './lifecycle.js';
+import type { Clock, RecordFields, Telemetry, TokenGenerator, UploadRecord, UploadsStore } from './ports.js';
 
 const count = v.pipe(v.number('must be a number'), v.integer('must be a whole number'), v.minValue(0, 'must not be negative'));
 
@@ -20,10 +21,27 @@ export interface CallbackRequest {
   body: string | undefined;
 }
 
-export interface CallbackResponse {
-  statusCode: number;
-  message: string;
-}
+/** What became of a callback, with a message for the caller; the handler turns it into an HTTP answer. */
+export type CallbackOutcome = { kind: CallbackOutcomeKind; message: string };
+export type CallbackOutcomeKind =
+  /** The counts were recorded and the upload completed. */
+  | 'recorded'
+  /** The same counts were recorded before: a replay, nothing changed. */
+  | 'alreadyRecorded'
+  /** The body is over MAX_CALLBACK_BODY_BYTES; it was not read. */
+  | 'tooLarge'
+  /** No such upload (or no id or token at all). */
+  | 'unknownUpload'
+  /** The token is not one handed out for this upload. */
+  | 'forbidden'
+  /** The body is not Insider's callback. */
+  | 'invalid'
+  /** Genuine, but it contradicts the record (another segment, other counts, a rejected upload). */
+  | 'conflict'
+  /** The record kept moving while we wrote; the caller may try again. */
+  | 'changedMeanwhile';
+
+const outcome = (kind: CallbackOutcomeKind, message: string): CallbackOutcome => ({ kind, message });
 
 export interface CallbackDeps {
   store: UploadsStore;
@@ -63,42 +81,42 @@ export function matchRate(valid: number, total: number): number | undefined {
   return total > 0 ? Math.round((valid / total) * 10_000) / 10_000 : undefined;
 }
 
-export async function recordCallback(request: CallbackRequest, deps: CallbackDeps): Promise<CallbackResponse> {
+export async function recordCallback(request: CallbackRequest, deps: CallbackDeps): Promise<CallbackOutcome> {
   if (request.body !== undefined && Buffer.byteLength(request.body) > MAX_CALLBACK_BODY_BYTES) {
-    return { statusCode: 413, message: `The body is larger than ${MAX_CALLBACK_BODY_BYTES} bytes.` };
+    return outcome('tooLarge', `The body is larger than ${MAX_CALLBACK_BODY_BYTES} bytes.`);
   }
   // Authenticate before looking at the body: a forged request learns nothing from validation errors.
   const { uploadId, token } = request;
-  if (!uploadId || !UPLOAD_ID.test(uploadId) || !token) return { statusCode: 404, message: 'Unknown upload.' };
+  if (!uploadId || !UPLOAD_ID.test(uploadId) || !token) return outcome('unknownUpload', 'Unknown upload.');
   const record = await deps.store.get(uploadId);
-  if (!record) return { statusCode: 404, message: 'Unknown upload.' };
+  if (!record) return outcome('unknownUpload', 'Unknown upload.');
   const hash = deps.tokens.hash(token);
-  if (!record.callbackTokenHashes?.includes(hash)) return { statusCode: 403, message: 'Invalid callback token.' };
+  if (!record.callbackTokenHashes?.includes(hash)) return outcome('forbidden', 'Invalid callback token.');
 
   const parsed = parseCallbackBody(request.body);
-  if (!parsed.ok) return { statusCode: 400, message: parsed.message };
+  if (!parsed.ok) return outcome('invalid', parsed.message);
   const body = parsed.value;
   if (body.segment_name !== record.segmentName) {
-    return { statusCode: 409, message: `segment_name "${body.segment_name}" does not match this upload's segment.` };
+    return outcome('conflict', `segment_name "${body.segment_name}" does not match this upload's segment.`);
   }
   return complete(record, body, deps, 2);
 }
 
-async function complete(record: UploadRecord, body: CallbackBody, deps: CallbackDeps, triesLeft: number): Promise<CallbackResponse> {
+async function complete(record: UploadRecord, body: CallbackBody, deps: CallbackDeps, triesLeft: number): Promise<CallbackOutcome> {
   if (record.status === UploadStatus.Completed) {
     return sameCounts(record, body)
-      ? { statusCode: 200, message: 'Already recorded.' }
-      : { statusCode: 409, message: 'This upload is already completed with different counts; nothing was changed.' };
+      ? outcome('alreadyRecorded', 'Already recorded.')
+      : outcome('conflict', 'This upload is already completed with different counts; nothing was changed.');
   }
   if (record.status === UploadStatus.Rejected) {
-    return { statusCode: 409, message: 'This upload was rejected; the callback was not recorded.' };
+    return outcome('conflict', 'This upload was rejected; the callback was not recorded.');
   }
   const now = deps.clock.now().toISOString();
   const late =
     record.status === UploadStatus.TimedOut || record.status === UploadStatus.Failed
       ? `Completed by a callback that arrived after the upload was marked ${record.status}.`
       : undefined;
-  const changes: Partial<UploadRecord> = {
+  const changes: RecordFields = {
     status: UploadStatus.Completed,
     completedAt: now,
     updatedAt: now,
@@ -110,16 +128,16 @@ async function complete(record: UploadRecord, body: CallbackBody, deps: Callback
     reason: 'Insider created the segment and reported its counts.',
     ...(late ? { note: late } : {}),
   };
-  const moved = await deps.store.update(record.uploadId, changes, { from: [record.status] });
+  const moved = await updateUpload(deps.store, record.uploadId, changes, { from: [record.status] });
   if (!moved) {
     // It moved meanwhile (e.g. the trigger recorded `submitted`, or a twin callback won): judge again.
     const current = await deps.store.get(record.uploadId);
-    if (!current || triesLeft <= 0) return { statusCode: 409, message: 'The upload changed while recording; try again.' };
+    if (!current || triesLeft <= 0) return outcome('changedMeanwhile', 'The upload changed while recording; try again.');
     return complete(current, body, deps, triesLeft - 1);
   }
-  deps.telemetry.count('FilesCompleted');
+  deps.telemetry.metric(Metric.filesCompleted);
   const rate = changes.matchRate;
-  if (rate !== undefined) deps.telemetry.timing('CallbackMatchRate', rate * 100);
+  if (rate !== undefined) deps.telemetry.metric(Metric.callbackMatchRate, rate * 100);
   await deps.telemetry.finalStatus({ ...record, ...changes });
-  return { statusCode: 200, message: 'Recorded.' };
+  return outcome('recorded', 'Recorded.');
 }

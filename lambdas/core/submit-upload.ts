@@ -1,9 +1,22 @@
 // The trigger's use case: one created object becomes one upload record and at most one accepted FPS request.
 import { createHash } from 'node:crypto';
-import { CALLBACK_PATH_PREFIX, FINAL_STATUSES, UploadStatus } from '../shared/contract.js';
+import { CALLBACK_PATH_PREFIX, Metric, UploadStatus } from '../shared/contract.js';
 import { type RetryPolicy, submitToFps } from './fps-submission.js';
+import { isFinal, updateUpload } from './lifecycle.js';
 import { resolveNames } from './naming.js';
-import type { Clock, ObjectStore, SegmentApi, Telemetry, TokenGenerator, UploadRecord, UploadsStore } from './ports.js';
+import type {
+  Clock,
+  Log,
+  ObjectStore,
+  RecordFields,
+  SegmentApi,
+  Telemetry,
+  TokenGenerator,
+  UploadRecord,
+  UploadsStore,
+  WriteCondition,
+} from './ports.js';
+import { lockSegment } from './segment-lock.js';
 
 /** An object-created notification, key already decoded. */
 export interface ObjectCreated {
@@ -24,13 +37,6 @@ export interface TriggerSettings {
   /** 1 + Lambda's async retry attempts: the last invocation records `failed`. */
   maxInvocations: number;
   retryPolicy: RetryPolicy;
-}
-
-export interface Log {
-  info(message: string, extra?: Record<string, unknown>): void;
-  warn(message: string, extra?: Record<string, unknown>): void;
-  /** Keys carried by every later line of this invocation. */
-  addKeys(keys: Record<string, unknown>): void;
 }
 
 export interface TriggerDeps {
@@ -67,7 +73,17 @@ export function callbackUrlFor(baseUrl: string, uploadId: string, token: string)
   return `${baseUrl.replace(/\/+$/, '')}/${CALLBACK_PATH_PREFIX}/${uploadId}/${token}`;
 }
 
-const isFinal = (status: UploadStatus) => FINAL_STATUSES.includes(status);
+/** One invocation's hold on an upload: the record it claimed and the condition its writes are made under. */
+interface Attempt {
+  object: ObjectCreated;
+  record: UploadRecord;
+  /** Still `received` and still owned by this invocation. */
+  owned: WriteCondition & { expectInvocations: number };
+  settings: TriggerSettings;
+  deps: TriggerDeps;
+  /** Epoch ms by which this invocation must have finished its work. */
+  deadline: number;
+}
 
 export async function handleObjectCreated(
   object: ObjectCreated,
@@ -109,7 +125,7 @@ export async function handleObjectCreated(
     receivedAt: at,
     updatedAt: at,
   };
-  deps.telemetry.count('FilesReceived');
+  deps.telemetry.metric(Metric.filesReceived);
 
   if (!names.ok) {
     const record: UploadRecord = { ...base, status: UploadStatus.Rejected, reason: names.reason };
@@ -127,7 +143,8 @@ export async function handleObjectCreated(
     const existing = claim.existing;
     if (existing.status !== UploadStatus.Received) return duplicate(uploadId, existing, deps);
     const invocations = (existing.invocations ?? 1) + 1;
-    const took = await store.update(
+    const took = await updateUpload(
+      store,
       uploadId,
       { invocations, leaseUntil, updatedAt: now() },
       { from: [UploadStatus.Received], expectInvocations: existing.invocations ?? 1, leaseExpiredAt: now() },
@@ -136,48 +153,48 @@ export async function handleObjectCreated(
     record = { ...existing, invocations, leaseUntil };
     log.info('took over an unfinished upload', { invocations });
   }
-  const owned = { from: [UploadStatus.Received], expectInvocations: record.invocations ?? 1 } as const;
+  const attempt: Attempt = {
+    object,
+    record,
+    owned: { from: [UploadStatus.Received], expectInvocations: record.invocations ?? 1 },
+    settings,
+    deps,
+    deadline,
+  };
   try {
-    return await submitOwned(object, names, record, owned, settings, deps, deadline);
+    return await submitOwned(attempt, names);
   } catch (error) {
     if (error instanceof RetryLaterError || error instanceof UploadFailedError) throw error;
     // Anything unexpected (Secrets Manager, DynamoDB, a bug) is one more failed attempt, not a stuck record.
     const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     log.warn('attempt failed unexpectedly', { error: message });
-    return retryOrFail(uploadId, `Internal error (${message}).`, { updatedAt: now() }, owned, record, settings, deps);
+    return retryOrFail(attempt, { why: `Internal error (${message}).`, changes: { updatedAt: now() } });
   }
 }
 
-async function submitOwned(
-  object: ObjectCreated,
-  names: { segmentName: string; attributeName: string },
-  record: UploadRecord,
-  owned: { from: readonly UploadStatus[]; expectInvocations: number },
-  settings: TriggerSettings,
-  deps: TriggerDeps,
-  deadline: number,
-): Promise<TriggerOutcome> {
+async function submitOwned(attempt: Attempt, names: { segmentName: string; attributeName: string }): Promise<TriggerOutcome> {
+  const { object, record, owned, settings, deps } = attempt;
   const { store, clock, log } = deps;
   const { uploadId } = record;
   const now = () => clock.now().toISOString();
-  const lock = await store.lockSegment(names.segmentName, uploadId, async (holder) => {
+  const lock = await lockSegment(store, names.segmentName, uploadId, async (holder) => {
     const held = await store.get(holder);
     return !held || isFinal(held.status);
   });
   if (!lock.locked) {
     const holder = await store.get(lock.holder);
     const reason = `Another upload of segment "${names.segmentName}" is in flight (upload ${lock.holder}${holder ? `, s3://${holder.bucket}/${holder.key}, ${holder.status}` : ''}); drop this file again once that one has finished.`;
-    return finish(uploadId, { status: UploadStatus.Rejected, reason, updatedAt: now() }, owned, record, deps);
+    return finish(attempt, { status: UploadStatus.Rejected, reason, updatedAt: now() });
   }
 
   const presigned = await deps.objects.presignGet(object.bucket, object.key, object.versionId, settings.presignExpiresSeconds);
   const token = deps.tokens.token();
   // The token's hash is stored before Insider sees the URL: its callback may beat our own write.
-  const stored = await store.update(
+  const stored = await updateUpload(
+    store,
     uploadId,
-    { fileUrlExpiresAt: presigned.expiresAt.toISOString(), updatedAt: now() },
+    { fileUrlExpiresAt: presigned.expiresAt.toISOString(), updatedAt: now(), addCallbackTokenHash: deps.tokens.hash(token) },
     owned,
-    deps.tokens.hash(token),
   );
   if (!stored) return duplicate(uploadId, (await store.get(uploadId)) ?? record, deps);
 
@@ -190,11 +207,11 @@ async function submitOwned(
       fileUrl: presigned.url,
       callbackUrl: callbackUrlFor(settings.callbackBaseUrl, uploadId, token),
     },
-    { policy: settings.retryPolicy, deadline, clock, possiblyAccepted: record.possiblyAccepted ?? false },
+    { policy: settings.retryPolicy, deadline: attempt.deadline, clock, possiblyAccepted: record.possiblyAccepted ?? false },
   );
-  deps.telemetry.timing('FpsLatency', clock.now().getTime() - started);
+  deps.telemetry.metric(Metric.fpsLatency, clock.now().getTime() - started);
   const { verdict } = submission;
-  const common: Partial<UploadRecord> = {
+  const common: RecordFields = {
     fpsHttpStatus: verdict.status,
     fpsMessage: verdict.message,
     fpsRequests: (record.fpsRequests ?? 0) + submission.requests,
@@ -205,59 +222,51 @@ async function submitOwned(
 
   switch (verdict.kind) {
     case 'accepted':
-      deps.telemetry.count('FilesSubmitted');
-      return finish(
-        uploadId,
-        { ...common, status: UploadStatus.Submitted, submittedAt: now(), reason: 'Insider accepted the file; waiting for its callback.', note: verdict.note, leaseUntil: now() },
-        owned,
-        record,
-        deps,
-      );
+      deps.telemetry.metric(Metric.filesSubmitted);
+      return finish(attempt, {
+        ...common,
+        status: UploadStatus.Submitted,
+        submittedAt: now(),
+        reason: 'Insider accepted the file; waiting for its callback.',
+        note: verdict.note,
+        leaseUntil: now(),
+      });
     case 'rejected':
-      return finish(uploadId, { ...common, status: UploadStatus.Rejected, reason: verdict.reason }, owned, record, deps);
+      return finish(attempt, { ...common, status: UploadStatus.Rejected, reason: verdict.reason });
     case 'retryLater':
-      return retryOrFail(uploadId, verdict.reason, common, owned, record, settings, deps);
+      return retryOrFail(attempt, { why: verdict.reason, changes: common });
   }
 }
 
 /** Hands the upload to Lambda's next retry, or on the last attempt records it failed. Always throws unless someone else moved it. */
-async function retryOrFail(
-  uploadId: string,
-  why: string,
-  common: Partial<UploadRecord>,
-  owned: { from: readonly UploadStatus[]; expectInvocations: number },
-  record: UploadRecord,
-  settings: TriggerSettings,
-  deps: TriggerDeps,
-): Promise<TriggerOutcome> {
+async function retryOrFail(attempt: Attempt, failure: { why: string; changes: RecordFields }): Promise<TriggerOutcome> {
+  const { owned, settings, deps } = attempt;
+  const { uploadId } = attempt.record;
+  const { why, changes } = failure;
   const invocations = owned.expectInvocations;
   if (invocations >= settings.maxInvocations) {
     const reason = `${why} Gave up after ${invocations} attempts; see README "Redrive" to try again.`;
-    const outcome = await finish(uploadId, { ...common, status: UploadStatus.Failed, reason, lastError: why }, owned, record, deps);
+    const outcome = await finish(attempt, { ...changes, status: UploadStatus.Failed, reason, lastError: why });
     if (outcome.status === UploadStatus.Failed) throw new UploadFailedError(`Upload ${uploadId} failed: ${reason}`);
     return outcome;
   }
   const reason = `Attempt ${invocations} of ${settings.maxInvocations} failed: ${why} Lambda will retry.`;
   // Release the lease so that Lambda's retry can take over at once.
-  await deps.store.update(uploadId, { ...common, reason, lastError: why, leaseUntil: deps.clock.now().toISOString() }, owned);
+  await updateUpload(deps.store, uploadId, { ...changes, reason, lastError: why, leaseUntil: deps.clock.now().toISOString() }, owned);
   throw new RetryLaterError(`Upload ${uploadId}: ${reason}`);
 }
 
 /** Moves the owned record to its next status; if someone else moved it first, reports that. */
-async function finish(
-  uploadId: string,
-  changes: Partial<UploadRecord> & { status: UploadStatus },
-  condition: { from: readonly UploadStatus[]; expectInvocations: number },
-  record: UploadRecord,
-  deps: TriggerDeps,
-): Promise<TriggerOutcome> {
-  const moved = await deps.store.update(uploadId, changes, condition);
+async function finish(attempt: Attempt, changes: RecordFields & { status: UploadStatus }): Promise<TriggerOutcome> {
+  const { record, owned, deps } = attempt;
+  const { uploadId } = record;
+  const moved = await updateUpload(deps.store, uploadId, changes, owned);
   if (!moved) {
     const current = (await deps.store.get(uploadId)) ?? record;
     deps.log.info('record moved on meanwhile', { status: current.status });
     return { uploadId, action: 'duplicate', status: current.status };
   }
-  const next = { ...record, ...changes };
+  const next: UploadRecord = { ...record, ...changes };
   if (isFinal(next.status)) await deps.telemetry.finalStatus(next);
   deps.log.info('upload recorded', { status: next.status, reason: next.reason });
   return { uploadId, action: 'recorded', status: next.status };

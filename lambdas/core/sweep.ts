@@ -1,6 +1,7 @@
 // The sweeper's use case: uploads that waited too long end in a final status with a reason.
 import { UploadStatus } from '../shared/contract.js';
-import type { Clock, Telemetry, UploadRecord, UploadsStore } from './ports.js';
+import { updateUpload } from './lifecycle.js';
+import type { Clock, RecordFields, Telemetry, UploadsStore } from './ports.js';
 
 export interface SweepSettings {
   /** A submitted upload with no callback after this long is timed out. */
@@ -28,12 +29,12 @@ export async function sweepStaleUploads(
 
   const submittedBefore = new Date(now.getTime() - settings.submittedTimeoutHours * HOUR_MS).toISOString();
   for (const record of await deps.store.listStale(UploadStatus.Submitted, submittedBefore, limit)) {
-    const changes: Partial<UploadRecord> = {
+    const changes: RecordFields = {
       status: UploadStatus.TimedOut,
       updatedAt: at,
       reason: `Insider accepted the file but sent no callback within ${settings.submittedTimeoutHours} hours. Check the segment in Insider's panel; a late callback will still complete this record.`,
     };
-    if (await deps.store.update(record.uploadId, changes, { from: [UploadStatus.Submitted] })) {
+    if (await updateUpload(deps.store, record.uploadId, changes, { from: [UploadStatus.Submitted] })) {
       result.timedOut.push(record.uploadId);
       await deps.telemetry.finalStatus({ ...record, ...changes });
     }
@@ -41,12 +42,12 @@ export async function sweepStaleUploads(
 
   const receivedBefore = new Date(now.getTime() - settings.receivedTimeoutHours * HOUR_MS).toISOString();
   for (const record of await deps.store.listStale(UploadStatus.Received, receivedBefore, limit)) {
-    const changes: Partial<UploadRecord> = {
+    const changes: RecordFields = {
       status: UploadStatus.Failed,
       updatedAt: at,
       reason: `The upload stopped before it was submitted and no retry is left${record.lastError ? ` (last error: ${record.lastError})` : ''}; see README "Redrive".`,
     };
-    if (await deps.store.update(record.uploadId, changes, { from: [UploadStatus.Received], leaseExpiredAt: at })) {
+    if (await updateUpload(deps.store, record.uploadId, changes, { from: [UploadStatus.Received], leaseExpiredAt: at })) {
       result.failed.push(record.uploadId);
       await deps.telemetry.finalStatus({ ...record, ...changes });
     }

@@ -18,27 +18,13 @@ export const UploadStatus = {
 } as const;
 export type UploadStatus = (typeof UploadStatus)[keyof typeof UploadStatus];
 
+/** The statuses an upload ends in (the lifecycle's rules are in `lambdas/core/lifecycle.ts`). */
 export const FINAL_STATUSES: readonly UploadStatus[] = [
   UploadStatus.Completed,
   UploadStatus.Rejected,
   UploadStatus.Failed,
   UploadStatus.TimedOut,
 ];
-
-/**
- * Allowed transitions. A record never moves backwards and a final status never changes,
- * except that a genuine callback (its token checks out) completes an upload we had given up on:
- * Insider did the work, and the record should say so.
- */
-export const TRANSITIONS: Readonly<Record<UploadStatus, readonly UploadStatus[]>> = {
-  // A genuine callback proves Insider accepted the file, whatever we had concluded.
-  received: ['submitted', 'rejected', 'failed', 'completed'],
-  submitted: ['completed', 'timed_out'],
-  completed: [],
-  rejected: [],
-  failed: ['completed'],
-  timed_out: ['completed'],
-};
 
 /** The uploads table: key and index layout. */
 export const UploadsTable = {
@@ -128,24 +114,30 @@ export const ServiceName = {
   sweeper: 'fps-sweeper',
 } as const;
 
-/** Metric names the functions emit. */
-export const MetricName = {
-  filesReceived: 'FilesReceived',
-  filesSubmitted: 'FilesSubmitted',
-  filesCompleted: 'FilesCompleted',
-  filesRejected: 'FilesRejected',
-  filesFailed: 'FilesFailed',
-  filesTimedOut: 'FilesTimedOut',
-  fpsLatency: 'FpsLatency',
-  callbackMatchRate: 'CallbackMatchRate',
-} as const;
+/** The CloudWatch units the functions' metrics use (Powertools' `MetricUnit` names). */
+export type MetricUnitName = 'Count' | 'Milliseconds' | 'Percent';
 
-/** Throws when a write would move a record along a transition the lifecycle does not allow. */
-export function assertTransition(from: readonly UploadStatus[], to: UploadStatus | undefined): void {
-  if (to === undefined) return;
-  for (const status of from) {
-    if (status !== to && !TRANSITIONS[status].includes(to)) {
-      throw new Error(`Illegal upload status transition ${status} → ${to}`);
-    }
-  }
+/** A metric the functions emit: its name and the unit its values are in. */
+export interface MetricSpec {
+  readonly name: string;
+  readonly unit: MetricUnitName;
 }
+
+/** Every metric the functions emit. */
+export const Metric = {
+  filesReceived: { name: 'FilesReceived', unit: 'Count' },
+  filesSubmitted: { name: 'FilesSubmitted', unit: 'Count' },
+  filesCompleted: { name: 'FilesCompleted', unit: 'Count' },
+  filesRejected: { name: 'FilesRejected', unit: 'Count' },
+  filesFailed: { name: 'FilesFailed', unit: 'Count' },
+  filesTimedOut: { name: 'FilesTimedOut', unit: 'Count' },
+  fpsLatency: { name: 'FpsLatency', unit: 'Milliseconds' },
+  /** Valid values per 100 entered, as Insider reported them in a callback. */
+  callbackMatchRate: { name: 'CallbackMatchRate', unit: 'Percent' },
+} as const satisfies Record<string, MetricSpec>;
+export type Metric = (typeof Metric)[keyof typeof Metric];
+
+/** The metrics' names alone, for alarms and dashboards. */
+export const MetricName = Object.fromEntries(Object.entries(Metric).map(([key, metric]) => [key, metric.name])) as {
+  readonly [K in keyof typeof Metric]: (typeof Metric)[K]['name'];
+};

@@ -1,12 +1,14 @@
 // Reads a function's configuration from its environment once, at load, and fails fast with a clear message.
 import * as v from 'valibot';
+import type { Limit } from './limits.js';
 
 const text = v.pipe(v.string(), v.trim(), v.nonEmpty());
 export const envString = text;
 export const envOptionalString = v.optional(v.pipe(v.string(), v.trim()));
 export const envUrl = v.pipe(text, v.url());
-export const envInt = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  v.pipe(text, v.transform(Number), v.number(), v.integer(), v.minValue(min), v.maxValue(max));
+/** A whole number within `limit` (from `Limits`, the same range the CDK context accepts). */
+export const envInt = (limit: Pick<Limit, 'min' | 'max'>) =>
+  v.pipe(text, v.transform(Number), v.number(), v.integer(), v.minValue(limit.min), v.maxValue(limit.max));
 export const envNumber = (min: number) => v.pipe(text, v.transform(Number), v.number(), v.minValue(min));
 
 export class ConfigurationError extends Error {

@@ -7,14 +7,15 @@ import { DynamoDbUploadsStore } from '../adapters/dynamodb-uploads-store.js';
 import { snsFinalStatusPublisher } from '../adapters/sns-status-publisher.js';
 import { powertoolsTelemetry } from '../adapters/telemetry.js';
 import * as v from 'valibot';
-import { systemClock } from '../adapters/tokens.js';
+import { systemClock } from '../adapters/clock.js';
 import { type SweepResult, sweepStaleUploads } from '../core/sweep.js';
 import { METRICS_NAMESPACE, ServiceName, SweeperEnv } from '../shared/contract.js';
-import { envNumber, envString, readEnv } from '../shared/env.js';
+import { envInt, envNumber, envString, readEnv } from '../shared/env.js';
+import { Limits } from '../shared/limits.js';
 
 const config = readEnv(process.env, {
   tableName: [SweeperEnv.tableName, envString],
-  submittedTimeoutHours: [SweeperEnv.submittedTimeoutHours, envNumber(0)],
+  submittedTimeoutHours: [SweeperEnv.submittedTimeoutHours, envInt(Limits.submittedTimeoutHours)],
   receivedTimeoutHours: [SweeperEnv.receivedTimeoutHours, envNumber(0)],
   statusTopicArn: [SweeperEnv.statusTopicArn, envString],
 });
@@ -25,7 +26,7 @@ const notifyFinalStatus = snsFinalStatusPublisher(
   config.statusTopicArn,
   logger,
 );
-const store = new DynamoDbUploadsStore(new DynamoDBClient({}), config.tableName);
+const store = new DynamoDbUploadsStore(new DynamoDBClient({}), config.tableName, systemClock);
 
 /** EventBridge scheduled events carry the time they were scheduled for. */
 const ScheduledEvent = v.object({ time: v.optional(v.pipe(v.string(), v.isoTimestamp())) });

@@ -14,53 +14,27 @@ import { accessKeyCredentials, assumedRoleCredentials, type SigningCredentials }
 import { S3ObjectStore } from '../adapters/s3-object-store.js';
 import { snsFinalStatusPublisher } from '../adapters/sns-status-publisher.js';
 import { loggerLog, powertoolsTelemetry } from '../adapters/telemetry.js';
-import { callbackTokens, systemClock } from '../adapters/tokens.js';
-import { DEFAULT_RETRY_POLICY } from '../core/fps-submission.js';
+import { systemClock } from '../adapters/clock.js';
+import { callbackTokens } from '../adapters/tokens.js';
 import { decodeS3EventKey } from '../core/naming.js';
 import { handleObjectCreated, type TriggerOutcome } from '../core/submit-upload.js';
-import { METRICS_NAMESPACE, PRESIGN_MAX_SECONDS, PRESIGN_ROLE_MAX_SECONDS, ServiceName, TriggerEnv } from '../shared/contract.js';
-import { ConfigurationError, envInt, envOptionalString, envString, envUrl, readEnv } from '../shared/env.js';
+import { METRICS_NAMESPACE, ServiceName } from '../shared/contract.js';
+import { invocationDeadline, readTriggerConfig, triggerSettingsFrom, urlSigningFrom } from './settings.js';
 
-const config = readEnv(process.env, {
-  tableName: [TriggerEnv.tableName, envString],
-  partnerName: [TriggerEnv.partnerName, envString],
-  tokenSecretId: [TriggerEnv.tokenSecretId, envString],
-  endpointUrl: [TriggerEnv.endpointUrl, envUrl],
-  callbackBaseUrl: [TriggerEnv.callbackBaseUrl, envUrl],
-  defaultAttributeName: [TriggerEnv.defaultAttributeName, envOptionalString],
-  maxFileBytes: [TriggerEnv.maxFileBytes, envInt(1)],
-  presignExpiresSeconds: [TriggerEnv.presignExpiresSeconds, envInt(1, PRESIGN_MAX_SECONDS)],
-  presignRoleArn: [TriggerEnv.presignRoleArn, envOptionalString],
-  presignAccessKeySecretId: [TriggerEnv.presignAccessKeySecretId, envOptionalString],
-  statusTopicArn: [TriggerEnv.statusTopicArn, envString],
-  fpsTimeoutMs: [TriggerEnv.fpsTimeoutMs, envInt(100, 60_000)],
-  tokenCacheSeconds: [TriggerEnv.tokenCacheSeconds, envInt(0, 86_400)],
-  maxInvocations: [TriggerEnv.maxInvocations, envInt(1, 3)],
-});
+const config = readTriggerConfig(process.env);
+const settings = triggerSettingsFrom(config);
 
-/** Who signs file URLs: exactly one of the two settings, so the recorded expiry is the real one. */
 function signingCredentials(): SigningCredentials {
-  const { presignRoleArn, presignAccessKeySecretId, presignExpiresSeconds } = config;
-  if (presignAccessKeySecretId && presignRoleArn) {
-    throw new ConfigurationError(`Set ${TriggerEnv.presignRoleArn} or ${TriggerEnv.presignAccessKeySecretId}, not both`);
+  const signing = urlSigningFrom(config);
+  if (signing.signer === 'accessKey') {
+    return accessKeyCredentials(() => getSecret(signing.secretId, { transform: 'json', maxAge: config.tokenCacheSeconds }));
   }
-  if (presignAccessKeySecretId) {
-    return accessKeyCredentials(() => getSecret(presignAccessKeySecretId, { transform: 'json', maxAge: config.tokenCacheSeconds }));
-  }
-  if (!presignRoleArn) {
-    throw new ConfigurationError(`Set ${TriggerEnv.presignRoleArn} or ${TriggerEnv.presignAccessKeySecretId}: file URLs need a signer`);
-  }
-  if (presignExpiresSeconds > PRESIGN_ROLE_MAX_SECONDS) {
-    throw new ConfigurationError(
-      `${TriggerEnv.presignExpiresSeconds}=${presignExpiresSeconds}: a URL signed by an assumed role lives at most ${PRESIGN_ROLE_MAX_SECONDS} s`,
-    );
-  }
-  return assumedRoleCredentials(new STSClient({}), presignRoleArn);
+  return assumedRoleCredentials(new STSClient({}), signing.roleArn);
 }
 
 const logger = new Logger({ serviceName: ServiceName.trigger });
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: ServiceName.trigger });
-const store = new DynamoDbUploadsStore(new DynamoDBClient({}), config.tableName);
+const store = new DynamoDbUploadsStore(new DynamoDBClient({}), config.tableName, systemClock);
 const objects = new S3ObjectStore(new S3Client({}), { signingCredentials: signingCredentials() });
 // Short timeouts: a notification is not worth holding up the upload's own work.
 const notifyFinalStatus = snsFinalStatusPublisher(
@@ -78,9 +52,6 @@ const api = new FpsHttpApi({
     return value.trim();
   },
 });
-
-/** Time kept back from the function's timeout for the final DynamoDB writes. */
-const SAFETY_MARGIN_MS = 8_000;
 
 const S3EventSchema = v.object({
   Records: v.array(
@@ -125,14 +96,7 @@ export const handler = async (event: unknown, context: Context): Promise<{ outco
               sequencer: object.sequencer,
               eTag: object.eTag,
             },
-            {
-              callbackBaseUrl: config.callbackBaseUrl,
-              defaultAttributeName: config.defaultAttributeName || undefined,
-              maxFileBytes: config.maxFileBytes,
-              presignExpiresSeconds: config.presignExpiresSeconds,
-              maxInvocations: config.maxInvocations,
-              retryPolicy: { ...DEFAULT_RETRY_POLICY, requestTimeoutMs: config.fpsTimeoutMs },
-            },
+            settings,
             {
               store,
               objects,
@@ -142,7 +106,7 @@ export const handler = async (event: unknown, context: Context): Promise<{ outco
               telemetry: powertoolsTelemetry(metrics, logger, notifyFinalStatus),
               log: loggerLog(logger),
             },
-            Date.now() + context.getRemainingTimeInMillis() - SAFETY_MARGIN_MS,
+            invocationDeadline(Date.now(), context.getRemainingTimeInMillis()),
           ),
         );
       } catch (error) {

@@ -1,7 +1,7 @@
 // Unit tests of the FPS verdicts and the bounded retry loop, with a scripted API and a fake clock.
 import { describe, expect, it } from 'vitest';
 import { backoffDelay, DEFAULT_RETRY_POLICY, judge, submitToFps } from '../../lambdas/core/fps-submission.js';
-import { FakeClock, ok, reset, ScriptedApi, status, timeout } from '../support/fakes.js';
+import { FakeClock, ok, reset, ScriptedApi, status, timeout } from '../../local/fakes.js';
 
 const request = { segmentName: 's', fileUrl: 'https://x/a.csv', callbackUrl: 'https://cb', attributeName: 'em' };
 const policy = { ...DEFAULT_RETRY_POLICY, requestTimeoutMs: 1000 };

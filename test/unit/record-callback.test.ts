@@ -1,8 +1,9 @@
-// Unit tests of the callback's use case: authentication, validation, completion, replay and conflicts.
+// Unit tests of the callback's use case and its HTTP answers: authentication, validation, completion, replay and conflicts.
 import { beforeEach, describe, expect, it } from 'vitest';
+import { httpAnswer } from '../../lambdas/callback/http.js';
 import type { UploadRecord } from '../../lambdas/core/ports.js';
 import { matchRate, parseCallbackBody, recordCallback } from '../../lambdas/core/record-callback.js';
-import { FakeClock, fakeTokens, MemoryStore, RecordingTelemetry } from '../support/fakes.js';
+import { FakeClock, fakeTokens, MemoryStore, RecordingTelemetry } from '../../local/fakes.js';
 
 const ID = 'a'.repeat(32);
 let store: MemoryStore;
@@ -14,7 +15,9 @@ const body = (over: Record<string, unknown> = {}) =>
 function seed(status: UploadRecord['status'] = 'submitted', extra: Partial<UploadRecord> = {}) {
   store.records.set(ID, { uploadId: ID, bucket: 'b', key: 'em/VIP.csv', size: 9, segmentName: 'VIP', status, receivedAt: 't0', updatedAt: 't0', callbackTokenHashes: [fakeTokens.hash('good')], ...extra });
 }
-const call = (b: string | undefined, token = 'good', uploadId = ID) => recordCallback({ uploadId, token, body: b }, { store, tokens: fakeTokens, clock, telemetry });
+const outcomeOf = (b: string | undefined, token = 'good', uploadId = ID) => recordCallback({ uploadId, token, body: b }, { store, tokens: fakeTokens, clock, telemetry });
+/** What the caller sees: the outcome through the handler's one outcome-to-HTTP table. */
+const call = async (b: string | undefined, token = 'good', uploadId = ID) => httpAnswer(await outcomeOf(b, token, uploadId));
 
 beforeEach(() => {
   store = new MemoryStore();
@@ -99,6 +102,21 @@ describe('recordCallback', () => {
     seed('rejected');
     expect((await call(body())).statusCode).toBe(409);
     expect(store.records.get(ID)?.status).toBe('rejected');
+  });
+});
+
+describe('outcomes', () => {
+  it('are decided by the core as kinds, never as HTTP status codes', async () => {
+    seed();
+    expect(await outcomeOf(body())).toEqual({ kind: 'recorded', message: 'Recorded.' });
+    expect(await outcomeOf(body())).toEqual({ kind: 'alreadyRecorded', message: 'Already recorded.' });
+    expect(await outcomeOf(body(), 'forged')).toEqual({ kind: 'forbidden', message: 'Invalid callback token.' });
+    expect((await outcomeOf('x'.repeat(10_000))).kind).toBe('tooLarge');
+  });
+
+  it('map to HTTP in one table, which also answers a request the handler refuses itself', () => {
+    expect(httpAnswer({ kind: 'changedMeanwhile', message: 'm' })).toEqual({ statusCode: 409, message: 'm' });
+    expect(httpAnswer({ kind: 'methodNotAllowed', message: 'Only POST is accepted.' })).toEqual({ statusCode: 405, message: 'Only POST is accepted.' });
   });
 });
 

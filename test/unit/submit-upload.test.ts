@@ -2,7 +2,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_RETRY_POLICY } from '../../lambdas/core/fps-submission.js';
 import { handleObjectCreated, type ObjectCreated, RetryLaterError, type TriggerSettings, UploadFailedError, uploadIdFor } from '../../lambdas/core/submit-upload.js';
-import { FakeClock, FakeObjects, fakeTokens, MemoryStore, ok, RecordingTelemetry, ScriptedApi, silentLog, status, timeout } from '../support/fakes.js';
+import { FakeClock, FakeObjects, fakeTokens, MemoryStore, ok, RecordingTelemetry, ScriptedApi, silentLog, status, timeout } from '../../local/fakes.js';
 
 const settings: TriggerSettings = {
   callbackBaseUrl: 'https://api.test/',

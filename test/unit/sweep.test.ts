@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { UploadRecord } from '../../lambdas/core/ports.js';
 import { sweepStaleUploads } from '../../lambdas/core/sweep.js';
-import { FakeClock, MemoryStore, RecordingTelemetry } from '../support/fakes.js';
+import { FakeClock, MemoryStore, RecordingTelemetry } from '../../local/fakes.js';
 
 describe('sweepStaleUploads', () => {
   it('moves only the uploads past their window', async () => {

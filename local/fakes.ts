@@ -1,67 +1,76 @@
-// In-memory fakes of the core's ports, faithful to the conditions the DynamoDB adapter enforces.
+// In-memory fakes of the core's ports, for the unit tests and the benchmark's model; the store contract suite holds MemoryStore to DynamoDB's behaviour.
+import { meetsCondition } from '../lambdas/core/lifecycle.js';
 import type {
   ClaimResult,
   Clock,
   FpsAttempt,
   FpsUploadRequest,
+  Log,
   ObjectInfo,
   ObjectStore,
+  RecordChanges,
   SegmentApi,
   Telemetry,
   TokenGenerator,
   UploadRecord,
   UploadsStore,
-} from '../../lambdas/core/ports.js';
-import type { Log } from '../../lambdas/core/submit-upload.js';
-import { assertTransition, type UploadStatus } from '../../lambdas/shared/contract.js';
+  WriteCondition,
+} from '../lambdas/core/ports.js';
+import type { Metric, UploadStatus } from '../lambdas/shared/contract.js';
 
+/** A copy as DynamoDB would hand it back: no undefined fields, no empty token set. */
+function stored(record: UploadRecord): UploadRecord {
+  const copy = structuredClone(record) as unknown as Record<string, unknown>;
+  for (const [field, value] of Object.entries(copy)) if (value === undefined) delete copy[field];
+  if (record.callbackTokenHashes?.length === 0) delete copy.callbackTokenHashes;
+  return copy as unknown as UploadRecord;
+}
+
+/** UploadsStore in a Map: it only persists; the conditions are the core's own `meetsCondition`. */
 export class MemoryStore implements UploadsStore {
   readonly records = new Map<string, UploadRecord>();
+  /** Segment name → the upload holding its lock. */
   readonly locks = new Map<string, string>();
   writes = 0;
 
   async create(record: UploadRecord): Promise<ClaimResult> {
     const existing = this.records.get(record.uploadId);
-    if (existing) return { claimed: false, existing: structuredClone(existing) };
-    this.records.set(record.uploadId, structuredClone(record));
+    if (existing) return { claimed: false, existing: stored(existing) };
+    this.records.set(record.uploadId, stored(record));
     this.writes++;
     return { claimed: true };
   }
 
   async get(uploadId: string) {
     const record = this.records.get(uploadId);
-    return record ? structuredClone(record) : undefined;
+    return record ? stored(record) : undefined;
   }
 
-  async update(
-    uploadId: string,
-    changes: Partial<UploadRecord>,
-    condition: { from: readonly UploadStatus[]; expectInvocations?: number; leaseExpiredAt?: string },
-    addTokenHash?: string,
-  ) {
-    assertTransition(condition.from, changes.status);
+  async update(uploadId: string, changes: RecordChanges, condition: WriteCondition) {
     const record = this.records.get(uploadId);
-    if (!record || !condition.from.includes(record.status)) return false;
-    if (condition.expectInvocations !== undefined && record.invocations !== condition.expectInvocations) return false;
-    if (condition.leaseExpiredAt !== undefined && record.leaseUntil !== undefined && record.leaseUntil > condition.leaseExpiredAt) return false;
-    const next: UploadRecord = { ...record };
-    for (const [field, value] of Object.entries(changes)) {
-      if (value === undefined) delete (next as unknown as Record<string, unknown>)[field];
-      else (next as unknown as Record<string, unknown>)[field] = value;
+    if (!meetsCondition(record, condition)) return false;
+    const { addCallbackTokenHash, ...fields } = changes;
+    const next = { ...record } as unknown as Record<string, unknown>;
+    for (const [field, value] of Object.entries(fields)) {
+      if (value === undefined) delete next[field];
+      else next[field] = value;
     }
-    if (addTokenHash) next.callbackTokenHashes = [...(record.callbackTokenHashes ?? []), addTokenHash];
-    this.records.set(uploadId, next);
+    // A set, as in DynamoDB: adding a hash it holds changes nothing.
+    if (addCallbackTokenHash) next.callbackTokenHashes = [...new Set([...(record.callbackTokenHashes ?? []), addCallbackTokenHash])];
+    this.records.set(uploadId, stored(next as unknown as UploadRecord));
     this.writes++;
     return true;
   }
 
-  async lockSegment(segmentName: string, uploadId: string, isHolderDone: (holder: string) => Promise<boolean>) {
+  async takeSegmentLock(segmentName: string, uploadId: string, replacing?: string) {
     const holder = this.locks.get(segmentName);
-    if (holder === undefined || holder === uploadId || (await isHolderDone(holder))) {
-      this.locks.set(segmentName, uploadId);
-      return { locked: true as const };
-    }
-    return { locked: false as const, holder };
+    const free = replacing === undefined ? holder === undefined || holder === uploadId : holder === replacing;
+    if (free) this.locks.set(segmentName, uploadId);
+    return free;
+  }
+
+  async segmentLockHolder(segmentName: string) {
+    return this.locks.get(segmentName);
   }
 
   async listStale(status: UploadStatus, before: string, limit: number) {
@@ -69,7 +78,7 @@ export class MemoryStore implements UploadsStore {
       .filter((r) => r.status === status && r.updatedAt < before)
       .sort((a, b) => a.updatedAt.localeCompare(b.updatedAt))
       .slice(0, limit)
-      .map((r) => structuredClone(r));
+      .map(stored);
   }
 }
 
@@ -127,16 +136,18 @@ export const fakeTokens: TokenGenerator = {
   hash: (token) => `hash(${token})`,
 };
 
+/** Keeps what the use cases report: metric totals by name, and every final status. */
 export class RecordingTelemetry implements Telemetry {
-  readonly counts: Record<string, number> = {};
+  readonly metrics: Record<string, number> = {};
   readonly finals: UploadRecord[] = [];
-  count(name: string, value = 1) {
-    this.counts[name] = (this.counts[name] ?? 0) + value;
+  metric(metric: Metric, value = 1) {
+    this.metrics[metric.name] = (this.metrics[metric.name] ?? 0) + value;
   }
-  timing() {}
   finalStatus(record: UploadRecord) {
     this.finals.push(record);
   }
 }
+
+export const noTelemetry: Telemetry = { metric() {}, finalStatus() {} };
 
 export const silentLog: Log = { info() {}, warn() {}, addKeys() {} };

@@ -1,0 +1,120 @@
+// Unit tests of the shared limits and the trigger's configuration: synth and load accept the same values, and the settings the use case gets.
+import { describe, expect, it } from 'vitest';
+import { parsePipelineConfig } from '../../infra/config.js';
+import { DEFAULT_RETRY_POLICY } from '../../lambdas/core/fps-submission.js';
+import { PRESIGN_MAX_SECONDS, PRESIGN_ROLE_MAX_SECONDS, TRIGGER_ASYNC_RETRY_ATTEMPTS, TriggerEnv } from '../../lambdas/shared/contract.js';
+import { ConfigurationError } from '../../lambdas/shared/env.js';
+import { Limits, presignLifetimeFits, presignMaxSeconds } from '../../lambdas/shared/limits.js';
+import { invocationDeadline, readTriggerConfig, SAFETY_MARGIN_MS, triggerSettingsFrom, urlSigningFrom } from '../../lambdas/trigger/settings.js';
+
+const env: Record<string, string> = {
+  [TriggerEnv.tableName]: 'uploads',
+  [TriggerEnv.partnerName]: 'mybrand',
+  [TriggerEnv.tokenSecretId]: 'fps/token',
+  [TriggerEnv.endpointUrl]: 'https://contact.useinsider.com/fps/v1/upload',
+  [TriggerEnv.callbackBaseUrl]: 'https://abc.execute-api.eu-west-1.amazonaws.com',
+  [TriggerEnv.maxFileBytes]: '1000',
+  [TriggerEnv.presignExpiresSeconds]: '3600',
+  [TriggerEnv.presignRoleArn]: 'arn:aws:iam::123456789012:role/signer',
+  [TriggerEnv.statusTopicArn]: 'arn:aws:sns:eu-west-1:123456789012:status',
+  [TriggerEnv.fpsTimeoutMs]: '10000',
+  [TriggerEnv.tokenCacheSeconds]: '300',
+  [TriggerEnv.maxInvocations]: '3',
+};
+
+/** Whether synth (CDK context) and load (the trigger's environment) accept `value` for a setting both read. */
+function accepted(contextKey: 'maxFileBytes' | 'presignExpiresSeconds' | 'fpsTimeoutMs' | 'tokenCacheSeconds', envName: string, value: number) {
+  const atSynth = (() => {
+    try {
+      parsePipelineConfig({ partnerName: 'b', presignAccessKeySecretName: 'fps/b/key', [contextKey]: String(value) });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  const atLoad = (() => {
+    try {
+      readTriggerConfig({ ...env, [envName]: String(value) });
+      return true;
+    } catch (error) {
+      if (!(error instanceof ConfigurationError)) throw error;
+      return false;
+    }
+  })();
+  return { atSynth, atLoad };
+}
+
+describe('limits', () => {
+  it.each([
+    ['maxFileBytes', TriggerEnv.maxFileBytes, Limits.maxFileBytes],
+    ['presignExpiresSeconds', TriggerEnv.presignExpiresSeconds, Limits.presignExpiresSeconds],
+    ['fpsTimeoutMs', TriggerEnv.fpsTimeoutMs, Limits.fpsTimeoutMs],
+    ['tokenCacheSeconds', TriggerEnv.tokenCacheSeconds, Limits.tokenCacheSeconds],
+  ] as const)('%s: synth and load accept the same range', (key, envName, limit) => {
+    for (const value of [limit.min, limit.default, limit.max]) expect(accepted(key, envName, value), `${value}`).toEqual({ atSynth: true, atLoad: true });
+    for (const value of [limit.min - 1, limit.max + 1]) expect(accepted(key, envName, value), `${value}`).toEqual({ atSynth: false, atLoad: false });
+  });
+
+  it('caps the FPS request timeout at 30 s, at synth and at load alike', () => {
+    expect(Limits.fpsTimeoutMs.max).toBe(30_000);
+    expect(accepted('fpsTimeoutMs', TriggerEnv.fpsTimeoutMs, 60_000)).toEqual({ atSynth: false, atLoad: false });
+  });
+
+  it('gives the defaults synth writes when the context says nothing', () => {
+    expect(parsePipelineConfig({ partnerName: 'b' })).toMatchObject({
+      maxFileBytes: Limits.maxFileBytes.default,
+      presignExpiresSeconds: Limits.presignExpiresSeconds.default,
+      fpsTimeoutMs: Limits.fpsTimeoutMs.default,
+      tokenCacheSeconds: Limits.tokenCacheSeconds.default,
+      triggerReservedConcurrency: Limits.triggerReservedConcurrency.default,
+      submittedTimeoutHours: Limits.submittedTimeoutHours.default,
+      retentionDays: Limits.retentionDays.default,
+    });
+    expect(DEFAULT_RETRY_POLICY.requestTimeoutMs).toBe(Limits.fpsTimeoutMs.default);
+  });
+
+  it('counts invocations from the async retry attempts the stack sets', () => {
+    expect(Limits.maxInvocations.max).toBe(1 + TRIGGER_ASYNC_RETRY_ATTEMPTS);
+    expect(readTriggerConfig({ ...env, [TriggerEnv.maxInvocations]: String(1 + TRIGGER_ASYNC_RETRY_ATTEMPTS) }).maxInvocations).toBe(3);
+    expect(() => readTriggerConfig({ ...env, [TriggerEnv.maxInvocations]: String(2 + TRIGGER_ASYNC_RETRY_ATTEMPTS) })).toThrow(TriggerEnv.maxInvocations);
+  });
+
+  it('lets a role-signed URL live an hour and any URL 7 days', () => {
+    expect(presignMaxSeconds('assumedRole')).toBe(PRESIGN_ROLE_MAX_SECONDS);
+    expect(presignMaxSeconds('accessKey')).toBe(PRESIGN_MAX_SECONDS);
+    expect(presignLifetimeFits(3600, 'assumedRole')).toBe(true);
+    expect(presignLifetimeFits(3601, 'assumedRole')).toBe(false);
+    expect(presignLifetimeFits(604_800, 'accessKey')).toBe(true);
+    expect(presignLifetimeFits(604_801, 'accessKey')).toBe(false);
+  });
+});
+
+describe('trigger settings', () => {
+  it('turns the environment into the use case\'s settings', () => {
+    expect(triggerSettingsFrom(readTriggerConfig({ ...env, [TriggerEnv.fpsTimeoutMs]: '5000', [TriggerEnv.defaultAttributeName]: 'email' }))).toEqual({
+      callbackBaseUrl: 'https://abc.execute-api.eu-west-1.amazonaws.com',
+      defaultAttributeName: 'email',
+      maxFileBytes: 1000,
+      presignExpiresSeconds: 3600,
+      maxInvocations: 3,
+      retryPolicy: { ...DEFAULT_RETRY_POLICY, requestTimeoutMs: 5000 },
+    });
+    expect(triggerSettingsFrom(readTriggerConfig(env)).defaultAttributeName).toBeUndefined();
+  });
+
+  it('keeps the safety margin back from the time left', () => {
+    expect(invocationDeadline(1_000_000, 60_000)).toBe(1_060_000 - SAFETY_MARGIN_MS);
+  });
+
+  it('names the URL signer, and refuses a lifetime it cannot honour', () => {
+    const config = readTriggerConfig(env);
+    expect(urlSigningFrom(config)).toEqual({ signer: 'assumedRole', roleArn: 'arn:aws:iam::123456789012:role/signer' });
+    expect(urlSigningFrom({ ...config, presignRoleArn: undefined, presignAccessKeySecretId: 'fps/key', presignExpiresSeconds: 86_400 })).toEqual({
+      signer: 'accessKey',
+      secretId: 'fps/key',
+    });
+    expect(() => urlSigningFrom({ ...config, presignExpiresSeconds: 3601 })).toThrow('a URL signed by an assumed role lives at most 3600 s');
+    expect(() => urlSigningFrom({ ...config, presignAccessKeySecretId: 'fps/key' })).toThrow('not both');
+    expect(() => urlSigningFrom({ ...config, presignRoleArn: undefined })).toThrow('file URLs need a signer');
+  });
+});
