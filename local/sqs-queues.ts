@@ -607,8 +607,9 @@ export class SqsQueues {
     const wait = integer(input.waitTimeSeconds, 'WaitTimeSeconds', [0, 20]) ?? this.setting(queue, 'ReceiveMessageWaitTimeSeconds');
     const deadline = Date.now() + wait * 1000;
     for (;;) {
+      if (signal?.aborted || this.closed) return [];
       const got = this.receiveNow(queue, input, visibilityTimeout);
-      if (got.length > 0 || Date.now() >= deadline || signal?.aborted || this.closed) return got;
+      if (got.length > 0 || Date.now() >= deadline) return got;
       await this.waitForChange(queue, deadline, signal);
       // The queue may have been deleted while we waited.
       queue = this.byUrl(url);
