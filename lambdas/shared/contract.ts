@@ -149,3 +149,15 @@ export function assertTransition(from: readonly UploadStatus[], to: UploadStatus
     }
   }
 }
+
+/**
+ * What each pipeline function is for. The stack marks its functions with it (CloudFormation resource
+ * metadata `FUNCTION_ROLE_METADATA`); the local stack, tests and benchmarks find functions by it.
+ */
+export const FunctionRole = {
+  trigger: 'trigger',
+  callback: 'callback',
+  sweeper: 'sweeper',
+} as const;
+export type FunctionRole = (typeof FunctionRole)[keyof typeof FunctionRole];
+export const FUNCTION_ROLE_METADATA = 'fps:function-role';
