@@ -9,6 +9,8 @@ import {
   CallbackEnv,
   DEFAULT_FPS_ENDPOINT,
   DEFAULT_MAX_FILE_BYTES,
+  FUNCTION_ROLE_METADATA,
+  FunctionRole,
   METRICS_NAMESPACE,
   MetricName,
   PRESIGN_ROLE_MAX_SECONDS,
@@ -66,6 +68,19 @@ describe('functions', () => {
     const env: Record<string, string> = { AWS_REGION: 'eu-west-1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
     for (const [name, value] of Object.entries(variables)) env[name] = resolveForTest(value);
     expect(exportTypeInNode(bundle, 'handler', env)).toBe('function');
+  });
+
+  it("marks each pipeline function with its role, and none of CDK's own functions", () => {
+    const roles = Object.entries(resources)
+      .filter(([, r]) => r.Type === 'AWS::Lambda::Function')
+      .map(([logicalId, r]) => [logicalId, r.Metadata?.[FUNCTION_ROLE_METADATA]] as const);
+    expect(Object.fromEntries(roles.filter(([, role]) => role !== undefined))).toEqual({
+      [id('Trigger/Function/Resource')]: FunctionRole.trigger,
+      [id('Callback/Function/Resource')]: FunctionRole.callback,
+      [id('TimeoutSweeper/Function/Resource')]: FunctionRole.sweeper,
+    });
+    // The bucket-notifications handler is CDK's, deploy-time only.
+    expect(roles.filter(([, role]) => role === undefined)).toHaveLength(1);
   });
 
   it('trigger gets every setting it reads, with the defaults', () => {
