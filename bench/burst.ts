@@ -52,9 +52,7 @@ export interface BurstResult extends BurstFigures {
 }
 
 export async function runBurst(stack: LocalStack, reports: ReportCollector, options: BurstOptions, settings: { rateLimit: number; latencyMs: number }): Promise<BurstResult> {
-  const trigger = stack.functions.TriggerFunction;
-  const callback = stack.functions.CallbackFunction;
-  if (!trigger || !callback) throw new Error('The template has no TriggerFunction or CallbackFunction');
+  const trigger = stack.functions.trigger;
   stack.simulator.reset();
   const runId = Date.now().toString(36);
   // The folder names the attribute and the file name the segment (at most 40 characters).
@@ -128,7 +126,7 @@ export async function runBurst(stack: LocalStack, reports: ReportCollector, opti
   const functionSeconds = childrenBefore === undefined || childrenAfter === undefined ? null : childrenAfter - childrenBefore;
   const cores = availableParallelism();
   const concurrency = Math.max(1, after.maxConcurrentSeen);
-  const triggerConcurrency = stack.synth.functions.find((f) => f.name === 'TriggerFunction')?.reservedConcurrency ?? concurrency;
+  const triggerConcurrency = stack.synth.functions.find((f) => f.role === 'trigger')?.reservedConcurrency ?? concurrency;
   errors.push(...reports.errors.slice(-5));
   reports.errors.length = 0;
   return {

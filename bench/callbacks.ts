@@ -105,8 +105,7 @@ async function post(items: Seeded[], concurrency: number): Promise<CallbackPhase
 }
 
 export async function runCallbacks(stack: LocalStack, reports: ReportCollector, options: CallbackOptions): Promise<CallbackResult> {
-  const fn = stack.functions.CallbackFunction;
-  if (!fn) throw new Error('The template has no CallbackFunction');
+  const fn = stack.functions.callback;
   const runId = Date.now().toString(36);
   const warmCount = options.concurrency * 2;
   const seeded = await seed(stack, warmCount + options.unloadedCount + options.count, runId);

@@ -73,24 +73,20 @@ function compileMs(file: string): number {
 export async function runColdStart(stack: LocalStack, options: ColdStartOptions): Promise<ColdStartResult> {
   const work = mkdtempSync(join(tmpdir(), 'fps-bench-cold-'));
   try {
-    const envOf = (name: string) => {
-      const fn = stack.functions[name];
-      if (!fn) throw new Error(`The template has no ${name}`);
-      return { ...fn.environment };
-    };
+    const envOf = (role: keyof LocalStack['functions']) => ({ ...stack.functions[role].environment });
     const bareDir = join(work, 'bare');
     mkdirSync(bareDir);
     // A handler with nothing to load: the process, the runtime harness and the IPC channel.
     writeFileSync(join(bareDir, 'index.mjs'), 'export const handler = async () => null;\n');
-    const triggerSpec = stack.synth.functions.find((f) => f.name === 'TriggerFunction');
-    if (!triggerSpec) throw new Error('The template has no TriggerFunction');
-    const triggerEnv = envOf('TriggerFunction');
+    const triggerSpec = stack.synth.functions.find((f) => f.role === 'trigger');
+    if (!triggerSpec) throw new Error('The template has no trigger function');
+    const triggerEnv = envOf('trigger');
 
     const functions: Candidate[] = stack.synth.functions.map((f) => ({
-      name: f.name,
+      name: f.role,
       dir: f.assetDir,
       handler: f.handler,
-      environment: envOf(f.name),
+      environment: envOf(f.role),
       bytes: statSync(join(f.assetDir, 'index.mjs')).size,
     }));
     const trigger = 'lambdas/trigger/handler.ts';

@@ -65,8 +65,7 @@ function summarise(bytes: number, samples: HandoffSample[], memorySamples: Hando
  * that pushed it up shows.
  */
 export async function runHandoff(stack: LocalStack, reports: ReportCollector, options: HandoffOptions): Promise<HandoffResult> {
-  const trigger = stack.functions.TriggerFunction;
-  if (!trigger) throw new Error('The template has no TriggerFunction');
+  const trigger = stack.functions.trigger;
   stack.simulator.reset();
   const runId = Date.now().toString(36);
   const small = emailCsv({ bytes: options.smallBytes, prefix: 'small' });

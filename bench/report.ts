@@ -47,7 +47,7 @@ export function targetsMet(result: Pick<BenchResult, 'burstModel' | 'burst' | 'h
     met.handoff =
       handoff.durationRatio <= TARGETS.handoffRatio && (handoff.memoryRatio === null || handoff.memoryRatio <= TARGETS.handoffRatio);
   }
-  const trigger = coldStart?.functions.find((f) => f.name === 'TriggerFunction');
+  const trigger = coldStart?.functions.find((f) => f.name === 'trigger');
   if (trigger) met.coldStart = trigger.ratio <= TARGETS.triggerColdStartRatio;
   return met;
 }

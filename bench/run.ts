@@ -139,11 +139,11 @@ async function runBench(options: BenchOptions, progress: (line: string) => void 
     }
   };
   try {
-    const triggerEnv = stack.functions.TriggerFunction?.environment ?? {};
+    const triggerEnv = stack.functions.trigger.environment;
     // The trigger's own reading of its environment, so the model runs with exactly the deployed settings.
     const triggerSettings = triggerSettingsFrom(readTriggerConfig(triggerEnv));
     const { maxFileBytes } = triggerSettings;
-    const triggerConcurrency = options.concurrency ?? stack.synth.functions.find((f) => f.name === 'TriggerFunction')?.reservedConcurrency ?? 4;
+    const triggerConcurrency = options.concurrency ?? stack.synth.functions.find((f) => f.role === 'trigger')?.reservedConcurrency ?? 4;
     result.options = { ...options, largeBytes: options.largeBytes ?? maxFileBytes, triggerConcurrency };
 
     // Cold starts first, while nothing else has run in this process.
@@ -152,7 +152,7 @@ async function runBench(options: BenchOptions, progress: (line: string) => void 
       runHandoff(stack, reports, { runs: options.runs, smallBytes: options.smallBytes, largeBytes: options.largeBytes ?? maxFileBytes, timeoutMs: 120_000 }),
     );
     result.burstModel = await section('model', `Burst model: ${options.files} files through the trigger's use case in-process…`, () => {
-      const spec = stack.synth.functions.find((f) => f.name === 'TriggerFunction');
+      const spec = stack.synth.functions.find((f) => f.role === 'trigger');
       return runBurstModel({
         files: options.files,
         concurrency: triggerConcurrency,

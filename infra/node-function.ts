@@ -7,11 +7,17 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { FUNCTION_ROLE_METADATA, type FunctionRole } from '../lambdas/shared/contract.js';
 
 /** The repository root, so entries and the lock file resolve the same from the CLI and from tests. */
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 export interface NodeFunctionProps {
+  /**
+   * Which pipeline function this is, written to the template as resource metadata
+   * (`fps:function-role`); the local stack finds its functions by it.
+   */
+  readonly functionRole: FunctionRole;
   /**
    * The handler's source file, relative to the repository root (e.g. `lambdas/trigger/handler.ts`).
    */
@@ -75,19 +81,24 @@ export interface NodeFunctionProps {
 }
 
 /**
- * A `NodejsFunction` (so its construct path stays `<id>/Resource`) bundled locally with esbuild as
- * ESM for Node 24 on ARM, with its own log group and a role that may write only to that group.
+ * A `NodejsFunction` bundled locally with esbuild as ESM for Node 24 on ARM, with its own log group
+ * and a role that may write only to that group, marked with its pipeline role. It is the function
+ * itself rather than a wrapper, so grants, metrics, destinations and integrations take it as is.
  */
 export class NodeFunction extends NodejsFunction {
+  /** The execution role: grant it what the function needs (`grant…(fn)` does the same through the function). */
+  readonly executionRole: iam.Role;
+
   constructor(scope: Construct, id: string, props: NodeFunctionProps) {
-    // Siblings rather than children: they must exist before `super` hands them to the function.
+    // Siblings rather than children: the function takes them as props, so they must exist before `super`.
     const logGroup = new logs.LogGroup(scope, `${id}LogGroup`, {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
     });
     // Our own role, in place of one carrying AWSLambdaBasicExecutionRole, whose log actions cover '*'.
     const role = new iam.Role(scope, `${id}Role`, {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `Execution role of ${id}`,
+      // The name the function's logical id starts with, e.g. TriggerFunction for Trigger/Function.
+      description: `Execution role of ${scope.node.id}${id}`,
     });
     logGroup.grantWrite(role);
 
@@ -128,5 +139,7 @@ export class NodeFunction extends NodejsFunction {
         bundleAwsSDK: true,
       },
     });
+    this.executionRole = role;
+    (this.node.defaultChild as lambda.CfnFunction).addMetadata(FUNCTION_ROLE_METADATA, props.functionRole);
   }
 }

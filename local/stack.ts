@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { UploadRecord } from '../lambdas/core/ports.js';
 import { isSegmentLockItem, recordFromItem } from '../lambdas/adapters/dynamodb-uploads-store.js';
-import { FINAL_STATUSES } from '../lambdas/shared/contract.js';
+import { FINAL_STATUSES, FunctionRole } from '../lambdas/shared/contract.js';
 import { type LocalHttpApi, startLocalHttpApi } from './api-gateway.js';
 import { createTableFromTemplate, startDynalite } from './dynamodb.js';
 import { type FpsSimulator, type FpsSimulatorOptions, startFpsSimulator } from './fps-simulator.js';
@@ -17,7 +17,7 @@ import { matchesEventType, matchesNotificationFilter, type S3rverEvent, toS3Noti
 import { type LocalSecretsManager, startLocalSecretsManager } from './secrets-manager.js';
 import { type PublishedMessage, startLocalSns } from './sns.js';
 import { type LocalSts, startLocalSts } from './sts.js';
-import { type FunctionSpec, type SynthesizedStack, synthesize, UnsupportedTemplateError } from './template.js';
+import { type FunctionSpec, resolveValue, type SynthesizedStack, synthesize, UnsupportedTemplateError } from './template.js';
 
 export const LOCAL_REGION = 'us-east-1';
 const LOCAL_ACCOUNT = '000000000000';
@@ -58,7 +58,8 @@ export interface LocalStack {
   readonly notifications: PublishedMessage[];
   /** The sessions the trigger assumed to sign file URLs. */
   readonly sts: LocalSts;
-  readonly functions: Record<string, LocalFunction>;
+  /** The pipeline's functions, by their role in the template. */
+  readonly functions: Readonly<Record<FunctionRole, LocalFunction>>;
   /** The on-failure destination's messages (the template's SQS queue). */
   readonly failures: AsyncFailure[];
   /** Every S3 event delivered to a function (duplicates included). */
@@ -76,25 +77,6 @@ export interface LocalStack {
   /** Runs the scheduled timeout sweeper once, as if scheduled at `at` (default now). */
   sweep(at?: Date): Promise<unknown>;
   stop(): Promise<void>;
-}
-
-function resolveValue(value: unknown, lookup: (logicalId: string, attribute?: string) => string): string {
-  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return String(value);
-  if (value && typeof value === 'object') {
-    const v = value as Record<string, unknown>;
-    if (typeof v.Ref === 'string') {
-      if (v.Ref === 'AWS::Region') return LOCAL_REGION;
-      if (v.Ref === 'AWS::AccountId') return LOCAL_ACCOUNT;
-      if (v.Ref === 'AWS::URLSuffix') return 'amazonaws.com';
-      if (v.Ref === 'AWS::Partition') return 'aws';
-      return lookup(v.Ref);
-    }
-    const getAtt = v['Fn::GetAtt'];
-    if (Array.isArray(getAtt)) return lookup(String(getAtt[0]), String(getAtt[1]));
-    const join = v['Fn::Join'];
-    if (Array.isArray(join) && Array.isArray(join[1])) return join[1].map((part) => resolveValue(part, lookup)).join(String(join[0]));
-  }
-  throw new UnsupportedTemplateError(`The local stack cannot resolve ${JSON.stringify(value)}`);
 }
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
@@ -158,7 +140,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     cleanups.push(() => sts.stop());
 
     const failures: AsyncFailure[] = [];
-    const functions: Record<string, LocalFunction> = {};
+    const functions: Partial<Record<FunctionRole, LocalFunction>> = {};
     const byLogicalId = new Map<string, LocalFunction>();
     const routeTargets = synth.routes.map((route) => ({
       method: route.method,
@@ -202,10 +184,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     };
     const makeFunction = (spec: FunctionSpec) => {
       const environment: Record<string, string> = { ...platformEnv };
-      for (const [name, value] of Object.entries(spec.environment)) environment[name] = resolveValue(value, lookup);
-      const concurrency = spec.name === 'TriggerFunction' && options.triggerConcurrency ? options.triggerConcurrency : spec.reservedConcurrency;
+      for (const [name, value] of Object.entries(spec.environment)) {
+        environment[name] = resolveValue(value, { lookup, region: LOCAL_REGION, accountId: LOCAL_ACCOUNT });
+      }
+      const concurrency = spec.role === FunctionRole.trigger && options.triggerConcurrency ? options.triggerConcurrency : spec.reservedConcurrency;
       return new LocalFunction({
-        name: spec.name,
+        name: spec.role,
         assetDir: spec.assetDir,
         handler: spec.handler,
         environment,
@@ -226,12 +210,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     };
     for (const spec of synth.functions) {
       const fn = makeFunction(spec);
-      functions[spec.name] = fn;
+      functions[spec.role] = fn;
       byLogicalId.set(spec.logicalId, fn);
     }
     cleanups.push(async () => {
       await Promise.all(Object.values(functions).map((fn) => fn.close()));
     });
+    const missing = Object.values(FunctionRole).filter((role) => !functions[role]);
+    if (missing.length > 0) throw new UnsupportedTemplateError(`The template has no function with the role ${missing.join(', ')}`);
+    const pipelineFunctions = functions as Record<FunctionRole, LocalFunction>;
 
     const deliveredEvents: { key: string; duplicate: boolean }[] = [];
     let duplicateRate = options.duplicateEventRate ?? 0;
@@ -288,7 +275,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       secrets,
       notifications: sns.messages,
       sts,
-      functions,
+      functions: pipelineFunctions,
       failures,
       deliveredEvents,
       async put(key, body, metadata) {
@@ -321,9 +308,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         duplicateRate = rate;
       },
       async sweep(at = new Date()) {
-        const sweeper = Object.values(functions).find((fn) => fn.name === 'TimeoutSweeperFunction');
-        if (!sweeper) throw new UnsupportedTemplateError('The template has no TimeoutSweeperFunction');
-        return sweeper.invoke({ source: 'aws.events', 'detail-type': 'Scheduled Event', time: at.toISOString().replace(/\.\d{3}Z$/, 'Z'), detail: {} });
+        return pipelineFunctions.sweeper.invoke({ source: 'aws.events', 'detail-type': 'Scheduled Event', time: at.toISOString().replace(/\.\d{3}Z$/, 'Z'), detail: {} });
       },
       stop: stopAll,
     };

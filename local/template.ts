@@ -3,9 +3,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildApp, STACK_ID } from '../infra/app.js';
+import { FUNCTION_ROLE_METADATA, FunctionRole } from '../lambdas/shared/contract.js';
 import type { CfnTableProperties } from './dynamodb.js';
 
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export interface CfnResource {
   Type: string;
   Properties?: Record<string, Json>;
@@ -18,8 +19,8 @@ export interface CfnTemplate {
 
 export interface FunctionSpec {
   logicalId: string;
-  /** The construct id, e.g. TriggerFunction. */
-  name: string;
+  /** Which pipeline function this is, from its `fps:function-role` metadata. */
+  role: FunctionRole;
   assetDir: string;
   handler: string;
   runtime: string;
@@ -84,6 +85,39 @@ function integrationId(target: Json | undefined): string | undefined {
   return undefined;
 }
 
+/** What `resolveValue` fills in: resources' values through `lookup`, and the pseudo parameters. */
+export interface ResolveContext {
+  /** A resource's value: its `Ref` (no attribute) or an `Fn::GetAtt` attribute. Throw when there is none. */
+  readonly lookup: (logicalId: string, attribute?: string) => string;
+  /** `AWS::Region`. */
+  readonly region: string;
+  /** `AWS::AccountId`. */
+  readonly accountId: string;
+}
+
+/**
+ * Resolves a template value (a literal, `Ref`, `Fn::GetAtt`, `Fn::Join`, or a pseudo parameter in the
+ * `aws` partition) to a string, as CloudFormation would; throws on any other intrinsic.
+ */
+export function resolveValue(value: unknown, context: ResolveContext): string {
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (value && typeof value === 'object') {
+    const v = value as Record<string, unknown>;
+    if (typeof v.Ref === 'string') {
+      if (v.Ref === 'AWS::Region') return context.region;
+      if (v.Ref === 'AWS::AccountId') return context.accountId;
+      if (v.Ref === 'AWS::URLSuffix') return 'amazonaws.com';
+      if (v.Ref === 'AWS::Partition') return 'aws';
+      return context.lookup(v.Ref);
+    }
+    const getAtt = v['Fn::GetAtt'];
+    if (Array.isArray(getAtt)) return context.lookup(String(getAtt[0]), String(getAtt[1]));
+    const join = v['Fn::Join'];
+    if (Array.isArray(join) && Array.isArray(join[1])) return join[1].map((part) => resolveValue(part, context)).join(String(join[0]));
+  }
+  throw new UnsupportedTemplateError(`Cannot resolve ${JSON.stringify(value)}`);
+}
+
 export function readTemplate(template: CfnTemplate, outdir: string): SynthesizedStack {
   const resources = Object.entries(template.Resources);
   const ofType = (type: string) => resources.filter(([, r]) => r.Type === type);
@@ -100,16 +134,20 @@ export function readTemplate(template: CfnTemplate, outdir: string): Synthesized
   }
 
   const functions: FunctionSpec[] = [];
+  const roles = new Set<string>(Object.values(FunctionRole));
   for (const [logicalId, r] of ofType('AWS::Lambda::Function')) {
+    const role = r.Metadata?.[FUNCTION_ROLE_METADATA];
+    // Functions CDK adds for itself (custom resources) carry no role: they are not part of the pipeline.
+    if (role === undefined) continue;
+    if (typeof role !== 'string' || !roles.has(role)) throw new UnsupportedTemplateError(`Function ${logicalId} has an unknown role ${JSON.stringify(role)}`);
+    if (functions.some((f) => f.role === role)) throw new UnsupportedTemplateError(`More than one function has the role ${role}`);
     const assetPath = r.Metadata?.['aws:asset:path'];
-    const cdkPath = String(r.Metadata?.['aws:cdk:path'] ?? '');
-    // Functions CDK adds for itself (custom resources) are not part of the pipeline.
-    if (typeof assetPath !== 'string' || !cdkPath.endsWith('Function/Resource')) continue;
+    if (typeof assetPath !== 'string') throw new UnsupportedTemplateError(`Function ${logicalId} (${role}) has no bundled asset to run`);
     const props = r.Properties ?? {};
     const env = (props.Environment as { Variables?: Record<string, Json> } | undefined)?.Variables ?? {};
     functions.push({
       logicalId,
-      name: cdkPath.split('/').slice(-2)[0] ?? logicalId,
+      role: role as FunctionRole,
       assetDir: join(outdir, assetPath),
       handler: String(props.Handler),
       runtime: String(props.Runtime),

@@ -141,3 +141,15 @@ export type Metric = (typeof Metric)[keyof typeof Metric];
 export const MetricName = Object.fromEntries(Object.entries(Metric).map(([key, metric]) => [key, metric.name])) as {
   readonly [K in keyof typeof Metric]: (typeof Metric)[K]['name'];
 };
+
+/**
+ * What each pipeline function is for. The stack marks its functions with it (CloudFormation resource
+ * metadata `FUNCTION_ROLE_METADATA`); the local stack, tests and benchmarks find functions by it.
+ */
+export const FunctionRole = {
+  trigger: 'trigger',
+  callback: 'callback',
+  sweeper: 'sweeper',
+} as const;
+export type FunctionRole = (typeof FunctionRole)[keyof typeof FunctionRole];
+export const FUNCTION_ROLE_METADATA = 'fps:function-role';

@@ -58,7 +58,7 @@ describe('npm run bench', () => {
     expect(result.handoff.errors).toEqual([]);
 
     const cold = result.coldStart;
-    expect(cold.functions.map((f: { name: string }) => f.name).sort()).toEqual(['CallbackFunction', 'TimeoutSweeperFunction', 'TriggerFunction']);
+    expect(cold.functions.map((f: { name: string }) => f.name).sort()).toEqual(['callback', 'sweeper', 'trigger']);
     for (const row of [...cold.functions, ...cold.triggerVariants]) {
       expect(row.bundleBytes).toBeGreaterThan(10_000);
       expect(row.ms).toBeGreaterThan(0);

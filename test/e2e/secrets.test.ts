@@ -43,8 +43,7 @@ beforeAll(async () => {
   await stack.waitForFinal([TIMED_OUT_KEY], { acceptSubmitted: true });
   await stack.idle();
   stack.simulator.setFaults({});
-  const sweeper = stack.functions.TimeoutSweeperFunction;
-  if (!sweeper) throw new Error('no TimeoutSweeperFunction in the template');
+  const sweeper = stack.functions.sweeper;
   await sweeper.invoke({ source: 'aws.events', 'detail-type': 'Scheduled Event', time: new Date(Date.now() + 7 * HOUR_MS).toISOString() });
   timedOut = (await stack.waitForFinal([TIMED_OUT_KEY]))[0] as UploadRecord;
   expect(timedOut?.status).toBe('timed_out');
@@ -98,8 +97,8 @@ describe('file URL lifetime', () => {
 
 describe('logs', () => {
   it('names the upload, its object and its segment on every trigger and callback line about it', () => {
-    for (const fn of ['TriggerFunction', 'CallbackFunction']) {
-      const lines = parsed(stack.functions[fn]?.logs ?? []).filter((l) => l.uploadId === completed.uploadId);
+    for (const fn of ['trigger', 'callback'] as const) {
+      const lines = parsed(stack.functions[fn].logs).filter((l) => l.uploadId === completed.uploadId);
       expect(lines.length, fn).toBeGreaterThan(0);
       for (const line of lines) expect(line, fn).toMatchObject({ objectKey: COMPLETED_KEY, segmentName: 'Secret check' });
     }

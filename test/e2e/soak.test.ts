@@ -139,7 +139,7 @@ describe('soak', () => {
     const statuses: Record<string, number> = {};
     for (const r of records) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
     const fpsRequests = records.reduce((sum, r) => sum + (r.fpsRequests ?? 0), 0);
-    const trigger = stack.functions.TriggerFunction?.stats;
+    const trigger = stack.functions.trigger.stats;
     console.log(
       JSON.stringify(
         {

@@ -43,7 +43,8 @@ beforeAll(() => {
     outdir,
   });
   new sqs.Queue(stack, CANARY);
-  dropBucketId = stack.getLogicalId(stack.bucket.node.defaultChild as CfnBucket);
+  // The id in the template (pinned by the construct), not the one the construct path would give.
+  dropBucketId = stack.resolve((stack.bucket.node.defaultChild as CfnBucket).logicalId);
   notificationsHandler = stack.node.children.find((c) => c.node.id.startsWith('BucketNotificationsHandler'))?.node.id ?? '(none)';
   app.synth();
   const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as ValidationReport;
@@ -77,14 +78,14 @@ describe('cdk-nag AwsSolutions', () => {
   it('acknowledges each finding on the construct it concerns, never on the stack or app', () => {
     expect(acknowledgements.map(({ rule, path }) => [rule, path]).sort()).toEqual(
       [
-        ['AwsSolutions-SMG4', `/${STACK_ID}/FpsTokenSecret`],
-        ['AwsSolutions-SNS2', `/${STACK_ID}/AlertsTopic`],
-        ['AwsSolutions-SQS3', `/${STACK_ID}/FailedUploadsQueue`],
-        ['AwsSolutions-APIG4', `/${STACK_ID}/CallbackApi/POST--callbacks--{uploadId}--{token}`],
-        [`AwsSolutions-IAM5[Resource::<${dropBucketId}.Arn>/*]`, `/${STACK_ID}/TriggerFunctionRole`],
-        [`AwsSolutions-IAM5[Resource::<${dropBucketId}.Arn>/*]`, `/${STACK_ID}/PresignRole`],
-        ['AwsSolutions-IAM5[Resource::*]', `/${STACK_ID}/TriggerFunctionRole`],
-        ['AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:*/*]', `/${STACK_ID}/TriggerFunctionRole`],
+        ['AwsSolutions-SMG4', `/${STACK_ID}/Token/FpsTokenSecret`],
+        ['AwsSolutions-SNS2', `/${STACK_ID}/Operations/AlertsTopic`],
+        ['AwsSolutions-SQS3', `/${STACK_ID}/Trigger/FailedUploadsQueue`],
+        ['AwsSolutions-APIG4', `/${STACK_ID}/Callback/CallbackApi/POST--callbacks--{uploadId}--{token}`],
+        [`AwsSolutions-IAM5[Resource::<${dropBucketId}.Arn>/*]`, `/${STACK_ID}/Trigger/FunctionRole`],
+        [`AwsSolutions-IAM5[Resource::<${dropBucketId}.Arn>/*]`, `/${STACK_ID}/Trigger/PresignRole`],
+        ['AwsSolutions-IAM5[Resource::*]', `/${STACK_ID}/Trigger/FunctionRole`],
+        ['AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:*/*]', `/${STACK_ID}/Trigger/FunctionRole`],
         [
           'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
           `/${STACK_ID}/${notificationsHandler}/Role`,

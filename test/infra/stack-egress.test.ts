@@ -45,7 +45,7 @@ it('outputs the Elastic IP', () => {
 
 it('runs only the trigger in the private subnet, behind a group that allows HTTPS out and nothing in', () => {
   const privateSubnet = ofType('AWS::EC2::Subnet').find(([, s]) => s.Properties?.MapPublicIpOnLaunch === false)?.[0];
-  expect(props('TriggerFunction/Resource').VpcConfig).toEqual({
+  expect(props('Trigger/Function/Resource').VpcConfig).toEqual({
     SubnetIds: [{ Ref: privateSubnet }],
     SecurityGroupIds: [{ 'Fn::GetAtt': [id('TriggerSecurityGroup/Resource'), 'GroupId'] }],
   });
@@ -54,8 +54,8 @@ it('runs only the trigger in the private subnet, behind a group that allows HTTP
   });
   expect(props('TriggerSecurityGroup/Resource')).not.toHaveProperty('SecurityGroupIngress');
   template.resourceCountIs('AWS::EC2::SecurityGroupIngress', 0);
-  expect(props('CallbackFunction/Resource')).not.toHaveProperty('VpcConfig');
-  expect(props('TimeoutSweeperFunction/Resource')).not.toHaveProperty('VpcConfig');
+  expect(props('Callback/Function/Resource')).not.toHaveProperty('VpcConfig');
+  expect(props('TimeoutSweeper/Function/Resource')).not.toHaveProperty('VpcConfig');
 });
 
 it('keeps S3 and DynamoDB traffic off the NAT gateway and logs the VPC\'s flows', () => {
@@ -67,7 +67,7 @@ it('keeps S3 and DynamoDB traffic off the NAT gateway and logs the VPC\'s flows'
 });
 
 it('grants the trigger the ENI actions Lambda needs: Describe on "*" (the only kind it accepts), the rest within the account', () => {
-  const ec2 = functionStatements(resources, 'TriggerFunction').filter((s) => actionsOf(s).some((a) => a.startsWith('ec2:')));
+  const ec2 = functionStatements(resources, 'Trigger/Function').filter((s) => actionsOf(s).some((a) => a.startsWith('ec2:')));
   expect(ec2).toEqual([
     { Effect: 'Allow', Action: ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'], Resource: '*' },
     {
@@ -85,15 +85,15 @@ it('grants the trigger the ENI actions Lambda needs: Describe on "*" (the only k
 });
 
 it('signs file URLs with the access key secret instead of a role: no presign role, GetSecretValue on that secret only', () => {
-  const env = (props('TriggerFunction/Resource').Environment as { Variables: Record<string, Json> }).Variables;
+  const env = (props('Trigger/Function/Resource').Environment as { Variables: Record<string, Json> }).Variables;
   expect(env).toMatchObject({
     [TriggerEnv.presignAccessKeySecretId]: 'fps/mybrand/presign-key',
     [TriggerEnv.presignExpiresSeconds]: '86400',
   });
   expect(env).not.toHaveProperty(TriggerEnv.presignRoleArn);
   expect(() => id('PresignRole/Resource')).toThrow();
-  expect(functionStatements(resources, 'TriggerFunction').filter((s) => actionsOf(s).some((a) => a.startsWith('sts:')))).toEqual([]);
-  const secrets = functionStatements(resources, 'TriggerFunction').filter((s) => actionsOf(s).some((a) => a.startsWith('secretsmanager:')));
+  expect(functionStatements(resources, 'Trigger/Function').filter((s) => actionsOf(s).some((a) => a.startsWith('sts:')))).toEqual([]);
+  const secrets = functionStatements(resources, 'Trigger/Function').filter((s) => actionsOf(s).some((a) => a.startsWith('secretsmanager:')));
   expect(secrets).toEqual([
     {
       Effect: 'Allow',

@@ -12,7 +12,7 @@ let template: Template;
 let resources: Record<string, CfnResource>;
 const id = (constructPath: string) => logicalIdOf(resources, constructPath);
 const triggerEnv = () =>
-  ((resources[id('TriggerFunction/Resource')]?.Properties?.Environment ?? {}) as { Variables: Record<string, Json> }).Variables;
+  ((resources[id('Trigger/Function/Resource')]?.Properties?.Environment ?? {}) as { Variables: Record<string, Json> }).Variables;
 
 beforeAll(() => {
   // Strings, as `-c key=value` passes them.
@@ -33,7 +33,7 @@ afterAll(() => synthesized.cleanUp());
 it('uses the imported secret: none created, its ARN in the env, the output and the grant', () => {
   template.resourceCountIs('AWS::SecretsManager::Secret', 0);
   expect(triggerEnv()[TriggerEnv.tokenSecretId]).toBe(SECRET_ARN);
-  expect(functionStatements(resources, 'TriggerFunction')).toContainEqual({
+  expect(functionStatements(resources, 'Trigger/Function')).toContainEqual({
     Effect: 'Allow',
     Action: 'secretsmanager:GetSecretValue',
     Resource: SECRET_ARN,
@@ -42,7 +42,7 @@ it('uses the imported secret: none created, its ARN in the env, the output and t
 });
 
 it('reserves no concurrency when asked for 0', () => {
-  expect(resources[id('TriggerFunction/Resource')]?.Properties).not.toHaveProperty('ReservedConcurrentExecutions');
+  expect(resources[id('Trigger/Function/Resource')]?.Properties).not.toHaveProperty('ReservedConcurrentExecutions');
 });
 
 it('passes the optional and coerced settings to the trigger', () => {

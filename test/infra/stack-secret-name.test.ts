@@ -13,14 +13,14 @@ afterAll(() => synthesized.cleanUp());
 it('passes the name as the secret id and outputs it', () => {
   const { resources, template } = synthesized;
   template.resourceCountIs('AWS::SecretsManager::Secret', 0);
-  const trigger = resources[logicalIdOf(resources, 'TriggerFunction/Resource')];
+  const trigger = resources[logicalIdOf(resources, 'Trigger/Function/Resource')];
   const env = ((trigger?.Properties?.Environment ?? {}) as { Variables: Record<string, Json> }).Variables;
   expect(env[TriggerEnv.tokenSecretId]).toBe('fps/mybrand/token');
   expect((template.toJSON().Outputs as Record<string, { Value: Json }>).TokenSecretName?.Value).toBe('fps/mybrand/token');
 });
 
 it("grants GetSecretValue on that secret's ARN (any 6-character suffix) and nothing wider", () => {
-  const statements = functionStatements(synthesized.resources, 'TriggerFunction').filter(
+  const statements = functionStatements(synthesized.resources, 'Trigger/Function').filter(
     (s) => JSON.stringify(s.Action).includes('secretsmanager:'),
   );
   expect(statements).toEqual([

@@ -9,6 +9,8 @@ import {
   CallbackEnv,
   DEFAULT_FPS_ENDPOINT,
   DEFAULT_MAX_FILE_BYTES,
+  FUNCTION_ROLE_METADATA,
+  FunctionRole,
   METRICS_NAMESPACE,
   MetricName,
   PRESIGN_ROLE_MAX_SECONDS,
@@ -30,7 +32,7 @@ import {
   synth,
 } from './synth.js';
 
-const FUNCTION_IDS = ['TriggerFunction', 'CallbackFunction', 'TimeoutSweeperFunction'] as const;
+const FUNCTION_IDS = ['Trigger/Function', 'Callback/Function', 'TimeoutSweeper/Function'] as const;
 
 let synthesized: Synthesized;
 let template: Template;
@@ -68,8 +70,21 @@ describe('functions', () => {
     expect(exportTypeInNode(bundle, 'handler', env)).toBe('function');
   });
 
+  it("marks each pipeline function with its role, and none of CDK's own functions", () => {
+    const roles = Object.entries(resources)
+      .filter(([, r]) => r.Type === 'AWS::Lambda::Function')
+      .map(([logicalId, r]) => [logicalId, r.Metadata?.[FUNCTION_ROLE_METADATA]] as const);
+    expect(Object.fromEntries(roles.filter(([, role]) => role !== undefined))).toEqual({
+      [id('Trigger/Function/Resource')]: FunctionRole.trigger,
+      [id('Callback/Function/Resource')]: FunctionRole.callback,
+      [id('TimeoutSweeper/Function/Resource')]: FunctionRole.sweeper,
+    });
+    // The bucket-notifications handler is CDK's, deploy-time only.
+    expect(roles.filter(([, role]) => role === undefined)).toHaveLength(1);
+  });
+
   it('trigger gets every setting it reads, with the defaults', () => {
-    const env = ((fn('TriggerFunction').Properties?.Environment ?? {}) as { Variables: Record<string, Json> }).Variables;
+    const env = ((fn('Trigger/Function').Properties?.Environment ?? {}) as { Variables: Record<string, Json> }).Variables;
     expect(env).toEqual({
       NODE_OPTIONS: '--enable-source-maps',
       [TriggerEnv.tableName]: { Ref: id('UploadsTable/Resource') },
@@ -91,9 +106,9 @@ describe('functions', () => {
   });
 
   it('trigger: 60 s timeout, 10 reserved, async retries to the failed-uploads queue', () => {
-    expect(fn('TriggerFunction').Properties).toMatchObject({ Timeout: 60, ReservedConcurrentExecutions: 10 });
+    expect(fn('Trigger/Function').Properties).toMatchObject({ Timeout: 60, ReservedConcurrentExecutions: 10 });
     template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
-      FunctionName: { Ref: id('TriggerFunction/Resource') },
+      FunctionName: { Ref: id('Trigger/Function/Resource') },
       MaximumRetryAttempts: 2,
       MaximumEventAgeInSeconds: 6 * 3600,
       DestinationConfig: {
@@ -118,7 +133,7 @@ describe('functions', () => {
         },
       },
     });
-    expect(fn('TimeoutSweeperFunction').Properties?.Environment).toEqual({
+    expect(fn('TimeoutSweeper/Function').Properties?.Environment).toEqual({
       Variables: {
         NODE_OPTIONS: '--enable-source-maps',
         [SweeperEnv.tableName]: { Ref: id('UploadsTable/Resource') },
@@ -140,7 +155,7 @@ describe('functions', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(15 minutes)',
       Targets: Match.arrayWith([
-        Match.objectLike({ Arn: { 'Fn::GetAtt': [id('TimeoutSweeperFunction/Resource'), 'Arn'] } }),
+        Match.objectLike({ Arn: { 'Fn::GetAtt': [id('TimeoutSweeper/Function/Resource'), 'Arn'] } }),
       ]),
     });
   });
@@ -148,7 +163,7 @@ describe('functions', () => {
 
 describe('drop bucket', () => {
   it('sends every ObjectCreated event for .csv and .CSV keys to the trigger', () => {
-    const trigger = { 'Fn::GetAtt': [id('TriggerFunction/Resource'), 'Arn'] };
+    const trigger = { 'Fn::GetAtt': [id('Trigger/Function/Resource'), 'Arn'] };
     template.resourceCountIs('Custom::S3BucketNotifications', 1);
     template.hasResourceProperties('Custom::S3BucketNotifications', {
       BucketName: { Ref: id('DropBucket/Resource') },
@@ -258,7 +273,7 @@ describe('callback API', () => {
     expect(CALLBACK_ROUTE).toBe('/callbacks/{uploadId}/{token}');
     template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
       IntegrationType: 'AWS_PROXY',
-      IntegrationUri: { 'Fn::GetAtt': [id('CallbackFunction/Resource'), 'Arn'] },
+      IntegrationUri: { 'Fn::GetAtt': [id('Callback/Function/Resource'), 'Arn'] },
     });
   });
 
@@ -268,7 +283,7 @@ describe('callback API', () => {
       StageName: '$default',
       AutoDeploy: true,
       DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
-      AccessLogSettings: { DestinationArn: { 'Fn::GetAtt': [id('CallbackApiAccessLogs/Resource'), 'Arn'] } },
+      AccessLogSettings: { DestinationArn: { 'Fn::GetAtt': [id('Callback/AccessLogs/Resource'), 'Arn'] } },
     });
     const format = (stage.AccessLogSettings as { Format: string }).Format;
     expect(Object.keys(JSON.parse(format))).toEqual([
@@ -304,7 +319,7 @@ describe('IAM', () => {
 
   it('trigger may assume only the presign role, which may only read drop-bucket objects and trusts only the trigger', () => {
     const presignRole = { 'Fn::GetAtt': [id('PresignRole/Resource'), 'Arn'] };
-    const sts = functionStatements(resources, 'TriggerFunction').filter((s) => actionsOf(s).some((a) => a.startsWith('sts:')));
+    const sts = functionStatements(resources, 'Trigger/Function').filter((s) => actionsOf(s).some((a) => a.startsWith('sts:')));
     expect(sts).toEqual([{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: presignRole }]);
     const role = resources[id('PresignRole/Resource')]?.Properties;
     expect(role?.MaxSessionDuration).toBe(PRESIGN_ROLE_MAX_SECONDS);
@@ -314,7 +329,7 @@ describe('IAM', () => {
         {
           Effect: 'Allow',
           Action: 'sts:AssumeRole',
-          Principal: { AWS: { 'Fn::GetAtt': [id('TriggerFunctionRole/Resource'), 'Arn'] } },
+          Principal: { AWS: { 'Fn::GetAtt': [id('Trigger/FunctionRole/Resource'), 'Arn'] } },
         },
       ],
     });
@@ -333,7 +348,7 @@ describe('IAM', () => {
   });
 
   it('trigger may send only to the failed-uploads queue (its on-failure destination)', () => {
-    const sqs = functionStatements(resources, 'TriggerFunction').filter((s) => actionsOf(s).some((a) => a.startsWith('sqs:')));
+    const sqs = functionStatements(resources, 'Trigger/Function').filter((s) => actionsOf(s).some((a) => a.startsWith('sqs:')));
     expect(sqs.length).toBeGreaterThan(0);
     for (const statement of sqs) {
       expect(statement.Resource).toEqual({ 'Fn::GetAtt': [id('FailedUploadsQueue/Resource'), 'Arn'] });
@@ -363,7 +378,7 @@ describe('IAM', () => {
   });
 
   it("trigger reads only the drop bucket's objects", () => {
-    const s3 = functionStatements(resources, 'TriggerFunction').filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
+    const s3 = functionStatements(resources, 'Trigger/Function').filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
     expect(s3).toEqual([
       {
         Effect: 'Allow',
@@ -374,7 +389,7 @@ describe('IAM', () => {
   });
 
   it('trigger reads and writes items of the uploads table only', () => {
-    const ddb = functionStatements(resources, 'TriggerFunction').filter((s) =>
+    const ddb = functionStatements(resources, 'Trigger/Function').filter((s) =>
       actionsOf(s).some((a) => a.startsWith('dynamodb:')),
     );
     expect(ddb).toEqual([
@@ -393,7 +408,7 @@ describe('IAM', () => {
   });
 
   it('trigger may read the token secret and no other', () => {
-    const secrets = functionStatements(resources, 'TriggerFunction').filter((s) =>
+    const secrets = functionStatements(resources, 'Trigger/Function').filter((s) =>
       actionsOf(s).some((a) => a.startsWith('secretsmanager:')),
     );
     expect(secrets).toEqual([
@@ -402,7 +417,7 @@ describe('IAM', () => {
   });
 
   it('callback may only get and update items of the table', () => {
-    const ddb = functionStatements(resources, 'CallbackFunction').filter((s) =>
+    const ddb = functionStatements(resources, 'Callback/Function').filter((s) =>
       actionsOf(s).some((a) => !a.startsWith('logs:') && !a.startsWith('sns:')),
     );
     expect(ddb).toEqual([
@@ -416,7 +431,7 @@ describe('IAM', () => {
 
   it('sweeper may query the byStatus index and update items', () => {
     const table = { 'Fn::GetAtt': [id('UploadsTable/Resource'), 'Arn'] };
-    const ddb = functionStatements(resources, 'TimeoutSweeperFunction').filter((s) =>
+    const ddb = functionStatements(resources, 'TimeoutSweeper/Function').filter((s) =>
       actionsOf(s).some((a) => a.startsWith('dynamodb:')),
     );
     expect(ddb).toEqual([
@@ -522,12 +537,12 @@ describe('token secret and outputs', () => {
   it('has no VPC unless a fixed egress IP is asked for', () => {
     template.resourceCountIs('AWS::EC2::VPC', 0);
     template.resourceCountIs('AWS::EC2::NatGateway', 0);
-    expect(fn('TriggerFunction').Properties).not.toHaveProperty('VpcConfig');
+    expect(fn('Trigger/Function').Properties).not.toHaveProperty('VpcConfig');
   });
 
   it(`names the stack ${STACK_ID}`, () => {
-    expect(String(resources[id('TriggerFunction/Resource')]?.Metadata?.['aws:cdk:path'])).toBe(
-      `${STACK_ID}/TriggerFunction/Resource`,
+    expect(String(resources[id('Trigger/Function/Resource')]?.Metadata?.['aws:cdk:path'])).toBe(
+      `${STACK_ID}/Trigger/Function/Resource`,
     );
   });
 });

@@ -6,14 +6,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../../infra/app.js';
+import { type CfnResource, type Json, resolveValue } from '../../local/template.js';
 
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-
-export interface CfnResource {
-  readonly Type: string;
-  readonly Properties?: Record<string, Json>;
-  readonly Metadata?: Record<string, Json>;
-}
+export type { CfnResource, Json };
 
 export interface Synthesized {
   readonly template: Template;
@@ -79,14 +74,14 @@ export function functionStatements(resources: Record<string, CfnResource>, funct
 
 /** Stand-ins for the values CloudFormation would resolve, so a handler can load with the template's env. */
 export function resolveForTest(value: Json): string {
-  if (typeof value === 'string') return value;
-  if (value && typeof value === 'object' && !Array.isArray(value)) {
-    const getAtt = value['Fn::GetAtt'];
-    if (Array.isArray(getAtt) && getAtt[1] === 'ApiEndpoint') return 'https://abc123.execute-api.eu-west-1.amazonaws.com';
-    if (Array.isArray(getAtt) && getAtt[1] === 'Arn') return `arn:aws:iam::123456789012:role/${String(getAtt[0])}`;
-    if (typeof value.Ref === 'string') return `${value.Ref}-resolved`;
-  }
-  throw new Error(`No test stand-in for ${JSON.stringify(value)}`);
+  return resolveValue(value, { region: 'eu-west-1', accountId: '123456789012', lookup: standIn });
+}
+
+function standIn(logicalId: string, attribute?: string): string {
+  if (attribute === undefined) return `${logicalId}-resolved`;
+  if (attribute === 'ApiEndpoint') return 'https://abc123.execute-api.eu-west-1.amazonaws.com';
+  if (attribute === 'Arn') return `arn:aws:iam::123456789012:role/${logicalId}`;
+  throw new Error(`No test stand-in for ${logicalId}.${attribute}`);
 }
 
 /**

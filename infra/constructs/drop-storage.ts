@@ -1,0 +1,106 @@
+// Where people drop CSV files: the drop bucket, its access-log bucket, and who may read or be told about its objects.
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
+import { Construct } from 'constructs';
+import { keepStackLevelLogicalIds } from './logical-ids.js';
+
+/** Server access logs are audit evidence for the files, so they outlive them. */
+const MIN_ACCESS_LOG_DAYS = 90;
+
+export interface DropStorageProps {
+  /** Days before a dropped file (personal data) and its old versions expire; access logs keep at least 90. */
+  readonly retentionDays: number;
+}
+
+/** The drop bucket (private, versioned, expiring) and the bucket its server access logs go to. */
+export class DropStorage extends Construct {
+  /** Where people drop CSV files. */
+  readonly bucket: s3.Bucket;
+  /** The drop bucket's server access logs. */
+  readonly accessLogBucket: s3.Bucket;
+
+  constructor(scope: Construct, id: string, props: DropStorageProps) {
+    super(scope, id);
+    this.accessLogBucket = new s3.Bucket(this, 'AccessLogBucket', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      // S3 server access logging can deliver only to SSE-S3 buckets.
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [
+        {
+          id: 'ExpireAccessLogs',
+          expiration: Duration.days(Math.max(props.retentionDays, MIN_ACCESS_LOG_DAYS)),
+          abortIncompleteMultipartUploadAfter: Duration.days(7),
+        },
+      ],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    this.bucket = new s3.Bucket(this, 'DropBucket', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      // An overwritten file stays recoverable: what Insider was sent is kept until the lifecycle ends it.
+      versioned: true,
+      serverAccessLogsBucket: this.accessLogBucket,
+      serverAccessLogsPrefix: 'drop-bucket/',
+      lifecycleRules: [
+        {
+          id: 'ExpireDroppedFiles',
+          expiration: Duration.days(props.retentionDays),
+          noncurrentVersionExpiration: Duration.days(props.retentionDays),
+          abortIncompleteMultipartUploadAfter: Duration.days(7),
+        },
+      ],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    // The files and logs live in these buckets, and their policies and notifications must stay attached.
+    keepStackLevelLogicalIds(this.accessLogBucket);
+    keepStackLevelLogicalIds(this.bucket);
+  }
+
+  /**
+   * Lets `role` read any dropped object and its versions (HeadObject, for names and size from
+   * metadata, needs s3:GetObject), and acknowledges cdk-nag's wildcard finding on that role: object
+   * keys are whatever people drop, so no narrower pattern would hold.
+   * @param reason why this role needs every object, recorded with the acknowledgement.
+   */
+  grantReadObjects(role: iam.IRole, reason: string): iam.Grant {
+    const grant = iam.Grant.addToPrincipal({
+      grantee: role,
+      actions: ['s3:GetObject', 's3:GetObjectVersion'],
+      resourceArns: [this.bucket.arnForObjects('*')],
+    });
+    const bucketId = Stack.of(this).resolve((this.bucket.node.defaultChild as s3.CfnBucket).logicalId) as string;
+    Validations.of(role).acknowledge({ id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/*]`, reason });
+    return grant;
+  }
+
+  /**
+   * Sends every ObjectCreated event for a `.csv` or `.CSV` key to `fn`: not just Put, since
+   * multipart uploads arrive as CompleteMultipartUpload; and both cases, since suffix filters are
+   * case-sensitive and `.CSV` files must reach the trigger to be rejected on the record.
+   */
+  notifyCsvCreated(fn: lambda.IFunction): void {
+    const destination = new LambdaDestination(fn);
+    this.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, destination, { suffix: '.csv' });
+    this.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, destination, { suffix: '.CSV' });
+
+    // CDK's own handler that writes the bucket's notification configuration at deploy time.
+    const stack = Stack.of(this);
+    const handlerRole = stack.node.children
+      .find((child) => child.node.id.startsWith('BucketNotificationsHandler'))
+      ?.node.tryFindChild('Role');
+    if (!handlerRole) throw new Error('The bucket notifications handler has no role to acknowledge');
+    Validations.of(handlerRole).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      reason:
+        "CDK's bucket-notifications custom resource runs only during deployments; its role is created inside aws-cdk-lib and the managed policy only lets it write its own logs.",
+    });
+  }
+}

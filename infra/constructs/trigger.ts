@@ -1,0 +1,174 @@
+// The trigger: submits each dropped CSV to Insider; its settings, signer, optional fixed egress, retries and failure queue in one place.
+import { Duration, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { FunctionRole, TRIGGER_ASYNC_RETRY_ATTEMPTS, TriggerEnv } from '../../lambdas/shared/contract.js';
+import { NodeFunction } from '../node-function.js';
+import type { DropStorage } from './drop-storage.js';
+import { FixedEgress } from './fixed-egress.js';
+import type { FpsTokenSecret } from './fps-token-secret.js';
+import { keepStackLevelLogicalIds } from './logical-ids.js';
+import type { Operations } from './operations.js';
+import type { UploadsTable } from './uploads-table.js';
+
+
+export interface TriggerProps {
+  /** The bucket whose `.csv` objects the trigger submits (it reads their metadata; Insider downloads them). */
+  readonly storage: DropStorage;
+  /** Where the trigger claims each object version and records the outcome. */
+  readonly uploads: UploadsTable;
+  /** The FPS token the trigger sends to Insider. */
+  readonly tokenSecret: FpsTokenSecret;
+  /** Where the trigger publishes the final statuses it reaches. */
+  readonly operations: Operations;
+  /** The callback API's base URL; each upload's callback URL starts with it. */
+  readonly callbackBaseUrl: string;
+  /** The Insider partner name, sent as `X-PARTNER-NAME`. */
+  readonly partnerName: string;
+  /** Insider's upload endpoint. */
+  readonly fpsEndpointUrl: string;
+  /**
+   * Attribute for files dropped at the bucket root.
+   * @default - such files are rejected
+   */
+  readonly defaultAttributeName?: string;
+  /** Larger files are rejected before calling Insider. */
+  readonly maxFileBytes: number;
+  /** Lifetime of the presigned file URL; over an hour needs `presignAccessKeySecretName` (checked by `readConfig`). */
+  readonly presignExpiresSeconds: number;
+  /** Per-request timeout when calling Insider. */
+  readonly fpsTimeoutMs: number;
+  /** How long the trigger caches the token. */
+  readonly tokenCacheSeconds: number;
+  /**
+   * Trigger functions running at once, to keep a burst within Insider's rate limit.
+   * @default - none reserved
+   */
+  readonly reservedConcurrency?: number;
+  /**
+   * A secret holding an IAM user's access key, used only to sign file URLs (for lifetimes over an hour).
+   * @default - the trigger signs with a role it assumes for each URL
+   */
+  readonly presignAccessKeySecretName?: string;
+  /**
+   * Run the trigger behind a NAT gateway with an Elastic IP, for API keys restricted to trusted IPs.
+   * @default false
+   */
+  readonly fixedEgressIp?: boolean;
+}
+
+/**
+ * The trigger function with what it needs: read access to dropped objects, the uploads table and the
+ * token; a signer for file URLs (a role it assumes, or an access key's secret); asynchronous retries
+ * ending in the failed-uploads queue; and the drop bucket's notifications.
+ */
+export class Trigger extends Construct {
+  readonly function: NodeFunction;
+  /** Lambda drops a trigger event (to the failed-uploads queue) once it is this old, retried or not. */
+  readonly maxEventAge = Duration.hours(6);
+  /** S3 events the trigger gave up on (its on-failure destination). */
+  readonly failedUploadsQueue: sqs.Queue;
+  /** With `fixedEgressIp`: the VPC and Elastic IP it leaves through. */
+  readonly egress: FixedEgress | undefined;
+
+  constructor(scope: Construct, id: string, props: TriggerProps) {
+    super(scope, id);
+    if (props.reservedConcurrency !== undefined && !(Number.isInteger(props.reservedConcurrency) && props.reservedConcurrency >= 1)) {
+      throw new Error(`${this.node.path}: reservedConcurrency must be a whole number ≥ 1; leave it out to reserve none`);
+    }
+
+    this.failedUploadsQueue = new sqs.Queue(this, 'FailedUploadsQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    // It holds the events waiting to be redriven; its policy must stay attached.
+    keepStackLevelLogicalIds(this.failedUploadsQueue);
+    Validations.of(this.failedUploadsQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        "This queue is the trigger's dead-letter destination (Lambda's on-failure destination); a queue behind it would only move the same messages again.",
+    });
+
+    this.egress = props.fixedEgressIp ? new FixedEgress(this, 'Egress') : undefined;
+
+    const environment: Record<string, string> = {
+      [TriggerEnv.tableName]: props.uploads.tableName,
+      [TriggerEnv.partnerName]: props.partnerName,
+      [TriggerEnv.tokenSecretId]: props.tokenSecret.secretId,
+      [TriggerEnv.endpointUrl]: props.fpsEndpointUrl,
+      // The local stack resolves this GetAtt to its own API's URL.
+      [TriggerEnv.callbackBaseUrl]: props.callbackBaseUrl,
+      [TriggerEnv.maxFileBytes]: String(props.maxFileBytes),
+      [TriggerEnv.presignExpiresSeconds]: String(props.presignExpiresSeconds),
+      [TriggerEnv.fpsTimeoutMs]: String(props.fpsTimeoutMs),
+      [TriggerEnv.tokenCacheSeconds]: String(props.tokenCacheSeconds),
+      [TriggerEnv.maxInvocations]: String(1 + TRIGGER_ASYNC_RETRY_ATTEMPTS),
+      [TriggerEnv.statusTopicArn]: props.operations.statusTopic.topicArn,
+    };
+    if (props.defaultAttributeName !== undefined) {
+      environment[TriggerEnv.defaultAttributeName] = props.defaultAttributeName;
+    }
+
+    this.function = new NodeFunction(this, 'Function', {
+      ...this.egress?.network,
+      functionRole: FunctionRole.trigger,
+      entry: 'lambdas/trigger/handler.ts',
+      description: 'Submits each CSV dropped in the bucket to Insider FPS',
+      // The handler's retries of the FPS call (each capped by fpsTimeoutMs) must finish well
+      // inside this, so a slow Insider ends in a recorded failure rather than a killed invocation.
+      timeout: Duration.seconds(60),
+      reservedConcurrentExecutions: props.reservedConcurrency,
+      environment,
+    });
+    this.function.configureAsyncInvoke({
+      retryAttempts: TRIGGER_ASYNC_RETRY_ATTEMPTS,
+      maxEventAge: this.maxEventAge,
+      onFailure: new SqsDestination(this.failedUploadsQueue),
+    });
+    const role = this.function.executionRole;
+    props.storage.grantReadObjects(
+      role,
+      "The trigger reads the metadata of any object dropped in the drop bucket, whose keys people choose; the grant covers that bucket's objects and nothing else.",
+    );
+    props.operations.grantPublishStatus(this.function);
+    this.addFileUrlSigner(props);
+    this.egress?.grantNetworkInterfaces(role);
+    props.uploads.grantItemWrites(this.function);
+    props.tokenSecret.grantRead(this.function);
+
+    props.storage.notifyCsvCreated(this.function);
+  }
+
+  /** Who signs the file URLs Insider downloads, so that the recorded expiry is the one S3 enforces. */
+  private addFileUrlSigner(props: TriggerProps): void {
+    if (props.presignAccessKeySecretName === undefined) {
+      // The trigger assumes this role for each URL: STS returns the session's exact expiry, which
+      // the function's own credentials do not carry. Role chaining caps the session at one hour.
+      const presignRole = new iam.Role(this, 'PresignRole', {
+        assumedBy: new iam.ArnPrincipal(this.function.executionRole.roleArn),
+        description: 'Signs the file URLs Insider downloads; assumed by the trigger function for each URL',
+        maxSessionDuration: Duration.hours(1),
+      });
+      // URLs already handed to Insider were signed by its sessions, which end if the role is replaced.
+      keepStackLevelLogicalIds(presignRole);
+      props.storage.grantReadObjects(
+        presignRole,
+        "A file URL can fetch any object dropped in the drop bucket, whose keys people choose; each URL is signed for one object version, and this role can read that bucket's objects and nothing else.",
+      );
+      presignRole.grantAssumeRole(this.function.executionRole);
+      this.function.addEnvironment(TriggerEnv.presignRoleArn, presignRole.roleArn);
+    } else {
+      const keySecret = secretsmanager.Secret.fromSecretNameV2(this, 'PresignAccessKeySecret', props.presignAccessKeySecretName);
+      iam.Grant.addToPrincipal({
+        grantee: this.function,
+        actions: ['secretsmanager:GetSecretValue'],
+        resourceArns: [`${keySecret.secretArn}-??????`],
+      });
+      this.function.addEnvironment(TriggerEnv.presignAccessKeySecretId, props.presignAccessKeySecretName);
+    }
+  }
+}

@@ -1,0 +1,66 @@
+// The local stack's template reader on hand-made templates: functions found by their role, values resolved like CloudFormation.
+import { describe, expect, it } from 'vitest';
+import { FUNCTION_ROLE_METADATA, FunctionRole } from '../../lambdas/shared/contract.js';
+import { type CfnResource, type CfnTemplate, readTemplate, resolveValue, UnsupportedTemplateError } from '../../local/template.js';
+
+const lambda = (metadata: Record<string, string>): CfnResource => ({
+  Type: 'AWS::Lambda::Function',
+  Properties: { Handler: 'index.handler', Runtime: 'nodejs24.x', Timeout: 60, MemorySize: 256, Environment: { Variables: { A: 'b' } } },
+  Metadata: { 'aws:asset:path': 'asset.abc', ...metadata },
+});
+const read = (resources: Record<string, CfnResource>) => readTemplate({ Resources: resources } satisfies CfnTemplate, '/out');
+
+describe('readTemplate: functions', () => {
+  it('takes the functions marked with a role, whatever their construct path, and skips the rest', () => {
+    const { functions } = read({
+      Worker1234: lambda({ [FUNCTION_ROLE_METADATA]: FunctionRole.trigger, 'aws:cdk:path': 'Stack/Anything/Resource' }),
+      // CDK's own custom-resource handler: bundled, but no role.
+      BucketNotificationsHandler: lambda({ 'aws:cdk:path': 'Stack/BucketNotificationsHandler/Function/Resource' }),
+    });
+    expect(functions).toEqual([
+      expect.objectContaining({ logicalId: 'Worker1234', role: 'trigger', assetDir: '/out/asset.abc', handler: 'index.handler', timeoutSeconds: 60 }),
+    ]);
+  });
+
+  it('stops on a role it does not know', () => {
+    expect(() => read({ Fn: lambda({ [FUNCTION_ROLE_METADATA]: 'uploader' }) })).toThrow(UnsupportedTemplateError);
+  });
+
+  it('stops on two functions with one role', () => {
+    const trigger = lambda({ [FUNCTION_ROLE_METADATA]: FunctionRole.trigger });
+    expect(() => read({ A: trigger, B: trigger })).toThrow(/More than one function has the role trigger/);
+  });
+
+  it('stops on a marked function with no bundle to run', () => {
+    expect(() => read({ Fn: { Type: 'AWS::Lambda::Function', Metadata: { [FUNCTION_ROLE_METADATA]: FunctionRole.sweeper } } })).toThrow(/no bundled asset/);
+  });
+});
+
+describe('resolveValue', () => {
+  const context = {
+    region: 'eu-west-1',
+    accountId: '123456789012',
+    lookup: (logicalId: string, attribute?: string) => (attribute ? `${logicalId}.${attribute}` : `ref:${logicalId}`),
+  };
+
+  it('passes literals through as strings', () => {
+    expect([resolveValue('x', context), resolveValue(3, context), resolveValue(true, context)]).toEqual(['x', '3', 'true']);
+  });
+
+  it('asks the lookup for Ref and Fn::GetAtt', () => {
+    expect(resolveValue({ Ref: 'Table' }, context)).toBe('ref:Table');
+    expect(resolveValue({ 'Fn::GetAtt': ['Api', 'ApiEndpoint'] }, context)).toBe('Api.ApiEndpoint');
+  });
+
+  it('fills in the pseudo parameters and joins, nested', () => {
+    const arn = {
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':secretsmanager:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':secret:x-??????']],
+    };
+    expect(resolveValue(arn, context)).toBe('arn:aws:secretsmanager:eu-west-1:123456789012:secret:x-??????');
+    expect(resolveValue({ 'Fn::Join': ['.', ['execute-api', { Ref: 'AWS::URLSuffix' }]] }, context)).toBe('execute-api.amazonaws.com');
+  });
+
+  it('stops on an intrinsic it does not know', () => {
+    expect(() => resolveValue({ 'Fn::Select': [0, ['a', 'b']] }, context)).toThrow(UnsupportedTemplateError);
+  });
+});
