@@ -5,9 +5,11 @@ export { STAND_IN_ENVIRONMENT, standInResolver } from './stand-in-resolver.js';
 export {
   type CfnTemplate,
   defaultKeyPolicy,
+  type EncryptedResource,
   type ExtraResourcePolicy,
   type IamModel,
   type PolicyDocument,
+  type ReadIamOptions,
   type Resolve,
   readIam,
   UnsupportedIamTemplateError,
