@@ -1,6 +1,7 @@
 // The AWS calls the pipeline makes today, listed by hand from lambdas/ until the end-to-end tests record them.
 import type { CfnResource, Json } from '../infra/synth.js';
 import { logicalIdOf } from '../infra/synth.js';
+import { FUNCTION_ROLE_METADATA, FunctionRole } from '../../lambdas/shared/contract.js';
 import type { AwsCall } from '../support/iam/evaluate.js';
 import type { Resolve } from '../support/iam/template-iam.js';
 
@@ -9,6 +10,13 @@ const DROPPED_KEY = 'Email Address/Müşteri VIP customers.csv';
 /** The session name `assumedRoleCredentials` gives the presign role (lambdas/adapters/presign-credentials.ts). */
 const PRESIGN_SESSION = 'fps-presign';
 const LOG_STREAM = '2026/05/01/[$LATEST]0123456789abcdef0123456789abcdef';
+
+/** The logical id of the pipeline function the stack marked with `role`. */
+function functionIdOf(resources: Record<string, CfnResource>, role: FunctionRole): string {
+  const match = Object.entries(resources).find(([, r]) => r.Type === 'AWS::Lambda::Function' && r.Metadata?.[FUNCTION_ROLE_METADATA] === role);
+  if (!match) throw new Error(`No function marked ${FUNCTION_ROLE_METADATA}=${role}`);
+  return match[0];
+}
 
 export function pipelineCalls(resources: Record<string, CfnResource>, resolve: Resolve): AwsCall[] {
   const text = (value: Json) => {
@@ -23,8 +31,8 @@ export function pipelineCalls(resources: Record<string, CfnResource>, resolve: R
   const partition = text({ Ref: 'AWS::Partition' });
 
   /** A function's ARN, its execution role's ARN, and a stream in its own log group, read from its resource. */
-  const fn = (name: string) => {
-    const logicalId = idAt(`${name}/Resource`);
+  const fn = (role: FunctionRole) => {
+    const logicalId = functionIdOf(resources, role);
     const props = resources[logicalId]?.Properties ?? {};
     const logGroup = (props.LoggingConfig as { LogGroup?: Json } | undefined)?.LogGroup;
     const logGroupArn = text({ 'Fn::GetAtt': [String((logGroup as { Ref: string }).Ref), 'Arn'] });
@@ -34,9 +42,9 @@ export function pipelineCalls(resources: Record<string, CfnResource>, resolve: R
       logStreamArn: `${logGroupArn.replace(/:\*$/, '')}:log-stream:${LOG_STREAM}`,
     };
   };
-  const trigger = fn('TriggerFunction');
-  const callback = fn('CallbackFunction');
-  const sweeper = fn('TimeoutSweeperFunction');
+  const trigger = fn(FunctionRole.trigger);
+  const callback = fn(FunctionRole.callback);
+  const sweeper = fn(FunctionRole.sweeper);
 
   const dropBucketArn = arnOf(idAt('DropBucket/Resource'));
   const droppedObject = `${dropBucketArn}/${DROPPED_KEY}`;
@@ -92,7 +100,7 @@ export function pipelineCalls(resources: Record<string, CfnResource>, resolve: R
 
     // Sweeper (lambdas/sweeper/handler.ts), invoked by its schedule.
     {
-      principal: { kind: 'service', service: 'events.amazonaws.com', sourceArn: arnOf(idAt('TimeoutSweeperSchedule/Resource')) },
+      principal: { kind: 'service', service: 'events.amazonaws.com', sourceArn: arnOf(idAt('TimeoutSweeper/Schedule/Resource')) },
       action: 'lambda:InvokeFunction',
       resource: sweeper.arn,
     },

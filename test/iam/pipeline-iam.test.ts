@@ -48,27 +48,27 @@ describe('the synthesized stack against the calls the code makes', () => {
 
     // Each stays until it is removed from the stack or justified; update this list with the stack.
     expect(evaluation.unexercised.map((g) => `${g.role}: ${g.action}`), describeUnexercised(evaluation)).toEqual([
-      'TriggerFunctionRole: sqs:GetQueueAttributes',
-      'TriggerFunctionRole: sqs:GetQueueUrl',
-      'TriggerFunctionRole: s3:GetObject',
-      'TriggerFunctionRole: dynamodb:ConditionCheckItem',
-      'TriggerFunctionRole: dynamodb:DeleteItem',
-      'PresignRole: s3:GetObject',
+      'Trigger/FunctionRole: sqs:GetQueueAttributes',
+      'Trigger/FunctionRole: sqs:GetQueueUrl',
+      'Trigger/FunctionRole: s3:GetObject',
+      'Trigger/FunctionRole: dynamodb:ConditionCheckItem',
+      'Trigger/FunctionRole: dynamodb:DeleteItem',
+      'Trigger/PresignRole: s3:GetObject',
     ]);
     expect(evaluation.notEvaluated.map((n) => n.policyArn)).toEqual(['arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole']);
   });
 
   it("names the trigger's policy when its sns:Publish statement is removed from a copy", async () => {
     const withoutPublish = copyWith((copy) => {
-      const statements = statementsAt(copy, 'TriggerFunctionRole/DefaultPolicy/Resource');
+      const statements = statementsAt(copy, 'Trigger/FunctionRole/DefaultPolicy/Resource');
       statements.splice(statements.findIndex((s) => s.Action === 'sns:Publish'), 1);
     });
 
     const evaluation = await evaluate(withoutPublish);
 
-    expect(evaluation.denied.map((v) => `${v.who}: ${v.call.action}`)).toEqual(['role TriggerFunctionRole: sns:Publish']);
+    expect(evaluation.denied.map((v) => `${v.who}: ${v.call.action}`)).toEqual(['role Trigger/FunctionRole: sns:Publish']);
     expect(describeDenials(evaluation)).toMatch(
-      /no statement in the identity policies of role TriggerFunctionRole \(TriggerFunctionRole\/DefaultPolicy\) allows sns:Publish on arn:aws:sns:eu-west-1:123456789012:StatusTopic/,
+      /no statement in the identity policies of role Trigger\/FunctionRole \(Trigger\/FunctionRole\/DefaultPolicy\) allows sns:Publish on arn:aws:sns:eu-west-1:123456789012:StatusTopic/,
     );
   });
 
@@ -79,7 +79,7 @@ describe('the synthesized stack against the calls the code makes', () => {
 
     const evaluation = await evaluate(untrusting);
 
-    expect(evaluation.denied.map((v) => v.problems)).toEqual([['no statement in the trust policy of role PresignRole allows role TriggerFunctionRole to sts:AssumeRole']]);
+    expect(evaluation.denied.map((v) => v.problems)).toEqual([['no statement in the trust policy of role Trigger/PresignRole allows role Trigger/FunctionRole to sts:AssumeRole']]);
   });
 
   it("accepts a trust policy naming the account, as IAM does: the trigger's own grant then decides", async () => {
@@ -99,7 +99,7 @@ describe('the synthesized stack against the calls the code makes', () => {
     const evaluation = await evaluateCalls(readIam(template, resolve), [{ ...headObject!, context: { 'aws:SecureTransport': 'false' } }]);
 
     expect(evaluation.denied[0]?.problems).toEqual([
-      'denied explicitly by statement 1 of the bucket policy DropBucket/Policy: {"Effect":"Deny","Action":"s3:*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}',
+      'denied explicitly by statement 1 of the bucket policy Storage/DropBucket/Policy: {"Effect":"Deny","Action":"s3:*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}',
     ]);
   });
 });
