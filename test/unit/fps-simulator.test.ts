@@ -2,17 +2,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type CallbackBody,
-  countValues,
-  type FpsSimulator,
-  type FpsSimulatorOptions,
-  inferAttributeType,
-  isLoopbackUrl,
-  isValidValue,
-  mulberry32,
-  startFpsSimulator,
-} from '../../local/fps-simulator.js';
+import { isLoopbackUrl } from '../../local/fps-processing.js';
+import { type FpsSimulator, type FpsSimulatorOptions, startFpsSimulator } from '../../local/fps-simulator.js';
+import { countValues, inferAttributeType, isValidValue } from '../../local/fps-values.js';
+import type { CallbackBody } from '../../local/fps-wire.js';
+import { mulberry32 } from '../../local/prng.js';
 
 const PARTNER = 'mybrand';
 const TOKEN = 'tok-123';
