@@ -1,6 +1,6 @@
 // What the simulator does with an accepted upload, as Insider would: fetch the file through its URL, count its values, call back.
 import type { CallbackFault } from './fps-faults.js';
-import { type AttributeType, attributeTypeOf, countValues, type ValueCounts } from './fps-values.js';
+import { type AttributeType, attributeTypeOf, countValues, readText, type ValueCounts } from './fps-values.js';
 import type { CallbackBody, UploadPayload } from './fps-wire.js';
 import type { WorkTracker } from './work-tracker.js';
 
@@ -24,7 +24,7 @@ export interface CallbackLog {
   kind: 'original' | 'duplicate' | 'conflicting';
 }
 
-export type Download = { ok: true; text: string; bytes: number } | { ok: false; tooLarge: boolean; error: string };
+export type Download = { ok: true; body: Buffer; bytes: number } | { ok: false; tooLarge: boolean; error: string };
 
 export interface ProcessingSettings {
   maxFileBytes: number;
@@ -49,16 +49,19 @@ export function isLoopbackUrl(raw: string): boolean {
   return host === 'localhost' || host === '[::1]' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
+export type FileVerdict =
+  | { kind: 'counted'; counts: ValueCounts }
+  | { kind: 'unparseable'; error: string }
+  | { kind: 'notText'; error: string };
+
 /** A downloaded file's counts, or why it could not be counted. */
-export function judgeFile(
-  text: string,
-  attributeName: string,
-  attributeTypes: Readonly<Record<string, AttributeType>> = {},
-): { ok: true; counts: ValueCounts } | { ok: false; error: string } {
+export function judgeFile(bytes: Uint8Array, attributeName: string, attributeTypes: Readonly<Record<string, AttributeType>> = {}): FileVerdict {
+  const file = readText(bytes);
+  if (!file.ok) return { kind: 'notText', error: file.error };
   try {
-    return { ok: true, counts: countValues(text, attributeTypeOf(attributeName, attributeTypes)) };
+    return { kind: 'counted', counts: countValues(file.text, attributeTypeOf(attributeName, attributeTypes)) };
   } catch (err) {
-    return { ok: false, error: `unparseable CSV: ${(err as Error).message}` };
+    return { kind: 'unparseable', error: `unparseable CSV: ${(err as Error).message}` };
   }
 }
 
@@ -99,26 +102,29 @@ export class UploadProcessor {
   }
 
   /**
-   * Insider documents neither what happens to an unreadable or oversized file after a 200 nor
-   * whether it calls back; we record the error and call back with all counts 0, which is the
-   * answer a pipeline has to cope with anyway.
+   * Insider documents neither what happens to an unreadable, unparseable or oversized file after
+   * a 200 nor whether it calls back; we record the error and call back with all counts 0, which is
+   * the answer a pipeline has to cope with anyway. A file that is not text at all (gzip, binary)
+   * is undocumented too; we record the error and send no callback, the harder case for a pipeline.
+   * `extraCallbackDelayMs` holds the callback back further (e.g. for a lost reply's retry).
    */
-  async process(log: ProcessingLog, payload: UploadPayload, preloaded?: Download): Promise<void> {
+  async process(log: ProcessingLog, payload: UploadPayload, preloaded?: Download, extraCallbackDelayMs = 0): Promise<void> {
     const { downloadDelayMs, callbackDelayMs, callbackDelayedMs, attributeTypes } = this.settings;
     if (!preloaded && downloadDelayMs > 0 && !(await this.work.sleep(downloadDelayMs))) return;
     const file = preloaded ?? (await this.download(log, payload.fileUrl));
     let counts: ValueCounts = { valid: 0, invalid: 0, total: 0 };
     if (file.ok) {
-      const judged = judgeFile(file.text, payload.attributeName, attributeTypes);
-      if (judged.ok) counts = log.counts = judged.counts;
+      const judged = judgeFile(file.body, payload.attributeName, attributeTypes);
+      if (judged.kind === 'counted') counts = log.counts = judged.counts;
       else log.processingError = judged.error;
+      if (judged.kind === 'notText') return;
     } else {
       log.processingError = file.error;
     }
     const planned = plannedCallbacks(payload.segmentName, counts, log.callbackFaults);
     if (planned.length === 0) return;
     const delayed = log.callbackFaults.includes('callbackDelayed');
-    if (!(await this.work.sleep(callbackDelayMs + (delayed ? callbackDelayedMs : 0)))) return;
+    if (!(await this.work.sleep(callbackDelayMs + (delayed ? callbackDelayedMs : 0) + extraCallbackDelayMs))) return;
     for (const callback of planned) await this.postCallback(payload.callbackUrl, callback);
   }
 
@@ -164,7 +170,7 @@ export class UploadProcessor {
     } catch (err) {
       return { ok: false, tooLarge: false, error: `download failed: ${(err as Error).message}` };
     }
-    return { ok: true, text: Buffer.concat(chunks).toString('utf8'), bytes: size };
+    return { ok: true, body: Buffer.concat(chunks), bytes: size };
   }
 
   private async postCallback(url: string, callback: Pick<CallbackLog, 'body' | 'kind'>): Promise<void> {
