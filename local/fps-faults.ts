@@ -11,7 +11,16 @@ export const UPLOAD_FAULTS = [
   'serverError',
   'acceptedButSlow',
 ] as const;
-export type UploadFault = (typeof UPLOAD_FAULTS)[number];
+
+/**
+ * "Accepted, reply lost": Insider accepts the upload (the name is taken, the file processed, the
+ * callback sent, late), but its answer never arrives intact: a gateway's 502 or 504, or a reset
+ * connection after the request was read.
+ */
+export const REPLY_LOST_FAULTS = ['acceptedReplyLost502', 'acceptedReplyLost504', 'acceptedReplyLostReset'] as const;
+export type ReplyLostFault = (typeof REPLY_LOST_FAULTS)[number];
+
+export type UploadFault = (typeof UPLOAD_FAULTS)[number] | ReplyLostFault;
 
 /** Faults that distort the callback of an accepted upload. */
 export const CALLBACK_FAULTS = ['callbackDropped', 'callbackDelayed', 'callbackDuplicated', 'callbackConflicting'] as const;
@@ -23,7 +32,7 @@ export type FaultConfig = Record<UploadFault | CallbackFault, number>;
 const SERVER_ERROR_STATUSES = [500, 502, 503, 504, 520] as const;
 
 const zeroFaults = (): FaultConfig =>
-  Object.fromEntries([...UPLOAD_FAULTS, ...CALLBACK_FAULTS].map((name) => [name, 0])) as FaultConfig;
+  Object.fromEntries([...UPLOAD_FAULTS, ...REPLY_LOST_FAULTS, ...CALLBACK_FAULTS].map((name) => [name, 0])) as FaultConfig;
 
 /** Every fault at 0 except those given; throws on an unknown name or a value outside 0..1. */
 export function normaliseFaults(faults: Partial<FaultConfig> | undefined): FaultConfig {
@@ -45,6 +54,7 @@ export class FaultPlan {
   private config: FaultConfig;
   private requestRandom!: () => number;
   private callbackRandom!: () => number;
+  private replyLostRandom!: () => number;
 
   constructor(
     private readonly seed: number,
@@ -69,11 +79,15 @@ export class FaultPlan {
     this.counts[name] = (this.counts[name] ?? 0) + 1;
   }
 
-  /** At most one upload fault per request: the first of UPLOAD_FAULTS that hits. */
+  /**
+   * At most one upload fault per request: the first of UPLOAD_FAULTS that hits, else the first of
+   * REPLY_LOST_FAULTS. Those take effect only if the upload is accepted, like acceptedButSlow.
+   */
   drawUpload(): UploadFault | undefined {
     // Always draw for every fault so a request consumes the same randomness whatever happens.
     const draws = UPLOAD_FAULTS.map((name) => ({ name, hit: this.requestRandom() < this.config[name] }));
-    return draws.find((d) => d.hit)?.name;
+    const lost = REPLY_LOST_FAULTS.map((name) => ({ name, hit: this.replyLostRandom() < this.config[name] }));
+    return draws.find((d) => d.hit)?.name ?? lost.find((d) => d.hit)?.name;
   }
 
   /** Which 5xx a serverError fault answers. */
@@ -92,5 +106,7 @@ export class FaultPlan {
     // Separate streams so the callback faults an upload gets do not shift the request faults.
     this.requestRandom = mulberry32(this.seed);
     this.callbackRandom = mulberry32(this.seed ^ 0x9e3779b9);
+    // Its own stream too, so adding this family left every earlier seed's fault sequence as it was.
+    this.replyLostRandom = mulberry32(this.seed ^ 0x85ebca6b);
   }
 }

@@ -1,7 +1,7 @@
 // A local stand-in for Insider One's First-Party Segment upload API, with seeded fault injection: the HTTP server that composes the parts.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { DEFAULT_MAX_FILE_BYTES } from '../lambdas/shared/contract.js';
-import { type CallbackFault, type FaultConfig, FaultPlan, type UploadFault } from './fps-faults.js';
+import { type CallbackFault, type FaultConfig, FaultPlan, REPLY_LOST_FAULTS, type ReplyLostFault, type UploadFault } from './fps-faults.js';
 import { type CallbackLog, type Download, type ProcessingLog, UploadProcessor } from './fps-processing.js';
 import { checkCredentials, checkPayload, OK_ANSWER } from './fps-rules.js';
 import type { AttributeType } from './fps-values.js';
@@ -23,6 +23,12 @@ export interface FpsSimulatorOptions {
   slowResponseMs?: number;
   /** Added to callbackDelayMs when the callbackDelayed fault fires. */
   callbackDelayedMs?: number;
+  /**
+   * Added to callbackDelayMs for an upload whose reply was lost (the acceptedReplyLost* faults), so
+   * a test can make the callback arrive after the client's retry. @default 2000
+   */
+  replyLostCallbackDelayMs?: number;
+  /** Types for attribute names (trimmed, case-insensitive), before the known names and name-based inference. */
   attributeTypes?: Record<string, AttributeType>;
   /** 'sync' downloads the file before answering so an oversized file gets Insider's 400. */
   fileSizeCheck?: 'sync' | 'async';
@@ -82,9 +88,20 @@ export interface FpsSimulator {
 
 const MAX_REQUEST_BODY_BYTES = 1024 * 1024;
 
+const isReplyLost = (fault: UploadFault | undefined): fault is ReplyLostFault => (REPLY_LOST_FAULTS as readonly string[]).includes(fault ?? '');
+/** Faults that only take effect once the upload is accepted. */
+const onAcceptance = (fault: UploadFault | undefined) => fault === 'acceptedButSlow' || isReplyLost(fault);
+
+/** What a gateway in front of Insider sends: its own HTML page, not Insider's JSON envelope. */
+const gatewayPage = (status: 502 | 504) => {
+  const title = `${status} ${status === 502 ? 'Bad Gateway' : 'Gateway Timeout'}`;
+  return `<html><head><title>${title}</title></head><body><center><h1>${title}</h1></center></body></html>\n`;
+};
+
 export async function startFpsSimulator(options: FpsSimulatorOptions): Promise<FpsSimulator> {
   const latencyMs = options.latencyMs ?? 20;
   const slowResponseMs = options.slowResponseMs ?? 5000;
+  const replyLostCallbackDelayMs = options.replyLostCallbackDelayMs ?? 2000;
   const fileSizeCheck = options.fileSizeCheck ?? 'async';
   const tokens = new Map(options.accounts.map((a) => [a.partnerName, a.token]));
 
@@ -144,7 +161,7 @@ export async function startFpsSimulator(options: FpsSimulatorOptions): Promise<F
     if (limited) return answer(limited);
 
     const fault = faults.drawUpload();
-    if (fault && fault !== 'acceptedButSlow') {
+    if (fault && !onAcceptance(fault)) {
       log.fault = fault;
       faults.count(fault);
     }
@@ -196,15 +213,33 @@ export async function startFpsSimulator(options: FpsSimulatorOptions): Promise<F
     acceptedOrder.push(accepted.segmentName);
     log.callbackFaults = faults.drawCallback();
     for (const f of log.callbackFaults) faults.count(f);
-    const startProcessing = () => work.track(() => processor.process(log, accepted, preloaded));
+    const startProcessing = (extraCallbackDelayMs = 0) => work.track(() => processor.process(log, accepted, preloaded, extraCallbackDelayMs));
 
-    if (fault === 'acceptedButSlow') {
+    if (fault === 'acceptedButSlow' || isReplyLost(fault)) {
       log.fault = fault;
       faults.count(fault);
+    }
+    if (fault === 'acceptedButSlow') {
       // The work goes ahead while the answer is held back: the client sees a timeout for an
       // upload that Insider did accept, and its callback may well arrive first.
       startProcessing();
       if (await work.sleep(slowResponseMs)) send(res, log, OK_ANSWER);
+      return;
+    }
+    if (isReplyLost(fault)) {
+      // The work goes ahead and the name stays taken, but the client hears a failure, retries,
+      // and is told the name is in use; the callback comes later still.
+      startProcessing(replyLostCallbackDelayMs);
+      if (!(await work.sleep(latencyMs))) return;
+      if (fault === 'acceptedReplyLostReset') {
+        req.socket.destroy();
+        return;
+      }
+      const status = fault === 'acceptedReplyLost502' ? 502 : 504;
+      const page = gatewayPage(status);
+      log.status = status;
+      log.response = page;
+      if (!res.destroyed) res.writeHead(status, { 'content-type': 'text/html' }).end(page);
       return;
     }
     if (!(await work.sleep(latencyMs))) return;
