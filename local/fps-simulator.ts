@@ -7,7 +7,7 @@ import { checkCredentials, checkPayload, OK_ANSWER } from './fps-rules.js';
 import type { AttributeType } from './fps-values.js';
 import { type Answer, parsePayload, UPLOAD_PATH } from './fps-wire.js';
 import { closeServer, listenOnLoopback, readCappedBody } from './http.js';
-import { RateLimiter } from './rate-limiter.js';
+import { RateLimiter, TOO_MANY_REQUESTS } from './rate-limiter.js';
 import { WorkTracker } from './work-tracker.js';
 
 export interface FpsSimulatorOptions {
@@ -90,7 +90,8 @@ const MAX_REQUEST_BODY_BYTES = 1024 * 1024;
 
 const isReplyLost = (fault: UploadFault | undefined): fault is ReplyLostFault => (REPLY_LOST_FAULTS as readonly string[]).includes(fault ?? '');
 /** Faults that only take effect once the upload is accepted. */
-const onAcceptance = (fault: UploadFault | undefined) => fault === 'acceptedButSlow' || isReplyLost(fault);
+const onAcceptance = (fault: UploadFault | undefined): fault is 'acceptedButSlow' | ReplyLostFault =>
+  fault === 'acceptedButSlow' || isReplyLost(fault);
 
 /** What a gateway in front of Insider sends: its own HTML page, not Insider's JSON envelope. */
 const gatewayPage = (status: 502 | 504) => {
@@ -174,9 +175,9 @@ export async function startFpsSimulator(options: FpsSimulatorOptions): Promise<F
         if (await work.sleep(slowResponseMs)) send(res, log, { status: 504, body: { statusMessage: 'Gateway Timeout' } });
         return;
       case 'rateLimited':
-        return answer({ status: 429, body: { statusMessage: 'Too Many Requests' } });
+        return answer(TOO_MANY_REQUESTS);
       case 'rateLimitedRetryAfter':
-        return answer({ status: 429, body: { statusMessage: 'Too Many Requests' }, headers: { 'retry-after': '1' } });
+        return answer({ ...TOO_MANY_REQUESTS, headers: { 'retry-after': '1' } });
       case 'requestLimitExceeded403':
         return answer({ status: 403, body: { statusMessage: 'Request Limit Exceeded' } });
       case 'serverError':
@@ -215,7 +216,7 @@ export async function startFpsSimulator(options: FpsSimulatorOptions): Promise<F
     for (const f of log.callbackFaults) faults.count(f);
     const startProcessing = (extraCallbackDelayMs = 0) => work.track(() => processor.process(log, accepted, preloaded, extraCallbackDelayMs));
 
-    if (fault === 'acceptedButSlow' || isReplyLost(fault)) {
+    if (onAcceptance(fault)) {
       log.fault = fault;
       faults.count(fault);
     }
