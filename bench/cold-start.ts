@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mulberry32 } from '../local/fps-simulator.js';
+import { mulberry32 } from '../local/prng.js';
 import { measureColdStart } from '../local/lambda-runtime.js';
 import type { LocalStack } from '../local/stack.js';
 import { attributeBytes, bundleLikeNodeFunction } from './bundle.js';

@@ -1,6 +1,6 @@
 // Benchmark 2: the trigger hands Insider a URL, so its cost must not grow with the file; Insider's download does.
 import type { LocalStack } from '../local/stack.js';
-import { mulberry32 } from '../local/fps-simulator.js';
+import { mulberry32 } from '../local/prng.js';
 import { emailCsv, median, type ReportCollector, round, sleep, within } from './support.js';
 
 const SETTLE_MS = 250;

@@ -2,11 +2,11 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** Listens on 127.0.0.1 with a free port and returns the port. */
-export async function listenOnLoopback(server: Server): Promise<number> {
+/** Listens on 127.0.0.1, on a free port unless one is given, and returns the port. */
+export async function listenOnLoopback(server: Server, port = 0): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(port, '127.0.0.1', () => {
       server.off('error', reject);
       resolve();
     });

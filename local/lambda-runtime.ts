@@ -11,14 +11,16 @@ const INIT_TIMEOUT_FLOOR_MS = 10_000;
 /** Keeps a chatty function from growing `fn.logs` without bound during long local runs. */
 const MAX_COLLECTED_LOG_LINES = 10_000;
 const DEFAULT_MEMORY_MB = 128;
+/** Lambda's async retry waits (about 1 min, then about 2 min), scaled down to milliseconds for local runs. */
+export const DEFAULT_ASYNC_RETRY_DELAYS_MS: readonly number[] = [200, 400];
 
 export interface AsyncInvokeConfig {
   /** Lambda's MaximumRetryAttempts: 0..2. */
   retryAttempts: number;
   /** Lambda's MaximumEventAgeInSeconds: an event older than this is not retried (or run) any more. */
   maxEventAgeSeconds: number;
-  /** Lambda waits about 1 min, then about 2 min; locally the default is [100, 200] ms. The last value repeats. */
-  retryDelaysMs?: number[];
+  /** Waits before each retry; the last value repeats. @default DEFAULT_ASYNC_RETRY_DELAYS_MS */
+  retryDelaysMs?: readonly number[];
   /** The on-failure destination. */
   onFailure?: (failure: AsyncFailure) => void | Promise<void>;
 }
@@ -468,7 +470,7 @@ export class LocalFunction {
 
   private async runAsync(event: unknown): Promise<void> {
     const cfg = this.opts.async ?? { retryAttempts: 2, maxEventAgeSeconds: 21_600 };
-    const delays = cfg.retryDelaysMs ?? [100, 200];
+    const delays = cfg.retryDelaysMs ?? DEFAULT_ASYNC_RETRY_DELAYS_MS;
     const expiresAt = Date.now() + cfg.maxEventAgeSeconds * 1000;
     let attempts = 0;
     let lastError: Error | undefined;

@@ -41,7 +41,7 @@ export type S3FilterRule = { Name: 'prefix' | 'suffix' | 'Prefix' | 'Suffix'; Va
  * URLEncoder, except that '/' is kept. So only `A-Z a-z 0-9 . - _ *` and `/` stay as they are,
  * a space becomes '+', and every other byte of the key's UTF-8 form becomes %XX (upper-case hex):
  * '+' → %2B, '(' → %28, ')' → %29, '=' → %3D, '&' → %26, '%' → %25, '~' → %7E, 'é' → %C3%A9.
- * Decode with `decodeURIComponent(key.replace(/\+/g, ' '))` (see `decodeS3EventKey`).
+ * The trigger decodes it with `decodeS3EventKey` in lambdas/core/naming.ts, the inverse of this.
  */
 export function encodeS3EventKey(key: string): string {
   let out = '';
@@ -64,11 +64,6 @@ function isKeptAsIs(b: number): boolean {
     b === 0x2a || // *
     b === 0x2f // /
   );
-}
-
-/** The inverse of `encodeS3EventKey`: what a function must do with `s3.object.key` before using it. */
-export function decodeS3EventKey(encoded: string): string {
-  return decodeURIComponent(encoded.replace(/\+/g, ' '));
 }
 
 /**

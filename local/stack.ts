@@ -12,7 +12,7 @@ import { FINAL_STATUSES, FunctionRole } from '../lambdas/shared/contract.js';
 import { type LocalHttpApi, startLocalHttpApi } from './api-gateway.js';
 import { createTableFromTemplate, startDynalite } from './dynamodb.js';
 import { type FpsSimulator, type FpsSimulatorOptions, startFpsSimulator } from './fps-simulator.js';
-import { type AsyncFailure, LocalFunction } from './lambda-runtime.js';
+import { type AsyncFailure, DEFAULT_ASYNC_RETRY_DELAYS_MS, LocalFunction } from './lambda-runtime.js';
 import { matchesEventType, matchesNotificationFilter, type S3rverEvent, toS3Notification } from './s3-events.js';
 import { type LocalSecretsManager, startLocalSecretsManager } from './secrets-manager.js';
 import { type PublishedMessage, startLocalSns } from './sns.js';
@@ -33,7 +33,7 @@ export interface LocalStackOptions {
   context?: Record<string, unknown>;
   /** FPS simulator settings beyond the account. */
   simulator?: Omit<FpsSimulatorOptions, 'accounts'>;
-  /** Delays between Lambda's async retries (Lambda waits minutes; locally milliseconds). @default [200, 400] */
+  /** Delays between Lambda's async retries (Lambda waits minutes; locally milliseconds). @default DEFAULT_ASYNC_RETRY_DELAYS_MS */
   asyncRetryDelaysMs?: number[];
   /** Probability that S3 delivers an event twice (it delivers at least once). @default 0 */
   duplicateEventRate?: number;
@@ -201,7 +201,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           ? {
               retryAttempts: spec.async.retryAttempts,
               maxEventAgeSeconds: spec.async.maxEventAgeSeconds,
-              retryDelaysMs: options.asyncRetryDelaysMs ?? [200, 400],
+              retryDelaysMs: options.asyncRetryDelaysMs ?? DEFAULT_ASYNC_RETRY_DELAYS_MS,
               onFailure: spec.async.hasOnFailure ? (failure) => void failures.push(failure) : undefined,
             }
           : undefined,

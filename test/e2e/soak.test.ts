@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UploadRecord } from '../../lambdas/core/ports.js';
 import { decodeS3EventKey } from '../../lambdas/core/naming.js';
 import { FINAL_STATUSES } from '../../lambdas/shared/contract.js';
-import { mulberry32 } from '../../local/fps-simulator.js';
+import { mulberry32 } from '../../local/prng.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
 
 const SEED = Number(process.env.SOAK_SEED ?? 20261129);

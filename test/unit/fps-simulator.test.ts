@@ -1,28 +1,25 @@
 // Tests the local FPS simulator: Insider's documented answers, CSV counting and every fault kind.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type CallbackBody,
-  countValues,
-  type FpsSimulator,
-  type FpsSimulatorOptions,
-  inferAttributeType,
-  isLoopbackUrl,
-  isValidValue,
-  mulberry32,
-  startFpsSimulator,
-} from '../../local/fps-simulator.js';
+import { isLoopbackUrl } from '../../local/fps-processing.js';
+import { type FpsSimulator, type FpsSimulatorOptions, startFpsSimulator } from '../../local/fps-simulator.js';
+import { countValues, inferAttributeType, isValidValue } from '../../local/fps-values.js';
+import type { CallbackBody } from '../../local/fps-wire.js';
+import { mulberry32 } from '../../local/prng.js';
 
 const PARTNER = 'mybrand';
 const TOKEN = 'tok-123';
 
-const FILES: Record<string, string> = {
+const FILES: Record<string, string | Buffer> = {
   '/files/emails.csv': 'a@example.com\nnot-an-email\n\n b@example.org \n"c@x.io",extra\n',
   '/files/phones.csv': '+905551234567\n05551234567\n+1 555 123\n+447911123456\n',
   '/files/ages.csv': '42\nforty\n3.5\n-1\n0x10\n',
   '/files/ids.csv': 'id1\nid2\n\nid3\n',
   '/files/big.csv': 'x\n'.repeat(600),
+  '/files/export.csv.gz': gzipSync('a@example.com\n'),
+  '/files/header.csv': 'email\na@example.com\n\r\n',
 };
 
 async function listen(server: Server): Promise<string> {
@@ -604,5 +601,83 @@ describe('determinism, configuration and lifecycle', () => {
     await s.stop();
     expect(Date.now() - started).toBeLessThan(1000);
     expect(await pending).toBeInstanceOf(Error);
+  });
+});
+
+describe('Insider\'s counting and file checks, through the server', () => {
+  it('counts a header row as a value and skips blank lines', async () => {
+    const s = await sim();
+    expect((await upload(s, { body: payload('/files/header.csv', { attributeName: 'email' }) })).status).toBe(200);
+    await s.idle();
+    expect(received[0]?.body).toMatchObject({ valid_values_count: 1, invalid_values_count: 1, total_entered_values: 2 });
+  });
+
+  it('accepts a gzip download, then records an error and never calls back', async () => {
+    const s = await sim();
+    expect((await upload(s, { body: payload('/files/export.csv.gz', { attributeName: 'email' }) })).status).toBe(200);
+    await s.idle();
+    expect(s.requests[0]).toMatchObject({ accepted: true, processingError: 'not text: gzip-compressed data' });
+    expect(s.requests[0]?.counts).toBeUndefined();
+    expect(s.callbacks).toEqual([]);
+    expect(received).toEqual([]);
+  });
+});
+
+describe('accepted, reply lost', () => {
+  const LATE_MS = 1000;
+  async function post(s: FpsSimulator, body: unknown) {
+    const res = await fetch(s.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-partner-name': PARTNER, 'x-request-token': TOKEN },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(5000),
+    });
+    return { status: res.status, type: res.headers.get('content-type'), text: await res.text() };
+  }
+
+  it.each([
+    ['acceptedReplyLost502', 502, '502 Bad Gateway'],
+    ['acceptedReplyLost504', 504, '504 Gateway Timeout'],
+    ['acceptedReplyLostReset', null, undefined],
+  ] as const)('%s: the client hears %s, its retry hears "already in use", and the callback comes after the retry', async (fault, status, page) => {
+    const s = await sim({ faults: { [fault]: 1 }, replyLostCallbackDelayMs: LATE_MS });
+    const body = payload();
+    const sent = Date.now();
+    if (status === null) {
+      await expect(post(s, body)).rejects.toThrow();
+    } else {
+      const res = await post(s, body);
+      expect(res).toMatchObject({ status, type: 'text/html' });
+      expect(res.text).toContain(page);
+    }
+    expect(s.requests[0]).toMatchObject({ accepted: true, fault, status });
+    expect(s.acceptedSegments()).toEqual([body.segmentName]);
+
+    // The fault only hits accepted uploads: the retry gets Insider's own answer.
+    const retry = await upload(s, { body });
+    const retried = Date.now();
+    expect(retry).toMatchObject({ status: 400, json: { statusMessage: 'segment name already in use' } });
+    expect(s.requests[1]).toMatchObject({ accepted: false, status: 400 });
+    expect(s.requests[1]?.fault).toBeUndefined();
+
+    await s.idle();
+    expect(received).toHaveLength(1);
+    expect(received[0]?.body).toEqual({ segment_name: body.segmentName, valid_values_count: 3, invalid_values_count: 0, total_entered_values: 3 });
+    expect(received[0]?.at).toBeGreaterThanOrEqual(retried);
+    expect((received[0]?.at ?? 0) - sent).toBeGreaterThanOrEqual(LATE_MS);
+    expect(s.faultCounts).toEqual({ [fault]: 1 });
+  });
+
+  it('mixes with the other faults by seed, counted and logged', async () => {
+    const s = await sim({ seed: 11, faults: { acceptedReplyLost502: 0.5, serverError: 0.3 }, replyLostCallbackDelayMs: 0 });
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) statuses.push((await post(s, payload())).status);
+    await s.idle();
+    const lost = s.requests.filter((r) => r.fault === 'acceptedReplyLost502');
+    expect(lost.length).toBeGreaterThan(0);
+    expect(lost.every((r) => r.accepted && r.status === 502)).toBe(true);
+    expect(s.faultCounts.acceptedReplyLost502).toBe(lost.length);
+    expect(statuses.filter((x) => x === 200).length).toBe(s.requests.filter((r) => r.accepted && !r.fault).length);
+    expect(received).toHaveLength(s.acceptedSegments().length);
   });
 });
