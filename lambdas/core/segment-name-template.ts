@@ -1,6 +1,6 @@
 // Pure segment name templates (issue 8): parse and validate, format event times in a time zone, render within Insider's limit.
 import { DEFAULT_TIME_ZONE, SEGMENT_NAME_MAX_LENGTH } from '../shared/contract.js';
-import { describeInvisibleCharacters, describeNameLength, editDistance, graphemes, measureName, normalizeName } from './unicode-names.js';
+import { describeInvisibleCharacters, describeNameLength, editDistance, graphemes, measureName, normalizeName, trimNameEnd } from './unicode-names.js';
 
 /**
  * The placeholders and what each renders (times are the object's event time in the configured zone):
@@ -261,7 +261,7 @@ export function renderSegmentName(input: RenderInput): RenderResult {
     kept.push(g);
     used += g.length;
   }
-  const stem = kept.join('').replace(/\p{White_Space}+$/u, '');
+  const stem = trimNameEnd(kept.join(''));
   if (stem === '') {
     const fixedParts = template.parts.filter((p) => !('placeholder' in p && p.placeholder === 'name'));
     const shown = fixedParts.map((p) => ('literal' in p ? JSON.stringify(p.literal) : `{${p.placeholder}} = ${JSON.stringify(value(p.placeholder))}`)).join(', ');

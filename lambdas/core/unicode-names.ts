@@ -1,23 +1,47 @@
 // Pure Unicode rules for names sent to Insider: NFC, trimming, a conservative length measure, invisible characters.
 
-/**
- * What a user sees as one character (a grapheme cluster: 👨‍👩‍👧, 🇹🇷, a letter with its accents).
- * Locale-independent for the default rules, so one module-level segmenter serves every call.
- */
-const graphemeSegmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+/** Made on first use: a cold start that names an ASCII file never loads ICU's break rules. */
+let graphemeSegmenter: Intl.Segmenter | undefined;
 
+/**
+ * What a user sees as characters (grapheme clusters: 👨‍👩‍👧, 🇹🇷, a letter with its accents).
+ * The default rules are locale-independent, so one segmenter serves every call.
+ */
 export function graphemes(text: string): string[] {
+  // Printable ASCII has one character per code unit: no segmenter needed.
+  if (/^[\x20-\x7e]*$/.test(text)) return text.split('');
+  graphemeSegmenter ??= new Intl.Segmenter(undefined, { granularity: 'grapheme' });
   return Array.from(graphemeSegmenter.segment(text), (s) => s.segment);
 }
 
-const SURROUNDING_WHITE_SPACE = /^\p{White_Space}+|\p{White_Space}+$/gu;
+/**
+ * Unicode property patterns are built on first use, not written as literals: V8 parses every regex
+ * literal when the bundle loads, and these cost the trigger's cold start about 4 MB (measured).
+ */
+export function lazyRegExp(source: string, flags: string): () => RegExp {
+  let re: RegExp | undefined;
+  return () => {
+    re ??= new RegExp(source, flags);
+    re.lastIndex = 0;
+    return re;
+  };
+}
+
+const SURROUNDING_WHITE_SPACE = lazyRegExp('^\\p{White_Space}+|\\p{White_Space}+$', 'gu');
 
 /**
  * Removes surrounding Unicode White_Space (spaces, tabs, line breaks, no-break spaces). Unlike
  * `String.prototype.trim` it keeps U+FEFF, so a stray byte order mark is reported, not hidden.
  */
 export function trimName(text: string): string {
-  return text.replace(SURROUNDING_WHITE_SPACE, '');
+  return text.replace(SURROUNDING_WHITE_SPACE(), '');
+}
+
+const TRAILING_WHITE_SPACE = lazyRegExp('\\p{White_Space}+$', 'u');
+
+/** Removes trailing Unicode White_Space only (before a `…` is added to a shortened name). */
+export function trimNameEnd(text: string): string {
+  return text.replace(TRAILING_WHITE_SPACE(), '');
 }
 
 /**
@@ -139,8 +163,8 @@ function characterName(cp: number): string {
   if (cp >= 0x180b && cp <= 0x180f) return 'MONGOLIAN FREE VARIATION SELECTOR';
   if (cp >= 0xe0020 && cp <= 0xe007e) return `TAG ${String.fromCodePoint(cp - 0xe0000)}`;
   if (cp >= 0xd800 && cp <= 0xdfff) return 'a lone surrogate (half of a broken emoji or symbol)';
-  if (/\p{Cc}/u.test(String.fromCodePoint(cp))) return 'a control character';
-  if (/\p{Noncharacter_Code_Point}/u.test(String.fromCodePoint(cp))) return 'a noncharacter';
+  if (CONTROL().test(String.fromCodePoint(cp))) return 'a control character';
+  if (NONCHARACTER().test(String.fromCodePoint(cp))) return 'a noncharacter';
   return 'an invisible formatting character';
 }
 
@@ -151,10 +175,13 @@ function characterName(cp: number): string {
  * U+FFFD and lone surrogates join them: none can be told apart on screen, so two names that look the same would
  * be two segments.
  */
-const SUSPECT = /[\p{Default_Ignorable_Code_Point}\p{Bidi_Control}\p{Cc}\p{Cs}\p{Zl}\p{Zp}\p{Noncharacter_Code_Point}\uFFFD]/u;
-const PICTOGRAPHIC = /\p{Extended_Pictographic}/u;
-const EMOJI_MODIFIER = /\p{Emoji_Modifier}/u;
-const VARIATION_SELECTOR = /\p{Variation_Selector}/u;
+const SUSPECT = lazyRegExp('[\\p{Default_Ignorable_Code_Point}\\p{Bidi_Control}\\p{Cc}\\p{Cs}\\p{Zl}\\p{Zp}\\p{Noncharacter_Code_Point}\\uFFFD]', 'u');
+const PICTOGRAPHIC = lazyRegExp('\\p{Extended_Pictographic}', 'u');
+const EMOJI_MODIFIER = lazyRegExp('\\p{Emoji_Modifier}', 'u');
+const VARIATION_SELECTOR = lazyRegExp('\\p{Variation_Selector}', 'u');
+const WHITE_SPACE = lazyRegExp('\\p{White_Space}', 'u');
+const CONTROL = lazyRegExp('\\p{Cc}', 'u');
+const NONCHARACTER = lazyRegExp('\\p{Noncharacter_Code_Point}', 'u');
 /** Subdivision flags (🏴󠁧󠁢󠁳󠁣󠁴󠁿): a black flag, tag letters, a cancel tag. */
 const TAG_SEQUENCE = /\u{1F3F4}[\u{E0020}-\u{E007E}]+\u{E007F}/gu;
 const ZWJ = 0x200d;
@@ -170,23 +197,23 @@ function partOfSequence(cps: readonly number[], i: number, inTagSequence: Readon
   if (inTagSequence.has(i)) return true;
   if (cp === ZWJ) {
     let j = i - 1;
-    while (j >= 0 && (EMOJI_MODIFIER.test(String.fromCodePoint(cps[j] as number)) || cps[j] === 0xfe0f)) j--;
+    while (j >= 0 && (EMOJI_MODIFIER().test(String.fromCodePoint(cps[j] as number)) || cps[j] === 0xfe0f)) j--;
     const before = cps[j];
     const after = cps[i + 1];
-    return before !== undefined && after !== undefined && PICTOGRAPHIC.test(String.fromCodePoint(before)) && PICTOGRAPHIC.test(String.fromCodePoint(after));
+    return before !== undefined && after !== undefined && PICTOGRAPHIC().test(String.fromCodePoint(before)) && PICTOGRAPHIC().test(String.fromCodePoint(after));
   }
-  if (VARIATION_SELECTOR.test(ch)) {
+  if (VARIATION_SELECTOR().test(ch)) {
     const before = cps[i - 1];
     if (before === undefined) return false;
     const base = String.fromCodePoint(before);
-    return !SUSPECT.test(base) && !/\p{White_Space}/u.test(base);
+    return !SUSPECT().test(base) && !WHITE_SPACE().test(base);
   }
   return false;
 }
 
 /** Every invisible, control or damaged character in `text` (already NFC), in order. */
 export function findInvisibleCharacters(text: string): InvisibleCharacter[] {
-  if (!SUSPECT.test(text)) return [];
+  if (!SUSPECT().test(text)) return [];
   const cps = Array.from(text, (c) => c.codePointAt(0) as number);
   const inTagSequence = new Set<number>();
   let offset = 0;
@@ -204,7 +231,7 @@ export function findInvisibleCharacters(text: string): InvisibleCharacter[] {
   for (let i = 0; i < cps.length; i++) {
     const cp = cps[i] as number;
     const ch = String.fromCodePoint(cp);
-    if (SUSPECT.test(ch) && !partOfSequence(cps, i, inTagSequence)) {
+    if (SUSPECT().test(ch) && !partOfSequence(cps, i, inTagSequence)) {
       const seen = graphemes(visibleBefore);
       found.push({
         codePoint: `U+${cp.toString(16).toUpperCase().padStart(4, '0')}`,

@@ -1,14 +1,17 @@
 // Unit tests of the Unicode name rules: NFC, trimming, the conservative length measure, invisible characters.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   describeInvisibleCharacters,
   describeNameLength,
   editDistance,
   findInvisibleCharacters,
+  lazyRegExp,
   measureName,
   nameLengthProblem,
   normalizeName,
   sameName,
+  trimNameEnd,
 } from '../../lambdas/core/unicode-names.js';
 
 const NFD_MUSTERI = 'Mu\u0308s\u0327teri'; // what macOS writes for "Müşteri"
@@ -23,6 +26,10 @@ describe('normalizeName and sameName', () => {
   it('trims Unicode white space but keeps a byte order mark, so it can be reported', () => {
     expect(normalizeName(' \t\u00A0VIP\u3000\n')).toBe('VIP');
     expect(normalizeName('\uFEFFVIP')).toBe('\uFEFFVIP');
+  });
+
+  it('trims only the end when asked', () => {
+    expect(trimNameEnd(' VIP \u00A0')).toBe(' VIP');
   });
 
   it('compares callback names insensitive to normalization and surrounding white space', () => {
@@ -152,5 +159,24 @@ describe('editDistance', () => {
     ['', 'abc', 3],
   ])('%s ↔ %s = %d', (a, b, d) => {
     expect(editDistance(a, b)).toBe(d);
+  });
+});
+
+describe('lazyRegExp', () => {
+  it('builds the pattern once, on first use, with lastIndex reset', () => {
+    const re = lazyRegExp('\\p{Lu}', 'gu');
+    const first = re();
+    expect(first.test('aB')).toBe(true);
+    expect(first.lastIndex).toBe(2);
+    expect(re()).toBe(first);
+    expect(re().lastIndex).toBe(0);
+  });
+
+  it('is how every naming module writes Unicode property patterns (a \\p{…} literal costs the cold start ~4 MB)', () => {
+    for (const file of ['unicode-names', 'segment-name-template', 'object-key', 'object-metadata', 'naming']) {
+      const source = readFileSync(new URL(`../../lambdas/core/${file}.ts`, import.meta.url), 'utf8');
+      const literals = source.split('\n').filter((line) => line.includes('\\p{') && !line.includes('lazyRegExp(') && !/^\s*(\/\/|\*)/.test(line));
+      expect(literals, file).toEqual([]);
+    }
   });
 });
