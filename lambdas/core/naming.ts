@@ -143,7 +143,7 @@ export function resolveNames(input: NamingInput): NamingResult {
   let dryRunFrom: 'metadata' | 'folder' | undefined;
   let logicalName: string | undefined;
   let attributeName: string | undefined;
-  const facts = (): NamingFacts => ({ logicalName, attributeName, dryRun, dryRunFrom, notes: [...notes], file });
+  const facts = (): NamingFacts => ({ logicalName, attributeName: attributeName || undefined, dryRun, dryRunFrom, notes: [...notes], file });
   const reject = (reason: string, extra: { segmentName?: string | undefined } = {}): NamingResult => ({
     ...facts(),
     ok: false,
@@ -200,6 +200,8 @@ export function resolveNames(input: NamingInput): NamingResult {
   const metaSegment = meta[META_SEGMENT_NAME];
   const metaAttribute = meta[META_ATTRIBUTE_NAME];
   const segmentFrom = metaSegment !== undefined ? `metadata "${META_SEGMENT_NAME}"` : 'the file name';
+  // Known before the segment checks, so that a record rejected for its segment name still shows it.
+  attributeName = normalizeName(metaAttribute ?? folders.attribute ?? input.defaultAttributeName ?? '');
   logicalName = normalizeName(metaSegment ?? file.stem);
   if (logicalName.length === 0) {
     return reject(`Segment name from ${segmentFrom} is empty: name the file "<segment name>.csv".`);
@@ -240,7 +242,6 @@ export function resolveNames(input: NamingInput): NamingResult {
 
   const attributeFrom =
     metaAttribute !== undefined ? `metadata "${META_ATTRIBUTE_NAME}"` : folders.attribute !== undefined ? 'the folder name' : 'the default attribute';
-  attributeName = normalizeName(metaAttribute ?? folders.attribute ?? input.defaultAttributeName ?? '');
   if (attributeName.length === 0) {
     const why =
       metaAttribute !== undefined

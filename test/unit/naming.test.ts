@@ -83,6 +83,12 @@ describe('resolveNames: today\'s rules', () => {
     );
   });
 
+  it('keeps the attribute name on a record rejected for its segment name, and none when it is missing', () => {
+    expect(resolve({ key: `em/${'x'.repeat(41)}.csv` })).toMatchObject({ ok: false, attributeName: 'em', segmentName: 'x'.repeat(41) });
+    expect(resolve({ key: 'em/.csv' })).toMatchObject({ ok: false, attributeName: 'em' });
+    expect(resolve({ key: 'VIP.csv' })).toMatchObject({ ok: false, attributeName: undefined, segmentName: 'VIP' });
+  });
+
   it('counts characters, not bytes, against the 40 limit', () => {
     expect(resolve({ key: `em/${'ü'.repeat(40)}.csv` })).toMatchObject({ ok: true });
   });
