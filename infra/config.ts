@@ -4,11 +4,14 @@ import * as v from 'valibot';
 import { DEFAULT_FPS_ENDPOINT } from '../lambdas/shared/contract.js';
 import { type Limit, Limits, presignLifetimeFits, presignMaxSeconds } from '../lambdas/shared/limits.js';
 
-/** Where the FPS API token lives. The token itself never passes through CDK. */
+/**
+ * Where the FPS API token lives. The token itself never passes through CDK. An imported secret may be
+ * encrypted with a customer managed KMS key (`kmsKeyArn`), which the trigger then needs to decrypt with.
+ */
 export type TokenSecretSource =
   | { readonly kind: 'create' }
-  | { readonly kind: 'name'; readonly name: string }
-  | { readonly kind: 'arn'; readonly arn: string };
+  | { readonly kind: 'name'; readonly name: string; readonly kmsKeyArn?: string }
+  | { readonly kind: 'arn'; readonly arn: string; readonly kmsKeyArn?: string };
 
 /** Validated settings for `PipelineStack`. */
 export interface PipelineConfig {
@@ -47,6 +50,7 @@ export const CONTEXT_KEYS = [
   'partnerName',
   'tokenSecretName',
   'tokenSecretArn',
+  'tokenSecretKmsKeyArn',
   'fpsEndpointUrl',
   'defaultAttributeName',
   'maxFileBytes',
@@ -111,6 +115,10 @@ function isAllowedEndpoint(value: string): boolean {
 }
 
 const SECRET_ARN = /^arn:[a-z-]+:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/;
+/** A key's ARN: IAM authorizes kms:Decrypt on the key, never on an alias or a bare key id. */
+const KMS_KEY_ARN = /^arn:[a-z-]+:kms:[a-z0-9-]+:\d{12}:key\/(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
+const regionOfArn = (arn: string) => arn.split(':')[3];
+const kmsKeyHint = 'use -c tokenSecretKmsKeyArn=arn:aws:kms:<region>:<account>:key/<key id> (the KmsKeyId that aws secretsmanager describe-secret shows)';
 
 const partnerNameHint = 'use -c partnerName=mybrand';
 
@@ -135,6 +143,13 @@ const ContextSchema = v.pipe(
           SECRET_ARN,
           'context tokenSecretArn must be a Secrets Manager secret ARN: use -c tokenSecretArn=arn:aws:secretsmanager:<region>:<account>:secret:<name>',
         ),
+      ),
+    ),
+    tokenSecretKmsKeyArn: v.optional(
+      v.pipe(
+        v.string(`context tokenSecretKmsKeyArn must be a string: ${kmsKeyHint}`),
+        v.trim(),
+        v.regex(KMS_KEY_ARN, `context tokenSecretKmsKeyArn must be a KMS key ARN, not an alias or a bare key id: ${kmsKeyHint}`),
       ),
     ),
     fpsEndpointUrl: v.optional(
@@ -197,6 +212,25 @@ const ContextSchema = v.pipe(
   ),
   v.forward(
     v.partialCheck(
+      [['tokenSecretKmsKeyArn'], ['tokenSecretName'], ['tokenSecretArn']],
+      (input) => input.tokenSecretKmsKeyArn === undefined || input.tokenSecretName !== undefined || input.tokenSecretArn !== undefined,
+      'context tokenSecretKmsKeyArn applies only to a token secret you import: set -c tokenSecretName=fps/mybrand/token or -c tokenSecretArn=arn:… with it, or leave it out (the secret the stack creates uses the AWS managed key, which needs no grant)',
+    ),
+    ['tokenSecretKmsKeyArn'],
+  ),
+  v.forward(
+    v.partialCheck(
+      [['tokenSecretKmsKeyArn'], ['tokenSecretArn']],
+      (input) =>
+        input.tokenSecretKmsKeyArn === undefined ||
+        input.tokenSecretArn === undefined ||
+        regionOfArn(input.tokenSecretKmsKeyArn) === regionOfArn(input.tokenSecretArn),
+      `context tokenSecretKmsKeyArn must be in the Region of tokenSecretArn (Secrets Manager encrypts a secret only with a key in its own Region): ${kmsKeyHint}`,
+    ),
+    ['tokenSecretKmsKeyArn'],
+  ),
+  v.forward(
+    v.partialCheck(
       [['presignExpiresSeconds'], ['presignAccessKeySecretName']],
       (input) => presignLifetimeFits(input.presignExpiresSeconds, input.presignAccessKeySecretName === undefined ? 'assumedRole' : 'accessKey'),
       `context presignExpiresSeconds above ${presignMaxSeconds('assumedRole')} needs an IAM user's access key to sign with (a URL signed by an assumed role dies within an hour): set -c presignAccessKeySecretName=fps/mybrand/presign-key (see README "File URL lifetime"), or use -c presignExpiresSeconds=${presignMaxSeconds('assumedRole')}`,
@@ -218,11 +252,12 @@ export function parsePipelineConfig(raw: Readonly<Record<string, unknown>>): Pip
     throw new ConfigError([...new Set(result.issues.map((issue) => issue.message))]);
   }
   const c = result.output;
+  const key = c.tokenSecretKmsKeyArn !== undefined ? { kmsKeyArn: c.tokenSecretKmsKeyArn } : {};
   const tokenSecret: TokenSecretSource =
     c.tokenSecretArn !== undefined
-      ? { kind: 'arn', arn: c.tokenSecretArn }
+      ? { kind: 'arn', arn: c.tokenSecretArn, ...key }
       : c.tokenSecretName !== undefined
-        ? { kind: 'name', name: c.tokenSecretName }
+        ? { kind: 'name', name: c.tokenSecretName, ...key }
         : { kind: 'create' };
   return {
     partnerName: c.partnerName,

@@ -41,6 +41,7 @@ export class PipelineStack extends Stack {
     this.token = new FpsTokenSecret(this, 'Token', {
       secretName: config.tokenSecret.kind === 'name' ? config.tokenSecret.name : undefined,
       secretArn: config.tokenSecret.kind === 'arn' ? config.tokenSecret.arn : undefined,
+      kmsKeyArn: config.tokenSecret.kind === 'create' ? undefined : config.tokenSecret.kmsKeyArn,
     });
     this.operations = new Operations(this, 'Operations', { notificationEmail: config.notificationEmail });
 
@@ -93,6 +94,10 @@ export class PipelineStack extends Stack {
       value: this.statusTopic.topicArn,
     });
     new CfnOutput(this, 'AlertsTopicArn', { description: 'CloudWatch alarm notifications', value: this.alertsTopic.topicArn });
+    new CfnOutput(this, 'DashboardName', {
+      description: 'CloudWatch dashboard: files by status, match rate, FPS latency, timed-out uploads, errors, throttles, queues',
+      value: this.operations.dashboard.dashboardName,
+    });
     if (this.trigger.egress) {
       new CfnOutput(this, 'EgressIp', {
         description: "The trigger's fixed egress IP: add it to the API key's trusted IP addresses in Insider",

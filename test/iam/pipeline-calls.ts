@@ -1,7 +1,7 @@
 // The AWS calls the pipeline makes today, listed by hand from lambdas/ until the end-to-end tests record them.
 import type { CfnResource, Json } from '../infra/synth.js';
 import { logicalIdOf } from '../infra/synth.js';
-import { FUNCTION_ROLE_METADATA, FunctionRole } from '../../lambdas/shared/contract.js';
+import { FUNCTION_ROLE_METADATA, FunctionRole, TriggerEnv } from '../../lambdas/shared/contract.js';
 import type { AwsCall } from '../support/iam/evaluate.js';
 import type { Resolve } from '../support/iam/template-iam.js';
 
@@ -10,6 +10,8 @@ const DROPPED_KEY = 'Email Address/Müşteri VIP customers.csv';
 /** The session name `assumedRoleCredentials` gives the presign role (lambdas/adapters/presign-credentials.ts). */
 const PRESIGN_SESSION = 'fps-presign';
 const LOG_STREAM = '2026/05/01/[$LATEST]0123456789abcdef0123456789abcdef';
+/** The suffix Secrets Manager would have added to an imported secret's name. */
+const IMPORTED_SECRET_SUFFIX = 'AbCdEf';
 
 /** The logical id of the pipeline function the stack marked with `role`. */
 function functionIdOf(resources: Record<string, CfnResource>, role: FunctionRole): string {
@@ -50,7 +52,7 @@ export function pipelineCalls(resources: Record<string, CfnResource>, resolve: R
   const droppedObject = `${dropBucketArn}/${DROPPED_KEY}`;
   const tableArn = arnOf(idAt('UploadsTable/Resource'));
   const statusTopicArn = text({ Ref: idAt('StatusTopic/Resource') });
-  const tokenSecretArn = text({ Ref: idAt('FpsTokenSecret/Resource') });
+  const tokenSecretArn = tokenSecretArnOf(resources, resolve);
   const failedUploadsQueueArn = arnOf(idAt('FailedUploadsQueue/Resource'));
   const presignRoleArn = arnOf(idAt('PresignRole/Resource'));
   const apiId = text({ Ref: idAt('CallbackApi/Resource') });
@@ -122,6 +124,22 @@ export function pipelineCalls(resources: Record<string, CfnResource>, resolve: R
       dropBucketArn,
     ),
   ];
+}
+
+/**
+ * The token secret's complete ARN: the created secret's, or for an imported one (no secret resource)
+ * the ARN its name or given ARN stands for, as the trigger's `SecretId` names it.
+ */
+export function tokenSecretArnOf(resources: Record<string, CfnResource>, resolve: Resolve): string {
+  const text = (value: Json) => String(resolve(value));
+  const created = Object.entries(resources).find(([, r]) => String(r.Metadata?.['aws:cdk:path'] ?? '').endsWith('/FpsTokenSecret/Resource'));
+  if (created) return text({ Ref: created[0] });
+  const env = (resources[functionIdOf(resources, FunctionRole.trigger)]?.Properties?.Environment as { Variables?: Record<string, Json> } | undefined)?.Variables;
+  const secretId = text(env?.[TriggerEnv.tokenSecretId] ?? null);
+  if (/^arn:.*-[A-Za-z0-9]{6}$/.test(secretId)) return secretId;
+  if (secretId.startsWith('arn:')) return `${secretId}-${IMPORTED_SECRET_SUFFIX}`;
+  const [partition, region, account] = ['AWS::Partition', 'AWS::Region', 'AWS::AccountId'].map((p) => text({ Ref: p }));
+  return `arn:${partition}:secretsmanager:${region}:${account}:secret:${secretId}-${IMPORTED_SECRET_SUFFIX}`;
 }
 
 /** CDK names its bucket-notifications handler with a hash: find it by its prefix. */

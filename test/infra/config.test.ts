@@ -8,6 +8,7 @@ import { ConfigError, parsePipelineConfig, readConfig } from '../../infra/config
 import { DEFAULT_FPS_ENDPOINT, DEFAULT_MAX_FILE_BYTES } from '../../lambdas/shared/contract.js';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:fps/token-AbCdEf';
+const KEY_ARN = 'arn:aws:kms:eu-west-1:123456789012:key/0b6f1a4e-1111-2222-3333-444455556666';
 
 function problemsOf(raw: Record<string, unknown>): readonly string[] {
   try {
@@ -105,6 +106,42 @@ describe('parsePipelineConfig', () => {
   it('rejects a secret name and ARN together', () => {
     expect(() => parsePipelineConfig({ partnerName: 'b', tokenSecretName: 'fps/token', tokenSecretArn: SECRET_ARN })).toThrow(
       'context tokenSecretName and tokenSecretArn are mutually exclusive: set one of them, or neither to have the stack create the secret',
+    );
+  });
+
+  it('reads the KMS key of an imported secret, by name or by ARN (a multi-Region key too)', () => {
+    expect(parsePipelineConfig({ partnerName: 'b', tokenSecretName: 'fps/token', tokenSecretKmsKeyArn: ` ${KEY_ARN} ` }).tokenSecret).toEqual({
+      kind: 'name',
+      name: 'fps/token',
+      kmsKeyArn: KEY_ARN,
+    });
+    const mrk = 'arn:aws:kms:eu-west-1:123456789012:key/mrk-0123456789abcdef0123456789abcdef';
+    expect(parsePipelineConfig({ partnerName: 'b', tokenSecretArn: SECRET_ARN, tokenSecretKmsKeyArn: mrk }).tokenSecret).toEqual({
+      kind: 'arn',
+      arn: SECRET_ARN,
+      kmsKeyArn: mrk,
+    });
+  });
+
+  it('refuses a KMS key without an imported secret, saying to import one or leave the key out', () => {
+    expect(problemsOf({ partnerName: 'b', tokenSecretKmsKeyArn: KEY_ARN })).toEqual([
+      'context tokenSecretKmsKeyArn applies only to a token secret you import: set -c tokenSecretName=fps/mybrand/token or -c tokenSecretArn=arn:… with it, or leave it out (the secret the stack creates uses the AWS managed key, which needs no grant)',
+    ]);
+  });
+
+  it.each([
+    ['an alias ARN', 'arn:aws:kms:eu-west-1:123456789012:alias/fps-token'],
+    ['a bare key id', '0b6f1a4e-1111-2222-3333-444455556666'],
+    ['a secret ARN', SECRET_ARN],
+  ])('refuses %s as tokenSecretKmsKeyArn, saying what a key ARN looks like', (_, value) => {
+    expect(problemsOf({ partnerName: 'b', tokenSecretName: 'fps/token', tokenSecretKmsKeyArn: value })).toEqual([
+      'context tokenSecretKmsKeyArn must be a KMS key ARN, not an alias or a bare key id: use -c tokenSecretKmsKeyArn=arn:aws:kms:<region>:<account>:key/<key id> (the KmsKeyId that aws secretsmanager describe-secret shows)',
+    ]);
+  });
+
+  it("refuses a key in another Region than the secret's ARN", () => {
+    expect(problemsOf({ partnerName: 'b', tokenSecretArn: SECRET_ARN, tokenSecretKmsKeyArn: KEY_ARN.replace('eu-west-1', 'us-east-1') })[0]).toMatch(
+      /^context tokenSecretKmsKeyArn must be in the Region of tokenSecretArn \(Secrets Manager encrypts a secret only with a key in its own Region\): use -c tokenSecretKmsKeyArn=/,
     );
   });
 

@@ -1,7 +1,7 @@
 // The stack with the token secret imported by name: the name is the SecretId, the grant covers its ARN suffix.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { TriggerEnv } from '../../lambdas/shared/contract.js';
-import { functionStatements, type Json, logicalIdOf, type Synthesized, synth } from './synth.js';
+import { actionsOf, allPolicyStatements, functionStatements, type Json, logicalIdOf, type Synthesized, synth } from './synth.js';
 
 let synthesized: Synthesized;
 
@@ -43,4 +43,9 @@ it("grants GetSecretValue on that secret's ARN (any 6-character suffix) and noth
       },
     },
   ]);
+});
+
+it('grants no KMS action without tokenSecretKmsKeyArn (the AWS managed key needs none)', () => {
+  const kms = allPolicyStatements(synthesized.resources).filter(({ statement }) => actionsOf(statement).some((a) => a.startsWith('kms:')));
+  expect(kms).toEqual([]);
 });

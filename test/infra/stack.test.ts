@@ -523,6 +523,7 @@ describe('token secret and outputs', () => {
       [
         'AlertsTopicArn',
         'BucketName',
+        'DashboardName',
         'CallbackBaseUrl',
         'FailedUploadsQueueUrl',
         'StatusTopicArn',
