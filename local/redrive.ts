@@ -294,8 +294,12 @@ export async function redrive(
   );
 
   result.listed = await listUploads(clients.dynamodb, names.table, options);
-  const what = `${options.statuses.join(' or ')} uploads${options.since ? ` updated since ${options.since}` : ''}`;
-  output.info(result.listed.length === 0 ? `No ${what}.` : `${plural(result.listed.length, 'upload')}: ${what}, newest first\n${uploadsTable(result.listed)}`);
+  const since = options.since ? ` updated since ${options.since}` : '';
+  const what = `${options.statuses.join(' or ')} uploads${since}`;
+  const count = result.listed.length;
+  output.info(
+    count === 0 ? `No ${what}.` : `${count} ${options.statuses.join(' or ')} upload${count === 1 ? '' : 's'}${since}, newest first:\n${uploadsTable(result.listed)}`,
+  );
   if (!redriving) {
     if (result.listed.length > 0) output.info('Nothing changed. To redrive, add --all or --upload-id <id> (repeatable).');
     return result;
