@@ -237,7 +237,7 @@ export function planCopy(record: UploadRecord, head: ObjectProperties | undefine
         reason: `the bucket keeps no versions and s3://${record.bucket}/${record.key} was replaced after this upload (it has its own upload record); nothing to copy`,
       };
     }
-    note = 'the bucket keeps no versions (the record names the event\'s sequencer), so the current object is copied; it is the one this upload read';
+    note = 'the bucket keeps no versions (the record names the event\'s sequencer), so the current object is copied: it has this upload\'s size and was not modified after it';
   }
   const optional = {
     ContentType: head.contentType,
