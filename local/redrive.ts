@@ -165,7 +165,10 @@ async function resubmit(s3: S3Client, chosen: UploadRecord[], output: RedriveOut
     try {
       plan = planCopy(record, await headObject(s3, record));
     } catch (error) {
-      const reason = `could not read the object: ${describeError(error)}`;
+      const status = (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+      // S3 answers 403, not 404, for a missing object to a caller who may not list the bucket.
+      const hint = status === 403 ? ' (403: no permission to read it, or it no longer exists and you may not list the bucket)' : '';
+      const reason = `could not read the object: ${describeError(error)}${hint}`;
       output.warn(`${label}: not redriven, ${reason}`);
       result.notRedriven.push({ uploadId: record.uploadId, reason });
       continue;
@@ -346,13 +349,19 @@ export async function redrive(
     output.info('No upload was redriven; the failed-uploads queue is left as it is.');
   } else {
     output.info(`Deleting the failed-uploads queue's messages for the ${plural(redrivenRecords.length, 'redriven upload')}:`);
-    queueErrors = await clearMessages(clients.sqs, names.queueUrl as string, redrivenRecords, scan, output, result);
-    const cleared = new Set(result.deletedMessages.flatMap((m) => m.uploadIds));
-    const without = redrivenRecords.filter((r) => !cleared.has(r.uploadId)).length;
-    output.info(
-      `  deleted ${plural(result.deletedMessages.length, 'message')}; left ${plural(result.keptMessages, 'other message')} in the queue, untouched` +
-        (without > 0 ? `; ${plural(without, 'redriven upload')} had none (rejected and timed-out uploads never have one)` : ''),
-    );
+    try {
+      queueErrors = await clearMessages(clients.sqs, names.queueUrl as string, redrivenRecords, scan, output, result);
+      const cleared = new Set(result.deletedMessages.flatMap((m) => m.uploadIds));
+      const without = redrivenRecords.filter((r) => !cleared.has(r.uploadId)).length;
+      output.info(
+        `  deleted ${plural(result.deletedMessages.length, 'message')}; left ${plural(result.keptMessages, 'other message')} in the queue, untouched` +
+          (without > 0 ? `; ${plural(without, 'redriven upload')} had none (rejected and timed-out uploads never have one; a failed one's may be gone already)` : ''),
+      );
+    } catch (error) {
+      const problem = `could not go through the failed-uploads queue (${describeError(error)}). The uploads above were redriven: delete their messages by hand.`;
+      output.warn(`  ${problem}`);
+      queueErrors = [problem];
+    }
   }
 
   output.info(

@@ -264,10 +264,26 @@ describe('redrive on the emulators', () => {
     expect(result.redriven.map((r) => r.uploadId)).toEqual(['chosen']);
     expect(result.notRedriven).toEqual([{ uploadId: 'completed-one', reason: 'not among the failed uploads listed above' }]);
     expect(result.exitCode).toBe(ExitCode.notAllRedriven);
-    expect(out.join('\n')).toContain('had none (rejected and timed-out uploads never have one)');
+    expect(out.join('\n')).toContain('had none (rejected and timed-out uploads never have one;');
     expect(copiesOf(key)).toHaveLength(1);
     expect(copiesOf('em/other.csv')).toHaveLength(0);
     expect((await clients.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }))).Metadata).toEqual({ 'segment-name': 'Chosen' });
+  });
+
+  it('still reports the copies when the failure queue cannot be read, and exits non-zero', async () => {
+    const names = await freshNames();
+    const key = 'em/queue-gone.csv';
+    await clients.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: 'z\n', ContentType: 'text/csv' }));
+    await names.store.create(failedRecord('queue-gone', key, '0000000000000000G1', { size: 2 }));
+
+    const { result, out } = await run(options({ table: names.table, queueUrl: `${sqs.endpoint}/000000000000/NoSuchQueue` }, { kind: 'all' }));
+
+    expect(result.redriven.map((r) => r.uploadId)).toEqual(['queue-gone']);
+    expect(copiesOf(key)).toHaveLength(1);
+    expect(result.exitCode).toBe(ExitCode.notAllRedriven);
+    expect(out).toContain(
+      'WARN   could not go through the failed-uploads queue (QueueDoesNotExist: The specified queue does not exist.). The uploads above were redriven: delete their messages by hand.',
+    );
   });
 
   it('reads the names from a stack\'s outputs, and needs the bucket and queue only to redrive', async () => {
