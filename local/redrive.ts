@@ -336,6 +336,7 @@ export async function redrive(
     }
     if (!(await output.confirm(question))) {
       output.info('Nothing redriven.');
+      result.exitCode = result.notRedriven.length > 0 ? ExitCode.notAllRedriven : ExitCode.ok;
       return result;
     }
   }
