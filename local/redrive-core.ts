@@ -1,0 +1,376 @@
+// The pure part of `npm run redrive`: arguments, which uploads to choose, what to copy, and which failure-queue messages name them.
+import type { CopyObjectCommandInput } from '@aws-sdk/client-s3';
+import { parseArgs } from 'node:util';
+import * as v from 'valibot';
+import type { UploadRecord } from '../lambdas/core/ports.js';
+import { decodeS3EventKey } from '../lambdas/core/naming.js';
+import { UploadStatus } from '../lambdas/shared/contract.js';
+
+/** The statuses a person may redrive: each is final and none has Insider's counts. */
+export const REDRIVABLE_STATUSES = [UploadStatus.Failed, UploadStatus.Rejected, UploadStatus.TimedOut] as const;
+export type RedrivableStatus = (typeof REDRIVABLE_STATUSES)[number];
+
+/** The stack outputs the command reads its names from. */
+export const StackOutput = { table: 'TableName', bucket: 'BucketName', queueUrl: 'FailedUploadsQueueUrl' } as const;
+
+export const REDRIVE_USAGE = `Usage:
+  npm run redrive -- --stack FpsPipeline                 list failed uploads (changes nothing)
+  npm run redrive -- --stack FpsPipeline --all           redrive every listed upload (asks first)
+  npm run redrive -- --stack FpsPipeline --upload-id <id> [--upload-id <id> …] --yes
+Where:
+  --stack <name>        read the names below from the deployed stack's outputs
+                        (${StackOutput.table}, ${StackOutput.bucket}, ${StackOutput.queueUrl})
+  --table <name>        the uploads table         } instead of --stack, or to override
+  --bucket <name>       the drop bucket           } one of its outputs; listing needs only
+  --queue-url <url>     the failed-uploads queue  } the table
+Which uploads:
+  --status <status>     failed (default), rejected or timed_out; repeat or comma-separate for several
+  --since <ISO date>    only uploads updated at or after it (2026-11-01 or 2026-11-01T09:30:00Z)
+What to do:
+  (no choice)           list them, newest first, and stop
+  --all                 redrive every listed upload
+  --upload-id <id>      redrive this listed upload (repeatable)
+  --yes                 do not ask for confirmation (required when stdin is not a terminal)
+  --help
+Redriving copies the object version an upload names onto the same key, re-sending its own metadata
+and content type: S3 notifies the pipeline, which handles it as a new upload under the usual rules
+(the old record stays as it is). Then it deletes that upload's messages from the failed-uploads
+queue. Region and credentials come from the usual AWS environment (AWS_PROFILE, AWS_REGION, …);
+AWS_ENDPOINT_URL_* point it at a local stack.
+Exit code: 0 when every chosen upload was redriven (or only listed), 1 when one was not (or a
+queue message could not be deleted), 2 for a usage error or a redrive without --yes when stdin is
+not a terminal.`;
+
+/** Where the names come from: a stack's outputs, overridden by any flag given. */
+export interface RedriveNames {
+  stack?: string | undefined;
+  table?: string | undefined;
+  bucket?: string | undefined;
+  queueUrl?: string | undefined;
+}
+
+export type RedriveChoice = { kind: 'list' } | { kind: 'all' } | { kind: 'ids'; uploadIds: string[] };
+
+export interface RedriveOptions {
+  names: RedriveNames;
+  /** Listed in this order of statuses, then merged newest first. */
+  statuses: RedrivableStatus[];
+  /** ISO-8601 UTC; only records updated at or after it. */
+  since?: string | undefined;
+  choice: RedriveChoice;
+  /** Skip the confirmation. */
+  yes: boolean;
+}
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+// A time needs its zone: without one, the date would mean a different instant on each machine.
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** `--since` as the ISO-8601 UTC form `updatedAt` is stored in, so the two compare as strings. */
+export function normalizeSince(text: string): string {
+  const value = text.trim();
+  const ms = DATE_ONLY.test(value) || DATE_TIME.test(value) ? Date.parse(value) : Number.NaN;
+  if (!Number.isFinite(ms)) {
+    throw new UsageError(`--since must be an ISO date such as 2026-11-01 or 2026-11-01T09:30:00Z (a time needs its zone), not "${text}"`);
+  }
+  return new Date(ms).toISOString();
+}
+
+/** `undefined` for --help. */
+export function parseRedriveArgs(argv: string[]): RedriveOptions | undefined {
+  let parsed: ReturnType<typeof parseFlags>;
+  try {
+    parsed = parseFlags(argv);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return undefined;
+  if (positionals.length > 0) throw new UsageError(`Unexpected argument "${positionals[0]}": every option is a --flag`);
+  for (const flag of ['stack', 'table', 'bucket', 'queue-url'] as const) {
+    if (values[flag] !== undefined && values[flag].trim() === '') throw new UsageError(`--${flag} needs a value`);
+  }
+  if (values.stack === undefined && values.table === undefined) throw new UsageError('Name the stack (--stack FpsPipeline) or the table (--table <name>)');
+
+  const statuses: RedrivableStatus[] = [];
+  for (const status of (values.status ?? [UploadStatus.Failed]).flatMap((s) => s.split(',')).map((s) => s.trim())) {
+    if (!(REDRIVABLE_STATUSES as readonly string[]).includes(status)) {
+      throw new UsageError(`--status must be one of ${REDRIVABLE_STATUSES.join(', ')}, not "${status}"`);
+    }
+    if (!statuses.includes(status as RedrivableStatus)) statuses.push(status as RedrivableStatus);
+  }
+
+  const uploadIds = [...new Set((values['upload-id'] ?? []).map((id) => id.trim()))];
+  if (uploadIds.includes('')) throw new UsageError('--upload-id needs a value');
+  if (values.all && uploadIds.length > 0) throw new UsageError('Give --all or --upload-id, not both');
+  const choice: RedriveChoice = values.all ? { kind: 'all' } : uploadIds.length > 0 ? { kind: 'ids', uploadIds } : { kind: 'list' };
+
+  return {
+    names: { stack: values.stack, table: values.table, bucket: values.bucket, queueUrl: values['queue-url'] },
+    statuses,
+    since: values.since === undefined ? undefined : normalizeSince(values.since),
+    choice,
+    yes: values.yes ?? false,
+  };
+}
+
+function parseFlags(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      stack: { type: 'string' },
+      table: { type: 'string' },
+      bucket: { type: 'string' },
+      'queue-url': { type: 'string' },
+      status: { type: 'string', multiple: true },
+      since: { type: 'string' },
+      all: { type: 'boolean' },
+      'upload-id': { type: 'string', multiple: true },
+      yes: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+  });
+}
+
+/** The names a stack's outputs give, with any flag the user gave taking precedence. */
+export function namesFromOutputs(outputs: { OutputKey?: string; OutputValue?: string }[], flags: RedriveNames): Required<Omit<RedriveNames, 'stack'>> {
+  const output = (key: string) => outputs.find((o) => o.OutputKey === key)?.OutputValue;
+  const names = {
+    table: flags.table ?? output(StackOutput.table),
+    bucket: flags.bucket ?? output(StackOutput.bucket),
+    queueUrl: flags.queueUrl ?? output(StackOutput.queueUrl),
+  };
+  const missing = Object.entries({ [StackOutput.table]: names.table, [StackOutput.bucket]: names.bucket, [StackOutput.queueUrl]: names.queueUrl })
+    .filter(([, value]) => !value)
+    .map(([key]) => key);
+  if (missing.length > 0) throw new UsageError(`Stack ${flags.stack} has no output ${missing.join(', ')}: is it this pipeline's stack?`);
+  return names as Required<Omit<RedriveNames, 'stack'>>;
+}
+
+/** Records of several statuses as one list, newest update first (ties: by id, so the order is stable). */
+export function newestFirst(records: UploadRecord[]): UploadRecord[] {
+  return [...records].sort((a, b) => (a.updatedAt === b.updatedAt ? a.uploadId.localeCompare(b.uploadId) : a.updatedAt < b.updatedAt ? 1 : -1));
+}
+
+export interface Selection {
+  chosen: UploadRecord[];
+  /** Ids asked for that are not in the list. */
+  unknownIds: string[];
+}
+
+export function selectUploads(listed: UploadRecord[], choice: RedriveChoice): Selection {
+  if (choice.kind === 'list') return { chosen: [], unknownIds: [] };
+  if (choice.kind === 'all') return { chosen: listed, unknownIds: [] };
+  const byId = new Map(listed.map((r) => [r.uploadId, r]));
+  return {
+    chosen: choice.uploadIds.flatMap((id) => byId.get(id) ?? []),
+    unknownIds: choice.uploadIds.filter((id) => !byId.has(id)),
+  };
+}
+
+/**
+ * Where the bucket has no versioning, the trigger records the event's sequencer as the version
+ * (`uploadIdFor`); S3 refuses it as a version id, so only the current object can be copied.
+ */
+export function hasRealVersionId(record: Pick<UploadRecord, 'versionId' | 'sequencer'>): record is { versionId: string } & typeof record {
+  return record.versionId !== undefined && record.versionId !== '' && record.versionId !== record.sequencer;
+}
+
+/** What HeadObject says about the object version to copy: everything a copy with REPLACE must re-send. */
+export interface ObjectProperties {
+  /** User metadata as S3 returns it (non-ASCII values still RFC 2047-encoded, which is how they must be re-sent). */
+  metadata: Record<string, string>;
+  contentType?: string | undefined;
+  contentEncoding?: string | undefined;
+  contentDisposition?: string | undefined;
+  cacheControl?: string | undefined;
+  contentLanguage?: string | undefined;
+  size?: number | undefined;
+  lastModified?: Date | undefined;
+}
+
+export type CopyPlan =
+  | {
+      kind: 'copy';
+      input: CopyObjectCommandInput & { Bucket: string; Key: string; CopySource: string; MetadataDirective: 'REPLACE' };
+      /** Said to the user before copying, e.g. that the current object stands in for the version. */
+      note?: string | undefined;
+    }
+  | { kind: 'skip'; reason: string };
+
+/** A copy source: bucket and key, each key segment URL-encoded, and the version when there is one. */
+export function copySource(bucket: string, key: string, versionId?: string): string {
+  const path = `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
+  return versionId === undefined ? path : `${path}?versionId=${encodeURIComponent(versionId)}`;
+}
+
+/**
+ * The CopyObject that makes the object the record names a new upload: the same key, and the
+ * object's own metadata and content headers re-sent, because `MetadataDirective: REPLACE` (needed
+ * to copy an object onto itself) otherwise drops them, and with them a name set in metadata.
+ * `head` is undefined when that version no longer exists.
+ */
+export function planCopy(record: UploadRecord, head: ObjectProperties | undefined): CopyPlan {
+  const realVersion = hasRealVersionId(record);
+  if (!head) {
+    return {
+      kind: 'skip',
+      reason: realVersion
+        ? `object version ${record.versionId} of s3://${record.bucket}/${record.key} no longer exists (deleted or expired); nothing to copy`
+        : `s3://${record.bucket}/${record.key} no longer exists (deleted or expired); nothing to copy`,
+    };
+  }
+  let note: string | undefined;
+  if (!realVersion) {
+    // The current object may be a later drop with its own record: copying it would submit that one again.
+    const replaced =
+      (head.size !== undefined && head.size !== record.size) ||
+      (head.lastModified !== undefined && head.lastModified.getTime() > Date.parse(record.receivedAt));
+    if (replaced) {
+      return {
+        kind: 'skip',
+        reason: `the bucket keeps no versions and s3://${record.bucket}/${record.key} was replaced after this upload (it has its own upload record); nothing to copy`,
+      };
+    }
+    note = 'the bucket keeps no versions (the record names the event\'s sequencer), so the current object is copied: it has this upload\'s size and was not modified after it';
+  }
+  const optional = {
+    ContentType: head.contentType,
+    ContentEncoding: head.contentEncoding,
+    ContentDisposition: head.contentDisposition,
+    CacheControl: head.cacheControl,
+    ContentLanguage: head.contentLanguage,
+  };
+  return {
+    kind: 'copy',
+    input: {
+      Bucket: record.bucket,
+      Key: record.key,
+      CopySource: copySource(record.bucket, record.key, realVersion ? record.versionId : undefined),
+      MetadataDirective: 'REPLACE',
+      Metadata: { ...head.metadata },
+      ...Object.fromEntries(Object.entries(optional).filter(([, value]) => value !== undefined && value !== '')),
+    },
+    note,
+  };
+}
+
+/** One object a failure-queue message names. */
+export interface FailedObjectRef {
+  bucket: string;
+  /** Decoded, as the trigger decodes it. */
+  key: string;
+  versionId?: string | undefined;
+  sequencer?: string | undefined;
+}
+
+const S3Records = v.object({
+  Records: v.array(
+    v.object({
+      s3: v.object({
+        bucket: v.object({ name: v.string() }),
+        object: v.object({ key: v.string(), versionId: v.optional(v.string()), sequencer: v.optional(v.string()) }),
+      }),
+    }),
+  ),
+});
+/** Lambda's on-failure destination record (the asynchronous-invocation transport) wraps the S3 event. */
+const DestinationRecord = v.object({ requestContext: v.optional(v.unknown()), requestPayload: S3Records });
+
+/**
+ * The objects a failure-queue message names, for both shapes the queue has held: the S3 event
+ * itself (the SQS transport's dead-letter queue) and Lambda's on-failure destination record
+ * (`{requestContext, requestPayload: <S3 event>, responseContext, responsePayload}`). Anything
+ * else (an s3:TestEvent, a message sent by hand) names nothing.
+ */
+export function objectsInMessage(body: string | undefined): FailedObjectRef[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(body ?? '');
+  } catch {
+    return [];
+  }
+  const wrapped = v.safeParse(DestinationRecord, json);
+  const direct = v.safeParse(S3Records, json);
+  const records = wrapped.success ? wrapped.output.requestPayload.Records : direct.success ? direct.output.Records : [];
+  const refs: FailedObjectRef[] = [];
+  for (const record of records) {
+    let key: string;
+    try {
+      key = decodeS3EventKey(record.s3.object.key);
+    } catch {
+      continue; // Not a key S3 encoded; it cannot name an upload.
+    }
+    refs.push({
+      bucket: record.s3.bucket.name,
+      key,
+      versionId: record.s3.object.versionId || undefined,
+      sequencer: record.s3.object.sequencer || undefined,
+    });
+  }
+  return refs;
+}
+
+/**
+ * Whether a message's object is the upload's object version: same bucket and key, and the same
+ * version id and sequencer wherever both sides have one. A later version of the same key (say, a
+ * redriven copy that failed again) has its own, and is not matched.
+ */
+export function refMatchesUpload(ref: FailedObjectRef, record: Pick<UploadRecord, 'bucket' | 'key' | 'versionId' | 'sequencer'>): boolean {
+  if (ref.bucket !== record.bucket || ref.key !== record.key) return false;
+  if (ref.versionId !== undefined && hasRealVersionId(record) && ref.versionId !== record.versionId) return false;
+  if (ref.sequencer !== undefined && record.sequencer !== undefined && ref.sequencer !== record.sequencer) return false;
+  return true;
+}
+
+/**
+ * The uploads a message is about, or undefined when it names nothing or also names an object that
+ * is not among `uploads` (then it is left for a person: deleting it would lose that other object).
+ */
+export function uploadsForMessage<T extends Pick<UploadRecord, 'uploadId' | 'bucket' | 'key' | 'versionId' | 'sequencer'>>(
+  refs: FailedObjectRef[],
+  uploads: readonly T[],
+): T[] | undefined {
+  if (refs.length === 0) return undefined;
+  const matched: T[] = [];
+  for (const ref of refs) {
+    const upload = uploads.find((u) => refMatchesUpload(ref, u));
+    if (!upload) return undefined;
+    if (!matched.includes(upload)) matched.push(upload);
+  }
+  return matched;
+}
+
+// Keys and reasons come from people: control and bidirectional characters would rewrite the terminal.
+const UNPRINTABLE = /[\p{Cc}\u200B\u200E\u200F\u202A-\u202E\u2066-\u2069]/gu;
+
+/** Text safe to print on a terminal: control and bidi-override characters shown as \u{…}. */
+export function printable(text: string): string {
+  return text.replace(UNPRINTABLE, (c) => `\\u{${(c.codePointAt(0) ?? 0).toString(16).toUpperCase()}}`);
+}
+
+function truncate(text: string, width: number): string {
+  const chars = [...text];
+  return chars.length > width ? `${chars.slice(0, width - 1).join('')}…` : text;
+}
+
+/** The listing: one line per upload, newest first as given. */
+export function uploadsTable(records: UploadRecord[]): string {
+  const header = ['uploadId', 'status', 'updatedAt', 'segment', 'key', 'reason'];
+  const rows = records.map((r) => [
+    r.uploadId,
+    r.status,
+    r.updatedAt,
+    truncate(printable(r.segmentName ?? ''), 40),
+    truncate(printable(r.key), 60),
+    truncate(printable(r.reason ?? ''), 80),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => [...(row[i] ?? '')].length)));
+  const line = (cells: string[]) => cells.map((c, i) => c + ' '.repeat(Math.max(0, (widths[i] ?? 0) - [...c].length))).join('  ').trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}

@@ -1,0 +1,375 @@
+// `npm run redrive` as a function: lists failed uploads, copies the chosen ones onto themselves with their own metadata, and clears their failure-queue messages.
+import { type CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { type DynamoDBClient, QueryCommand, type QueryCommandInput } from '@aws-sdk/client-dynamodb';
+import { CopyObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { ChangeMessageVisibilityCommand, DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { recordFromItem } from '../lambdas/adapters/dynamodb-uploads-store.js';
+import type { UploadRecord } from '../lambdas/core/ports.js';
+import { UploadsTable } from '../lambdas/shared/contract.js';
+import {
+  hasRealVersionId,
+  namesFromOutputs,
+  newestFirst,
+  objectsInMessage,
+  type ObjectProperties,
+  planCopy,
+  printable,
+  type RedriveOptions,
+  selectUploads,
+  uploadsForMessage,
+  uploadsTable,
+  UsageError,
+} from './redrive-core.js';
+
+export interface RedriveClients {
+  dynamodb: DynamoDBClient;
+  s3: S3Client;
+  sqs: SQSClient;
+  /** Needed only to read names from a stack (`names.stack`). */
+  cloudformation?: CloudFormationClient | undefined;
+}
+
+/** Where the command talks to the person running it. */
+export interface RedriveOutput {
+  /** A line of progress (stdout). */
+  info(line: string): void;
+  /** A line about something that went wrong (stderr). */
+  warn(line: string): void;
+  /** Asks a yes/no question; absent when nobody can answer (stdin is not a terminal). */
+  confirm?: ((question: string) => Promise<boolean>) | undefined;
+}
+
+/** How the failure queue is scanned. */
+export interface QueueScanSettings {
+  /** How long received messages stay hidden while the scan runs; those it keeps are made visible again at the end. @default 120 */
+  visibilityTimeoutSeconds?: number;
+  /** Long poll per receive, so an empty answer means an empty queue rather than an unlucky sample. @default 1 */
+  waitTimeSeconds?: number;
+  /** Stops after this many messages. @default 10_000 */
+  maxMessages?: number;
+}
+
+export interface RedrivenUpload {
+  uploadId: string;
+  bucket: string;
+  key: string;
+  /** The version copied; absent when the bucket keeps no versions and the current object was copied. */
+  sourceVersionId?: string | undefined;
+  /** The copy's version id, when the bucket keeps versions. */
+  newVersionId?: string | undefined;
+}
+
+export interface DeletedMessage {
+  messageId: string;
+  uploadIds: string[];
+}
+
+export interface RedriveResult {
+  exitCode: number;
+  listed: UploadRecord[];
+  redriven: RedrivenUpload[];
+  notRedriven: { uploadId: string; reason: string }[];
+  deletedMessages: DeletedMessage[];
+  /** Messages seen in the failure queue and left there (made visible again). */
+  keptMessages: number;
+}
+
+export const ExitCode = { ok: 0, notAllRedriven: 1, usage: 2 } as const;
+
+interface ResolvedNames {
+  table: string;
+  bucket?: string | undefined;
+  queueUrl?: string | undefined;
+}
+
+async function resolveNames(options: RedriveOptions, clients: RedriveClients): Promise<ResolvedNames> {
+  const { names } = options;
+  if (names.stack !== undefined) {
+    if (!clients.cloudformation) throw new UsageError('Reading names from a stack needs a CloudFormation client');
+    const out = await clients.cloudformation.send(new DescribeStacksCommand({ StackName: names.stack }));
+    return namesFromOutputs(out.Stacks?.[0]?.Outputs ?? [], names);
+  }
+  if (names.table === undefined) throw new UsageError('Name the stack (--stack) or the table (--table)');
+  return { table: names.table, bucket: names.bucket, queueUrl: names.queueUrl };
+}
+
+async function listUploads(dynamodb: DynamoDBClient, table: string, options: RedriveOptions): Promise<UploadRecord[]> {
+  const records: UploadRecord[] = [];
+  for (const status of options.statuses) {
+    const input: QueryCommandInput = {
+      TableName: table,
+      IndexName: UploadsTable.byStatusIndex,
+      KeyConditionExpression: options.since === undefined ? '#status = :status' : '#status = :status AND #updatedAt >= :since',
+      ExpressionAttributeNames: { '#status': UploadsTable.byStatusPartitionKey, ...(options.since === undefined ? {} : { '#updatedAt': UploadsTable.byStatusSortKey }) },
+      ExpressionAttributeValues: { ':status': { S: status }, ...(options.since === undefined ? {} : { ':since': { S: options.since } }) },
+      ScanIndexForward: false,
+    };
+    let start: QueryCommandInput['ExclusiveStartKey'];
+    do {
+      const page = await dynamodb.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
+      records.push(...(page.Items ?? []).map(recordFromItem));
+      start = page.LastEvaluatedKey;
+    } while (start);
+  }
+  return newestFirst(records);
+}
+
+function isMissing(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  // A version that is now a delete marker answers 405 to HeadObject.
+  return ['NotFound', 'NoSuchKey', 'NoSuchVersion'].includes(e?.name ?? '') || e?.$metadata?.httpStatusCode === 404 || e?.$metadata?.httpStatusCode === 405;
+}
+
+async function headObject(s3: S3Client, record: UploadRecord): Promise<ObjectProperties | undefined> {
+  try {
+    const out = await s3.send(
+      new HeadObjectCommand({ Bucket: record.bucket, Key: record.key, VersionId: hasRealVersionId(record) ? record.versionId : undefined }),
+    );
+    return {
+      metadata: out.Metadata ?? {},
+      contentType: out.ContentType,
+      contentEncoding: out.ContentEncoding,
+      contentDisposition: out.ContentDisposition,
+      cacheControl: out.CacheControl,
+      contentLanguage: out.ContentLanguage,
+      size: out.ContentLength,
+      lastModified: out.LastModified,
+    };
+  } catch (error) {
+    if (isMissing(error)) return undefined;
+    throw error;
+  }
+}
+
+function describeError(error: unknown): string {
+  const e = error as { name?: string; message?: string };
+  return printable(`${e?.name ?? 'Error'}: ${e?.message ?? String(error)}`);
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** The metadata as the person set it, for the progress line (names and values people chose, never file content). */
+function describeProperties(input: { Metadata?: Record<string, string> | undefined; ContentType?: string | undefined }): string {
+  const metadata = Object.entries(input.Metadata ?? {}).map(([k, value]) => `${k}=${value}`);
+  const parts = [metadata.length > 0 ? `metadata ${metadata.join(', ')}` : 'no user metadata', `content type ${input.ContentType ?? '(none)'}`];
+  return printable(parts.join('; '));
+}
+
+/** Copies each chosen upload's object version onto its key, keeping what the user set on it. */
+async function resubmit(s3: S3Client, chosen: UploadRecord[], output: RedriveOutput, result: RedriveResult): Promise<void> {
+  for (const [i, record] of chosen.entries()) {
+    const label = `[${i + 1}/${chosen.length}] ${record.uploadId} s3://${printable(record.bucket)}/${printable(record.key)}`;
+    let plan: ReturnType<typeof planCopy>;
+    try {
+      plan = planCopy(record, await headObject(s3, record));
+    } catch (error) {
+      const status = (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+      // S3 answers 403, not 404, for a missing object to a caller who may not list the bucket.
+      const hint = status === 403 ? ' (403: no permission to read it, or it no longer exists and you may not list the bucket)' : '';
+      const reason = `could not read the object: ${describeError(error)}${hint}`;
+      output.warn(`${label}: not redriven, ${reason}`);
+      result.notRedriven.push({ uploadId: record.uploadId, reason });
+      continue;
+    }
+    if (plan.kind === 'skip') {
+      output.warn(`${label}: skipped, ${plan.reason}`);
+      result.notRedriven.push({ uploadId: record.uploadId, reason: plan.reason });
+      continue;
+    }
+    if (plan.note) output.info(`${label}: ${plan.note}`);
+    output.info(`${label}: copying onto itself with ${describeProperties(plan.input)}`);
+    try {
+      const out = await s3.send(new CopyObjectCommand(plan.input));
+      output.info(`${label}: copied${out.VersionId ? ` as version ${out.VersionId}` : ''}; the pipeline handles it as a new upload`);
+      result.redriven.push({
+        uploadId: record.uploadId,
+        bucket: record.bucket,
+        key: record.key,
+        sourceVersionId: hasRealVersionId(record) ? record.versionId : undefined,
+        newVersionId: out.VersionId,
+      });
+    } catch (error) {
+      const reason = `the copy failed: ${describeError(error)}`;
+      output.warn(`${label}: not redriven, ${reason}`);
+      result.notRedriven.push({ uploadId: record.uploadId, reason });
+    }
+  }
+}
+
+/**
+ * Deletes the failure-queue messages that name the redriven uploads. Every message received is held
+ * hidden until the scan ends, so none is seen twice; those that name anything else are then made
+ * visible again at once. Returns the errors met (a delete that failed leaves its message).
+ */
+async function clearMessages(
+  sqs: SQSClient,
+  queueUrl: string,
+  redriven: UploadRecord[],
+  settings: QueueScanSettings,
+  output: RedriveOutput,
+  result: RedriveResult,
+): Promise<string[]> {
+  const errors: string[] = [];
+  const kept = new Map<string, string>();
+  const seen = new Set<string>();
+  const maxMessages = settings.maxMessages ?? 10_000;
+  try {
+    while (seen.size < maxMessages) {
+      const out = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: 10,
+          VisibilityTimeout: settings.visibilityTimeoutSeconds ?? 120,
+          WaitTimeSeconds: settings.waitTimeSeconds ?? 1,
+        }),
+      );
+      const messages = (out.Messages ?? []).filter((m): m is Message & { MessageId: string; ReceiptHandle: string } => !!m.MessageId && !!m.ReceiptHandle);
+      const fresh = messages.filter((m) => !seen.has(m.MessageId));
+      // A message seen before is back: the hold ran out, so the queue has been gone through.
+      for (const m of messages) if (kept.has(m.MessageId)) kept.set(m.MessageId, m.ReceiptHandle);
+      if (fresh.length === 0) break;
+      const matched: { message: (typeof fresh)[number]; uploads: UploadRecord[] }[] = [];
+      for (const message of fresh) {
+        seen.add(message.MessageId);
+        const uploads = uploadsForMessage(objectsInMessage(message.Body), redriven);
+        if (uploads) matched.push({ message, uploads });
+        else kept.set(message.MessageId, message.ReceiptHandle);
+      }
+      if (matched.length === 0) continue;
+      const deleted = await sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: matched.map(({ message }, i) => ({ Id: String(i), ReceiptHandle: message.ReceiptHandle })),
+        }),
+      );
+      for (const failure of deleted.Failed ?? []) {
+        const entry = matched[Number(failure.Id)];
+        if (!entry) continue;
+        const error = `message ${entry.message.MessageId} (upload ${entry.uploads.map((u) => u.uploadId).join(', ')}) was not deleted: ${printable(`${failure.Code}: ${failure.Message ?? ''}`)}`;
+        output.warn(`  ${error}`);
+        errors.push(error);
+        kept.set(entry.message.MessageId, entry.message.ReceiptHandle);
+      }
+      for (const ok of deleted.Successful ?? []) {
+        const entry = matched[Number(ok.Id)];
+        if (!entry) continue;
+        const names = entry.uploads.map((u) => `s3://${printable(u.bucket)}/${printable(u.key)} (upload ${u.uploadId})`).join(', ');
+        output.info(`  deleted message ${entry.message.MessageId}: ${names}`);
+        result.deletedMessages.push({ messageId: entry.message.MessageId, uploadIds: entry.uploads.map((u) => u.uploadId) });
+      }
+    }
+    if (seen.size >= maxMessages) output.warn(`  stopped after ${maxMessages} messages; run the command again for the rest`);
+  } finally {
+    for (const [messageId, receiptHandle] of kept) {
+      try {
+        await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: 0 }));
+      } catch (error) {
+        // It becomes visible by itself when the hold runs out.
+        output.warn(`  message ${messageId} stays hidden until its visibility timeout ends: ${describeError(error)}`);
+      }
+    }
+  }
+  result.keptMessages = kept.size;
+  return errors;
+}
+
+/**
+ * The redrive command. Lists the uploads in the chosen statuses; with a choice, re-submits each
+ * chosen upload as a new one (a copy of its object version onto its key, metadata and content
+ * headers re-sent) and deletes the failure-queue messages that name it. Never reads an object's body.
+ */
+export async function redrive(
+  options: RedriveOptions,
+  clients: RedriveClients,
+  output: RedriveOutput,
+  scan: QueueScanSettings = {},
+): Promise<RedriveResult> {
+  const result: RedriveResult = { exitCode: ExitCode.ok, listed: [], redriven: [], notRedriven: [], deletedMessages: [], keptMessages: 0 };
+  const names = await resolveNames(options, clients);
+  const redriving = options.choice.kind !== 'list';
+  if (redriving && (!names.bucket || !names.queueUrl)) {
+    throw new UsageError('Redriving needs the drop bucket and the failed-uploads queue: give --stack, or --bucket and --queue-url');
+  }
+  output.info(
+    `Uploads table ${names.table}${names.bucket ? `, drop bucket ${names.bucket}` : ''}${names.queueUrl ? `, failed-uploads queue ${names.queueUrl}` : ''}`,
+  );
+
+  result.listed = await listUploads(clients.dynamodb, names.table, options);
+  const since = options.since ? ` updated since ${options.since}` : '';
+  const what = `${options.statuses.join(' or ')} uploads${since}`;
+  const count = result.listed.length;
+  output.info(
+    count === 0 ? `No ${what}.` : `${count} ${options.statuses.join(' or ')} upload${count === 1 ? '' : 's'}${since}, newest first:\n${uploadsTable(result.listed)}`,
+  );
+  if (!redriving) {
+    if (result.listed.length > 0) output.info('Nothing changed. To redrive, add --all or --upload-id <id> (repeatable).');
+    return result;
+  }
+
+  const { chosen, unknownIds } = selectUploads(result.listed, options.choice);
+  for (const id of unknownIds) {
+    const reason = `not among the ${what} listed above`;
+    output.warn(`${printable(id)}: ${reason}`);
+    result.notRedriven.push({ uploadId: id, reason });
+  }
+  const inBucket = chosen.filter((record) => {
+    if (record.bucket === names.bucket) return true;
+    const reason = `its object is in bucket ${printable(record.bucket)}, not the drop bucket ${names.bucket}`;
+    output.warn(`${record.uploadId}: not redriven, ${reason}`);
+    result.notRedriven.push({ uploadId: record.uploadId, reason });
+    return false;
+  });
+  if (inBucket.length === 0) {
+    output.info('Nothing to redrive.');
+    result.exitCode = result.notRedriven.length > 0 ? ExitCode.notAllRedriven : ExitCode.ok;
+    return result;
+  }
+
+  if (!options.yes) {
+    const question = `Redrive ${plural(inBucket.length, 'upload')}? Each object is copied onto itself (a new upload) and its failure-queue messages are deleted. [y/N] `;
+    if (!output.confirm) {
+      output.warn('Not redriving: stdin is not a terminal, so nobody can confirm. Add --yes to redrive without asking.');
+      result.exitCode = ExitCode.usage;
+      return result;
+    }
+    if (!(await output.confirm(question))) {
+      output.info('Nothing redriven.');
+      result.exitCode = result.notRedriven.length > 0 ? ExitCode.notAllRedriven : ExitCode.ok;
+      return result;
+    }
+  }
+
+  output.info(`Re-submitting ${plural(inBucket.length, 'upload')}:`);
+  await resubmit(clients.s3, inBucket, output, result);
+
+  const redrivenRecords = inBucket.filter((r) => result.redriven.some((done) => done.uploadId === r.uploadId));
+  let queueErrors: string[] = [];
+  if (redrivenRecords.length === 0) {
+    output.info('No upload was redriven; the failed-uploads queue is left as it is.');
+  } else {
+    output.info(`Deleting the failed-uploads queue's messages for the ${plural(redrivenRecords.length, 'redriven upload')}:`);
+    try {
+      queueErrors = await clearMessages(clients.sqs, names.queueUrl as string, redrivenRecords, scan, output, result);
+      const cleared = new Set(result.deletedMessages.flatMap((m) => m.uploadIds));
+      const without = redrivenRecords.filter((r) => !cleared.has(r.uploadId)).length;
+      output.info(
+        `  deleted ${plural(result.deletedMessages.length, 'message')}; left ${plural(result.keptMessages, 'other message')} in the queue, untouched` +
+          (without > 0 ? `; ${plural(without, 'redriven upload')} had none (rejected and timed-out uploads never have one; a failed one's may be gone already)` : ''),
+      );
+    } catch (error) {
+      const problem = `could not go through the failed-uploads queue (${describeError(error)}). The uploads above were redriven: delete their messages by hand.`;
+      output.warn(`  ${problem}`);
+      queueErrors = [problem];
+    }
+  }
+
+  output.info(
+    `Redriven ${result.redriven.length} of ${chosen.length + unknownIds.length} chosen; ` +
+      (result.notRedriven.length === 0 ? 'all done.' : `not redriven: ${result.notRedriven.map((n) => printable(n.uploadId)).join(', ')}.`) +
+      (result.redriven.length > 0 ? ' Follow the new uploads in the table (byStatus or bySegment index, newest first).' : ''),
+  );
+  result.exitCode = result.notRedriven.length > 0 || queueErrors.length > 0 ? ExitCode.notAllRedriven : ExitCode.ok;
+  return result;
+}
