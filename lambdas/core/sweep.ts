@@ -1,6 +1,6 @@
 // The sweeper's use case: uploads that waited too long end in a final status with a reason.
 import { UploadStatus } from '../shared/contract.js';
-import { updateUpload } from './lifecycle.js';
+import { MAY_HAVE_REACHED_INSIDER, updateUpload } from './lifecycle.js';
 import type { Clock, RecordFields, Telemetry, UploadsStore } from './ports.js';
 
 export interface SweepSettings {
@@ -45,7 +45,9 @@ export async function sweepStaleUploads(
     const changes: RecordFields = {
       status: UploadStatus.Failed,
       updatedAt: at,
-      reason: `The upload stopped before it was submitted and no retry is left${record.lastError ? ` (last error: ${record.lastError})` : ''}; see README "Redrive".`,
+      reason: `The upload stopped before it was submitted and no retry is left${record.lastError ? ` (last error: ${record.lastError})` : ''}${
+        record.possiblyAccepted ? `. ${MAY_HAVE_REACHED_INSIDER}` : '; see README "Redrive".'
+      }`,
     };
     if (await updateUpload(deps.store, record.uploadId, changes, { from: [UploadStatus.Received], leaseExpiredAt: at })) {
       result.failed.push(record.uploadId);

@@ -24,4 +24,15 @@ describe('sweepStaleUploads', () => {
     expect(store.records.get('old-completed')?.status).toBe('completed');
     expect(telemetry.finals).toHaveLength(2);
   });
+
+  it('warns against dropping again an upload that may have reached Insider', async () => {
+    const store = new MemoryStore();
+    const clock = new FakeClock();
+    const at = new Date(clock.ms - 8 * 3_600_000).toISOString();
+    store.records.set('lost', { uploadId: 'lost', bucket: 'b', key: 'k', size: 1, status: 'received', receivedAt: at, updatedAt: at, leaseUntil: at, lastError: 'HTTP 502', possiblyAccepted: true });
+    await sweepStaleUploads({ submittedTimeoutHours: 6, receivedTimeoutHours: 7 }, { store, clock, telemetry: new RecordingTelemetry() });
+    const reason = store.records.get('lost')?.reason;
+    expect(reason).toMatch(/HTTP 502\)\. An earlier request may have reached Insider: look for the segment in Insider's panel/);
+    expect(reason).not.toMatch(/Redrive/);
+  });
 });
