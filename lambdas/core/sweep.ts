@@ -32,7 +32,11 @@ export async function sweepStaleUploads(
     const changes: RecordFields = {
       status: UploadStatus.TimedOut,
       updatedAt: at,
-      reason: `Insider accepted the file but sent no callback within ${settings.submittedTimeoutHours} hours. Check the segment in Insider's panel; a late callback will still complete this record.`,
+      reason:
+        // Submitted on an ambiguous retry (a lost reply, then "already in use"): Insider may never have had this file.
+        record.possiblyAccepted && record.fpsHttpStatus !== undefined && record.fpsHttpStatus >= 300
+          ? `No callback within ${settings.submittedTimeoutHours} hours. An earlier request's answer was lost and the retry was told the segment name is already in use: either that request created the segment (look for it in Insider's panel; a late callback will still complete this record) or another upload already uses the name.`
+          : `Insider accepted the file but sent no callback within ${settings.submittedTimeoutHours} hours. Check the segment in Insider's panel; a late callback will still complete this record.`,
     };
     if (await updateUpload(deps.store, record.uploadId, changes, { from: [UploadStatus.Submitted] })) {
       result.timedOut.push(record.uploadId);
