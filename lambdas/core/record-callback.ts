@@ -96,12 +96,14 @@ export function matchRate(valid: number, invalid: number, total: number): number
 /** Why Insider's counts don't add up, or undefined when they do. Recorded, never refused: the callback is genuine. */
 export function countsMismatch(body: CallbackBody): string | undefined {
   const { valid_values_count: valid, invalid_values_count: invalid, total_entered_values: total } = body;
-  const problems = [
-    ...(valid + invalid !== total ? [`valid (${valid}) + invalid (${invalid}) = ${valid + invalid}, not the total (${total})`] : []),
-    ...(valid > total ? [`valid (${valid}) is more than the total (${total})`] : []),
-  ];
-  return problems.length
-    ? `Insider's counts don't add up: ${problems.join('; ')}. They are recorded as Insider sent them; matchRate is valid ÷ the larger of total and valid + invalid.`
+  const problem =
+    valid > total
+      ? `valid (${valid}) is more than the total (${total})`
+      : valid + invalid !== total
+        ? `valid (${valid}) + invalid (${invalid}) = ${valid + invalid}, not the total (${total})`
+        : undefined;
+  return problem
+    ? `Insider's counts don't add up: ${problem}. They are recorded as Insider sent them; matchRate is valid ÷ the larger of total and valid + invalid.`
     : undefined;
 }
 
