@@ -111,8 +111,9 @@ export class ScriptedApi implements SegmentApi {
 
 export const ok: FpsAttempt = { kind: 'response', status: 200, message: 'OK' };
 export const status = (code: number, message = '', retryAfterMs?: number): FpsAttempt => ({ kind: 'response', status: code, message, retryAfterMs });
-export const timeout: FpsAttempt = { kind: 'network', error: 'no answer', timedOut: true };
-export const reset: FpsAttempt = { kind: 'network', error: 'ECONNRESET', timedOut: false };
+export const timeout: FpsAttempt = { kind: 'network', error: 'no answer', timedOut: true, possiblySent: true };
+export const reset: FpsAttempt = { kind: 'network', error: 'ECONNRESET', timedOut: false, possiblySent: true };
+export const refused: FpsAttempt = { kind: 'network', error: 'ECONNREFUSED', timedOut: false, possiblySent: false };
 
 /** A clock that only moves when slept on, so backoff is instant and measurable. */
 export class FakeClock implements Clock {

@@ -31,14 +31,48 @@ export function readMessage(text: string): string {
   return text.trim().slice(0, 200);
 }
 
+/**
+ * Error codes that can only come from before a connection was made, so no byte of the request left:
+ * connection refused, a DNS failure (ENOTFOUND, EAI_AGAIN), undici's connect timeout. What we rely
+ * on: Node's fetch (undici) rejects with `TypeError('fetch failed')` whose `cause` carries the
+ * system or undici error `code` (an `AggregateError` with one error per address when several were
+ * tried); the abort signal's timeout rejects with a `TimeoutError` and no cause. Every other
+ * failure may come after the request was written: a reset (ECONNRESET), the socket closed
+ * ("other side closed", UND_ERR_SOCKET), a headers or body timeout, our own timeout, or a code we do
+ * not know. Those count as possibly sent, the safe side: Insider may have accepted the file.
+ */
+export const NOT_SENT_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
+
+interface ErrorLike {
+  name?: string;
+  message?: string;
+  code?: string;
+  cause?: ErrorLike;
+  errors?: ErrorLike[];
+}
+
+/** A failed fetch as an attempt: what went wrong, in a few words, and whether the request may have left. */
+export function classifyFetchError(error: unknown, timeoutMs: number): Extract<FpsAttempt, { kind: 'network' }> {
+  const err = (error ?? {}) as ErrorLike;
+  const timedOut = err.name === 'TimeoutError' || err.name === 'AbortError';
+  if (timedOut) return { kind: 'network', error: `no answer within ${timeoutMs} ms`, timedOut, possiblySent: true };
+  const cause = err.cause;
+  // Several addresses tried (Happy Eyeballs): nothing was sent only if every one of them failed to connect.
+  const codes = cause?.errors?.length ? cause.errors.map((e) => e.code) : [cause?.code ?? err.code];
+  const possiblySent = !codes.every((code) => code !== undefined && NOT_SENT_CODES.has(code));
+  const detail = cause?.code ?? codes.find((code) => code !== undefined) ?? cause?.message ?? err.message ?? String(error);
+  return { kind: 'network', error: detail, timedOut, possiblySent };
+}
+
 export class FpsHttpApi implements SegmentApi {
   constructor(private readonly settings: FpsHttpSettings) {}
 
   async upload(request: FpsUploadRequest, timeoutMs: number): Promise<FpsAttempt> {
     const doFetch = this.settings.fetch ?? fetch;
     const token = await this.settings.token();
+    let response: Response;
     try {
-      const response = await doFetch(this.settings.endpointUrl, {
+      response = await doFetch(this.settings.endpointUrl, {
         method: 'POST',
         headers: {
           'X-PARTNER-NAME': this.settings.partnerName,
@@ -48,18 +82,16 @@ export class FpsHttpApi implements SegmentApi {
         body: JSON.stringify(request),
         signal: AbortSignal.timeout(timeoutMs),
       });
-      const text = await response.text();
-      return {
-        kind: 'response',
-        status: response.status,
-        message: readMessage(text),
-        retryAfterMs: parseRetryAfter(response.headers.get('retry-after'), (this.settings.now ?? Date.now)()),
-      };
     } catch (error) {
-      const err = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-      const timedOut = err.name === 'TimeoutError' || err.name === 'AbortError';
-      const detail = timedOut ? `no answer within ${timeoutMs} ms` : (err.cause?.code ?? err.cause?.message ?? err.message ?? String(error));
-      return { kind: 'network', error: detail, timedOut };
+      return classifyFetchError(error, timeoutMs);
     }
+    // The status line arrived, so it is Insider's (or its gateway's) answer even if the body is then cut off.
+    const text = await response.text().catch((error: unknown) => `(body lost: ${classifyFetchError(error, timeoutMs).error})`);
+    return {
+      kind: 'response',
+      status: response.status,
+      message: readMessage(text),
+      retryAfterMs: parseRetryAfter(response.headers.get('retry-after'), (this.settings.now ?? Date.now)()),
+    };
   }
 }

@@ -1,6 +1,7 @@
 // Calls Insider's upload API with bounded retries and turns what it answered into one verdict.
 import pRetry from 'p-retry';
 import { Limits } from '../shared/limits.js';
+import { MAY_HAVE_REACHED_INSIDER } from './lifecycle.js';
 import type { Clock, FpsAttempt, FpsUploadRequest, SegmentApi } from './ports.js';
 
 export const SEGMENT_IN_USE = 'segment name already in use';
@@ -39,8 +40,19 @@ function describe(attempt: FpsAttempt): string {
 }
 
 /**
+ * Whether Insider may have read and accepted the request although we did not hear a 2xx: it timed
+ * out or its connection was lost after it may have been written, or it got any 5xx (a gateway's
+ * 502/504 looks the same as Insider's own, and either can come after Insider accepted). A refused
+ * connection or a DNS failure sent nothing; a 4xx (429 included) is Insider's own refusal.
+ */
+export function mayHaveReachedInsider(attempt: FpsAttempt): boolean {
+  return attempt.kind === 'network' ? attempt.possiblySent : attempt.status >= 500;
+}
+
+/**
  * The verdict for the last attempt. `possiblyAccepted` says an earlier request (in this invocation
- * or an earlier one) timed out after it may have reached Insider.
+ * or an earlier one) failed after it may have reached Insider (see `mayHaveReachedInsider`); a
+ * rejection then says so instead of advising to drop the file again.
  */
 export function judge(attempt: FpsAttempt, possiblyAccepted: boolean): FpsVerdict {
   if (isRetryable(attempt)) {
@@ -51,12 +63,13 @@ export function judge(attempt: FpsAttempt, possiblyAccepted: boolean): FpsVerdic
   if (attempt.kind === 'network') throw new Error('unreachable: network attempts are retryable');
   const { status, message } = attempt;
   if (status >= 200 && status < 300) return { kind: 'accepted', status, message: message || 'OK' };
-  if (status === 400 && message.toLowerCase().includes(SEGMENT_IN_USE) && possiblyAccepted) {
+  const inUse = status === 400 && message.toLowerCase().includes(SEGMENT_IN_USE);
+  if (inUse && possiblyAccepted) {
     return {
       kind: 'accepted',
       status,
       message,
-      note: 'An earlier request timed out after it may have reached Insider, and the retry was answered "segment name already in use": the earlier request probably succeeded, so this upload waits for its callback.',
+      note: 'An earlier request failed after it may have reached Insider (no answer, a lost connection or a 5xx), and the retry was answered "segment name already in use": the earlier request probably succeeded, so this upload waits for its callback.',
     };
   }
   if (status === 401) {
@@ -65,11 +78,15 @@ export function judge(attempt: FpsAttempt, possiblyAccepted: boolean): FpsVerdic
   if (status === 403) {
     return { kind: 'retryLater', status, message, reason: `Forbidden (${message || 'no message'}): check the token and whether the API key is restricted to trusted IP addresses.` };
   }
-  if (status === 405) return { kind: 'rejected', status, message, reason: 'Invalid Payload: Insider rejected the request body (check the segment and attribute names).' };
-  if (status === 400 && message.toLowerCase().includes(SEGMENT_IN_USE)) {
-    return { kind: 'rejected', status, message, reason: `Insider says the segment name is already in use: rename the file (or set metadata "segment-name") and drop it again.` };
-  }
-  return { kind: 'rejected', status, message, reason: `Insider rejected the upload: ${message || `HTTP ${status}`}.` };
+  const rejected = (reason: string, advice: string): FpsVerdict => ({
+    kind: 'rejected',
+    status,
+    message,
+    reason: `${reason} ${possiblyAccepted ? MAY_HAVE_REACHED_INSIDER : advice}`.trim(),
+  });
+  if (status === 405) return rejected('Invalid Payload: Insider rejected the request body (check the segment and attribute names).', '');
+  if (inUse) return rejected('Insider says the segment name is already in use:', 'rename the file (or set metadata "segment-name") and drop it again.');
+  return rejected(`Insider rejected the upload: ${message || `HTTP ${status}`}.`, '');
 }
 
 export interface SubmissionResult {
@@ -112,8 +129,7 @@ export async function submitToFps(
       const timeoutMs = Math.max(1, Math.min(policy.requestTimeoutMs, timeLeft()));
       const attempt = await api.upload(request, timeoutMs);
       attempts.push(attempt);
-      // A timed-out request may have been processed; a refused or reset connection was not read.
-      if (attempt.kind === 'network' && attempt.timedOut) possiblyAccepted = true;
+      if (mayHaveReachedInsider(attempt)) possiblyAccepted = true;
       if (isRetryable(attempt)) throw new RetryableAttempt(attempt);
       return attempt;
     },

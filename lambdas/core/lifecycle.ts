@@ -4,18 +4,26 @@ import type { RecordChanges, UploadRecord, UploadsStore, WriteCondition } from '
 
 /**
  * Allowed transitions. A record never moves backwards and a final status never changes,
- * except that a genuine callback (its token checks out) completes an upload we had given up on:
- * Insider did the work, and the record should say so.
+ * except that a genuine callback (its token checks out) completes any upload not yet completed:
+ * Insider did the work, whatever we had concluded, and the record should say so.
  */
 export const TRANSITIONS: Readonly<Record<UploadStatus, readonly UploadStatus[]>> = {
   // A genuine callback proves Insider accepted the file, whatever we had concluded.
   received: ['submitted', 'rejected', 'failed', 'completed'],
   submitted: ['completed', 'timed_out'],
   completed: [],
-  rejected: [],
+  // A rejection can follow a lost reply to a request Insider accepted (e.g. a 502, then a 405).
+  rejected: ['completed'],
   failed: ['completed'],
   timed_out: ['completed'],
 };
+
+/**
+ * Said instead of "drop it again" in every reason for an upload that Insider may already have
+ * (`possiblyAccepted`): a second drop would create a duplicate segment.
+ */
+export const MAY_HAVE_REACHED_INSIDER =
+  "An earlier request may have reached Insider: look for the segment in Insider's panel before dropping the file again.";
 
 export const isFinal = (status: UploadStatus): boolean => FINAL_STATUSES.includes(status);
 

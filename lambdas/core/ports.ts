@@ -30,7 +30,10 @@ export interface UploadRecord {
   invocations?: number | undefined;
   /** Until when the current invocation owns the record; another waits or leaves it. */
   leaseUntil?: string | undefined;
-  /** A request timed out after it may have reached Insider. */
+  /**
+   * A request failed after it may have reached Insider (a timeout, a connection lost after it was
+   * made, a 5xx): Insider may have accepted the file even though we never heard so.
+   */
   possiblyAccepted?: boolean | undefined;
   lastError?: string | undefined;
   fileUrlExpiresAt?: string | undefined;
@@ -39,7 +42,7 @@ export interface UploadRecord {
   validValuesCount?: number | undefined;
   invalidValuesCount?: number | undefined;
   totalEnteredValues?: number | undefined;
-  /** valid / total, 0..1, rounded to 4 places. */
+  /** valid ÷ max(total, valid + invalid), so always 0..1, rounded to 4 places; absent when that is 0. */
   matchRate?: number | undefined;
   callbacksReceived?: number | undefined;
 }
@@ -114,7 +117,17 @@ export interface FpsUploadRequest {
 /** One HTTP attempt's outcome, as the wire gave it. */
 export type FpsAttempt =
   | { kind: 'response'; status: number; message: string; retryAfterMs?: number | undefined }
-  | { kind: 'network'; error: string; timedOut: boolean };
+  | {
+      kind: 'network';
+      error: string;
+      timedOut: boolean;
+      /**
+       * The request may have been written before it failed (a timeout, a reset or closed connection),
+       * so Insider may have read and accepted it. False only when no connection was ever made
+       * (refused, DNS failure, connect timeout): then nothing was sent.
+       */
+      possiblySent: boolean;
+    };
 
 export interface SegmentApi {
   upload(request: FpsUploadRequest, timeoutMs: number): Promise<FpsAttempt>;

@@ -4,7 +4,13 @@ import { MAX_CALLBACK_BODY_BYTES, Metric, UploadStatus } from '../shared/contrac
 import { updateUpload } from './lifecycle.js';
 import type { Clock, RecordFields, Telemetry, TokenGenerator, UploadRecord, UploadsStore } from './ports.js';
 
-const count = v.pipe(v.number('must be a number'), v.integer('must be a whole number'), v.minValue(0, 'must not be negative'));
+// Above 2^53−1 a JSON number is no longer exact, and DynamoDB's marshalling refuses it: a 400, not a 500.
+const count = v.pipe(
+  v.number('must be a number'),
+  v.integer('must be a whole number'),
+  v.minValue(0, 'must not be negative'),
+  v.maxValue(Number.MAX_SAFE_INTEGER, `must be at most ${Number.MAX_SAFE_INTEGER}`),
+);
 
 /** Insider's callback body. Unknown extra fields are ignored: Insider may add some, and a genuine callback must not be lost. */
 export const CallbackBody = v.object({
@@ -36,7 +42,7 @@ export type CallbackOutcomeKind =
   | 'forbidden'
   /** The body is not Insider's callback. */
   | 'invalid'
-  /** Genuine, but it contradicts the record (another segment, other counts, a rejected upload). */
+  /** Genuine, but it contradicts the record (another segment, or other counts for a completed upload). */
   | 'conflict'
   /** The record kept moving while we wrote; the caller may try again. */
   | 'changedMeanwhile';
@@ -77,8 +83,33 @@ function sameCounts(record: UploadRecord, body: CallbackBody): boolean {
   );
 }
 
-export function matchRate(valid: number, total: number): number | undefined {
-  return total > 0 ? Math.round((valid / total) * 10_000) / 10_000 : undefined;
+/**
+ * Valid values over the values Insider looked at, 0..1 (4 places), undefined when there were none.
+ * The denominator is the larger of total and valid + invalid, so counts that don't add up (valid >
+ * total, or valid + invalid > total) still give a rate within 0..1.
+ */
+export function matchRate(valid: number, invalid: number, total: number): number | undefined {
+  const seen = Math.max(total, valid + invalid);
+  return seen > 0 ? Math.round((valid / seen) * 10_000) / 10_000 : undefined;
+}
+
+/** Why Insider's counts don't add up, or undefined when they do. Recorded, never refused: the callback is genuine. */
+export function countsMismatch(body: CallbackBody): string | undefined {
+  const { valid_values_count: valid, invalid_values_count: invalid, total_entered_values: total } = body;
+  const problem =
+    valid > total
+      ? `valid (${valid}) is more than the total (${total})`
+      : valid + invalid !== total
+        ? `valid (${valid}) + invalid (${invalid}) = ${valid + invalid}, not the total (${total})`
+        : undefined;
+  return problem
+    ? `Insider's counts don't add up: ${problem}. They are recorded as Insider sent them; matchRate is valid ÷ the larger of total and valid + invalid.`
+    : undefined;
+}
+
+/** Segment names compared as text: the same characters in another Unicode normalization, or with surrounding whitespace, are the same name. */
+export function sameSegmentName(a: string, b: string): boolean {
+  return a.normalize('NFC').trim() === b.normalize('NFC').trim();
 }
 
 export async function recordCallback(request: CallbackRequest, deps: CallbackDeps): Promise<CallbackOutcome> {
@@ -96,7 +127,7 @@ export async function recordCallback(request: CallbackRequest, deps: CallbackDep
   const parsed = parseCallbackBody(request.body);
   if (!parsed.ok) return outcome('invalid', parsed.message);
   const body = parsed.value;
-  if (body.segment_name !== record.segmentName) {
+  if (!sameSegmentName(body.segment_name, record.segmentName ?? '')) {
     return outcome('conflict', `segment_name "${body.segment_name}" does not match this upload's segment.`);
   }
   return complete(record, body, deps, 2);
@@ -108,14 +139,9 @@ async function complete(record: UploadRecord, body: CallbackBody, deps: Callback
       ? outcome('alreadyRecorded', 'Already recorded.')
       : outcome('conflict', 'This upload is already completed with different counts; nothing was changed.');
   }
-  if (record.status === UploadStatus.Rejected) {
-    return outcome('conflict', 'This upload was rejected; the callback was not recorded.');
-  }
+  // The token verified: Insider did the work, so the callback completes the upload whatever we had concluded.
   const now = deps.clock.now().toISOString();
-  const late =
-    record.status === UploadStatus.TimedOut || record.status === UploadStatus.Failed
-      ? `Completed by a callback that arrived after the upload was marked ${record.status}.`
-      : undefined;
+  const notes = [record.note, completionNote(record), countsMismatch(body)].filter((note): note is string => Boolean(note));
   const changes: RecordFields = {
     status: UploadStatus.Completed,
     completedAt: now,
@@ -123,10 +149,10 @@ async function complete(record: UploadRecord, body: CallbackBody, deps: Callback
     validValuesCount: body.valid_values_count,
     invalidValuesCount: body.invalid_values_count,
     totalEnteredValues: body.total_entered_values,
-    matchRate: matchRate(body.valid_values_count, body.total_entered_values),
+    matchRate: matchRate(body.valid_values_count, body.invalid_values_count, body.total_entered_values),
     callbacksReceived: (record.callbacksReceived ?? 0) + 1,
     reason: 'Insider created the segment and reported its counts.',
-    ...(late ? { note: late } : {}),
+    ...(notes.length ? { note: notes.join(' ') } : {}),
   };
   const moved = await updateUpload(deps.store, record.uploadId, changes, { from: [record.status] });
   if (!moved) {
@@ -140,4 +166,21 @@ async function complete(record: UploadRecord, body: CallbackBody, deps: Callback
   if (rate !== undefined) deps.telemetry.metric(Metric.callbackMatchRate, rate * 100);
   await deps.telemetry.finalStatus({ ...record, ...changes });
   return outcome('recorded', 'Recorded.');
+}
+
+/** What a completion from a status other than `submitted` says about how the upload got there. */
+function completionNote(record: UploadRecord): string | undefined {
+  switch (record.status) {
+    case UploadStatus.Submitted:
+    case UploadStatus.Completed:
+      return undefined;
+    case UploadStatus.Received:
+      return 'Completed by a callback that arrived before the trigger had recorded Insider\'s answer.';
+    case UploadStatus.Rejected: {
+      const answer = record.fpsHttpStatus === undefined ? '' : ` after Insider answered HTTP ${record.fpsHttpStatus}${record.fpsMessage ? ` "${record.fpsMessage}"` : ''}`;
+      return `Completed by Insider's callback although the upload had been recorded rejected${answer}: Insider did accept the file, so its answer to an earlier request was probably lost.`;
+    }
+    default:
+      return `Completed by a callback that arrived after the upload was marked ${record.status}.`;
+  }
 }

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { CALLBACK_PATH_PREFIX, Metric, UploadStatus } from '../shared/contract.js';
 import { type RetryPolicy, submitToFps } from './fps-submission.js';
-import { isFinal, updateUpload } from './lifecycle.js';
+import { isFinal, MAY_HAVE_REACHED_INSIDER, updateUpload } from './lifecycle.js';
 import { resolveNames } from './naming.js';
 import type {
   Clock,
@@ -245,7 +245,10 @@ async function retryOrFail(attempt: Attempt, failure: { why: string; changes: Re
   const { why, changes } = failure;
   const invocations = owned.expectInvocations;
   if (invocations >= settings.maxInvocations) {
-    const reason = `${why} Gave up after ${invocations} attempts; see README "Redrive" to try again.`;
+    // Redriving an upload Insider may already have would create a second segment.
+    const possiblyAccepted = changes.possiblyAccepted ?? attempt.record.possiblyAccepted;
+    const gaveUp = `${why} Gave up after ${invocations} attempts`;
+    const reason = possiblyAccepted ? `${gaveUp}. ${MAY_HAVE_REACHED_INSIDER}` : `${gaveUp}; see README "Redrive" to try again.`;
     const outcome = await finish(attempt, { ...changes, status: UploadStatus.Failed, reason, lastError: why });
     if (outcome.status === UploadStatus.Failed) throw new UploadFailedError(`Upload ${uploadId} failed: ${reason}`);
     return outcome;

@@ -1,6 +1,6 @@
 // The sweeper's use case: uploads that waited too long end in a final status with a reason.
 import { UploadStatus } from '../shared/contract.js';
-import { updateUpload } from './lifecycle.js';
+import { MAY_HAVE_REACHED_INSIDER, updateUpload } from './lifecycle.js';
 import type { Clock, RecordFields, Telemetry, UploadsStore } from './ports.js';
 
 export interface SweepSettings {
@@ -32,7 +32,11 @@ export async function sweepStaleUploads(
     const changes: RecordFields = {
       status: UploadStatus.TimedOut,
       updatedAt: at,
-      reason: `Insider accepted the file but sent no callback within ${settings.submittedTimeoutHours} hours. Check the segment in Insider's panel; a late callback will still complete this record.`,
+      reason:
+        // Submitted on an ambiguous retry (a lost reply, then "already in use"): Insider may never have had this file.
+        record.possiblyAccepted && record.fpsHttpStatus !== undefined && record.fpsHttpStatus >= 300
+          ? `No callback within ${settings.submittedTimeoutHours} hours. An earlier request's answer was lost and the retry was told the segment name is already in use: either that request created the segment (look for it in Insider's panel; a late callback will still complete this record) or another upload already uses the name.`
+          : `Insider accepted the file but sent no callback within ${settings.submittedTimeoutHours} hours. Check the segment in Insider's panel; a late callback will still complete this record.`,
     };
     if (await updateUpload(deps.store, record.uploadId, changes, { from: [UploadStatus.Submitted] })) {
       result.timedOut.push(record.uploadId);
@@ -45,7 +49,9 @@ export async function sweepStaleUploads(
     const changes: RecordFields = {
       status: UploadStatus.Failed,
       updatedAt: at,
-      reason: `The upload stopped before it was submitted and no retry is left${record.lastError ? ` (last error: ${record.lastError})` : ''}; see README "Redrive".`,
+      reason: `The upload stopped before it was submitted and no retry is left${record.lastError ? ` (last error: ${record.lastError})` : ''}${
+        record.possiblyAccepted ? `. ${MAY_HAVE_REACHED_INSIDER}` : '; see README "Redrive".'
+      }`,
     };
     if (await updateUpload(deps.store, record.uploadId, changes, { from: [UploadStatus.Received], leaseExpiredAt: at })) {
       result.failed.push(record.uploadId);

@@ -94,11 +94,15 @@ describe('bad callbacks', () => {
     ['Body over 4 KB', () => post(url, { ...body, padding: 'p'.repeat(5000) }), 413, /larger than 4096 bytes/],
     ['Body over 10 MB', () => post(url, 'p'.repeat(10 * 1024 * 1024 + 1)), 413, /Request Entity Too Large/],
     ['`segment_name` of another segment', () => post(url, { ...body, segment_name: 'Someone else' }), 409, /does not match/],
+    // Today's DynamoDB marshalling would throw on it (a 500); it must be refused before anything is written.
+    ['Count above 2^53−1 (`9007199254740992`)', () => post(url, { ...body, valid_values_count: 2 ** 53 }), 400, /valid_values_count must be at most 9007199254740991/],
   ])('%s', async (_row, send, code, message) => {
+    const before = (await stack.records()).find((r) => r.uploadId === uploadId);
     const response = await send();
     expect(response.status).toBe(code);
     expect(JSON.stringify(await response.json())).toMatch(message);
-    expect(await status()).toBe('submitted');
+    expect(before?.status).toBe('submitted');
+    expect((await stack.records()).find((r) => r.uploadId === uploadId)).toEqual(before);
   });
 
   it('GET instead of POST', async () => {
@@ -119,6 +123,98 @@ describe('bad callbacks', () => {
   });
 });
 
+const post = (target: string, payload: unknown) =>
+  fetch(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload) });
+const acceptedRequest = (segment: string) => stack.simulator.requests.find((q) => q.segmentName === segment && q.accepted);
+
+describe('counts that do not add up', () => {
+  it.each([
+    ['valid > total', 'Odd counts A', { valid_values_count: 5, invalid_values_count: 0, total_entered_values: 3 }, 1, /valid \(5\) is more than the total \(3\)/],
+    ['valid + invalid ≠ total', 'Odd counts B', { valid_values_count: 2, invalid_values_count: 1, total_entered_values: 5 }, 0.4, /= 3, not the total \(5\)/],
+  ])('Counts that don\'t add up: %s', async (_case, segment, counts, rate, note) => {
+    const key = `em/${segment}.csv`;
+    await stack.put(key, 'someone@example.com\n');
+    const [submitted] = await stack.waitForFinal([key], { acceptSubmitted: true });
+    expect(submitted?.status).toBe('submitted');
+    const response = await post(acceptedRequest(segment)?.callbackUrl ?? '', { segment_name: segment, ...counts });
+    expect(response.status).toBe(200);
+    const record = (await stack.records()).find((r) => r.key === key);
+    expect(record).toMatchObject({
+      status: 'completed',
+      validValuesCount: counts.valid_values_count,
+      invalidValuesCount: counts.invalid_values_count,
+      totalEnteredValues: counts.total_entered_values,
+      matchRate: rate,
+    });
+    expect(record?.note).toMatch(/Insider's counts don't add up/);
+    expect(record?.note).toMatch(note);
+  });
+});
+
+describe('a genuine callback for a rejected upload', () => {
+  afterAll(() => stack.simulator.setScript(undefined));
+
+  it('Genuine callback for a `rejected` upload', async () => {
+    const segment = 'Rejected then called';
+    stack.simulator.setScript((payload) => (payload.segmentName === segment ? { status: 405, body: { error: 'Invalid Payload.' } } : undefined));
+    const key = `em/${segment}.csv`;
+    await stack.put(key, 'someone@example.com\n');
+    const [rejected] = await stack.waitForFinal([key]);
+    expect(rejected).toMatchObject({ status: 'rejected', fpsHttpStatus: 405 });
+    // The token handed to Insider with the refused request: only Insider could call back with it.
+    const callbackUrl = stack.simulator.requests.find((q) => q.segmentName === segment)?.callbackUrl ?? '';
+    expect(callbackUrl).toContain(rejected?.uploadId);
+    const response = await post(callbackUrl, { segment_name: segment, valid_values_count: 3, invalid_values_count: 1, total_entered_values: 4 });
+    expect(response.status).toBe(200);
+    const record = (await stack.records()).find((r) => r.key === key);
+    expect(record).toMatchObject({ status: 'completed', validValuesCount: 3, invalidValuesCount: 1, totalEnteredValues: 4, matchRate: 0.75 });
+    expect(record?.note).toMatch(/recorded rejected after Insider answered HTTP 405 "Invalid Payload\.": Insider did accept the file/);
+    // A replay changes nothing.
+    expect((await post(callbackUrl, { segment_name: segment, valid_values_count: 3, invalid_values_count: 1, total_entered_values: 4 })).status).toBe(200);
+    expect((await stack.records()).find((r) => r.key === key)).toEqual(record);
+  });
+});
+
+describe('lost replies', () => {
+  // Insider accepts, then its answer is lost; the callback comes after the trigger's retry (replyLostCallbackDelayMs).
+  afterAll(() => stack.simulator.setFaults({ callbackDropped: 1 }));
+
+  it.each([
+    ['Insider accepted, reply lost as a gateway `502`', 'acceptedReplyLost502', 'Lost reply 502', 502],
+    ['Insider accepted, reply lost as a gateway `504`', 'acceptedReplyLost504', 'Lost reply 504', 504],
+    ['Insider accepted, connection reset before the reply', 'acceptedReplyLostReset', 'Lost reply reset', null],
+  ] as const)('%s', async (_row, fault, segment, lostStatus) => {
+    stack.simulator.setFaults({ [fault]: 1 });
+    const key = `em/${segment}.csv`;
+    await stack.put(key, 'a@example.com\nb@example.com\nnot-an-email\n');
+    const [record] = await stack.waitForFinal([key], { timeoutMs: 20_000 });
+    await stack.idle();
+
+    const requests = stack.simulator.requests.filter((q) => q.segmentName === segment);
+    const [first, retry] = requests;
+    expect(first).toMatchObject({ accepted: true, fault, status: lostStatus });
+    expect(retry).toMatchObject({ accepted: false, status: 400 });
+    expect(record).toMatchObject({
+      status: 'completed',
+      possiblyAccepted: true,
+      fpsHttpStatus: 400,
+      fpsMessage: 'segment name already in use',
+      validValuesCount: first?.counts?.valid,
+      invalidValuesCount: first?.counts?.invalid,
+      totalEnteredValues: first?.counts?.total,
+    });
+    expect([record?.validValuesCount, record?.invalidValuesCount, record?.totalEnteredValues]).toEqual([2, 1, 3]);
+    expect(record?.note).toMatch(/probably succeeded/);
+    // Never rejected on the way: a completion from `rejected` would have said so in the note.
+    expect(record?.note).not.toMatch(/rejected/);
+    const callbacks = stack.simulator.callbacks.filter((c) => c.url === first?.callbackUrl);
+    expect(callbacks.length).toBeGreaterThan(0);
+    expect(callbacks.map((c) => c.status)).toEqual(callbacks.map(() => 200));
+    // The callback came after the retry had been answered, as the defect needs.
+    expect(Math.min(...callbacks.map((c) => c.time))).toBeGreaterThan(retry?.time ?? Number.POSITIVE_INFINITY);
+  });
+});
+
 describe('the README', () => {
   it('lists every row tested here in its bad-input table', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
@@ -129,6 +225,9 @@ describe('the README', () => {
       'Body is not JSON', 'Empty body', 'Negative count', 'Non-integer count (`1.5`)', 'Count as a string (`"7"`)', 'Missing field',
       'Wrong token', 'Unknown upload id', 'Body over 4 KB', 'Body over 10 MB', '`segment_name` of another segment',
       'GET instead of POST', 'Extra fields', 'Different counts for a completed upload',
+      'Count above 2^53−1 (`9007199254740992`)', 'Counts that don\'t add up', 'Genuine callback for a `rejected` upload',
+      'Insider accepted, reply lost as a gateway `502`', 'Insider accepted, reply lost as a gateway `504`',
+      'Insider accepted, connection reset before the reply',
     ];
     expect(rows.length).toBeGreaterThanOrEqual(20);
     for (const row of rows) expect(section, row).toContain(`| ${row} |`);

@@ -36,6 +36,10 @@ beforeAll(async () => {
         slowResponse: 0.02,
         acceptedButSlow: 0.03,
         connectionReset: 0.03,
+        // Accepted, reply lost: the retry hears "already in use"; the callback must still complete the upload.
+        acceptedReplyLost502: 0.01,
+        acceptedReplyLost504: 0.01,
+        acceptedReplyLostReset: 0.01,
         callbackDropped: 0.05,
         callbackDelayed: 0.05,
         callbackDuplicated: 0.05,
@@ -128,6 +132,11 @@ describe('soak', () => {
       // One of the two may reach Insider; the other is refused (in flight, or "already in use").
       expect(pair.filter((r) => r?.status === 'completed' || r?.status === 'timed_out').length, `Pair ${i}`).toBeLessThanOrEqual(1 + pair.filter((r) => r?.possiblyAccepted).length);
     }
+
+    // 4b. No genuine callback was refused: Insider's original and repeated callbacks all got 200 (only a conflicting one may get 409).
+    const refused = stack.simulator.callbacks.filter((c) => c.kind !== 'conflicting' && c.status !== 200);
+    expect(refused.map((c) => `${c.body.segment_name} (${c.kind}): ${c.status ?? c.error}`)).toEqual([]);
+    expect(stack.simulator.callbacks.filter((c) => c.kind === 'conflicting').every((c) => c.status === 409)).toBe(true);
 
     // 5. The failure queue holds exactly the failed uploads.
     const failedKeys = new Set(records.filter((r) => r.status === 'failed').map((r) => r.key));

@@ -1,7 +1,7 @@
 // Unit tests of the FPS verdicts and the bounded retry loop, with a scripted API and a fake clock.
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, DEFAULT_RETRY_POLICY, judge, submitToFps } from '../../lambdas/core/fps-submission.js';
-import { FakeClock, ok, reset, ScriptedApi, status, timeout } from '../../local/fakes.js';
+import { backoffDelay, DEFAULT_RETRY_POLICY, judge, mayHaveReachedInsider, submitToFps } from '../../lambdas/core/fps-submission.js';
+import { FakeClock, ok, refused, reset, ScriptedApi, status, timeout } from '../../local/fakes.js';
 
 const request = { segmentName: 's', fileUrl: 'https://x/a.csv', callbackUrl: 'https://cb', attributeName: 'em' };
 const policy = { ...DEFAULT_RETRY_POLICY, requestTimeoutMs: 1000 };
@@ -22,10 +22,45 @@ describe('judge', () => {
     expect(judge(attempt, possiblyAccepted).kind).toBe(kind);
   });
 
+  it.each([
+    ['405', status(405, 'Invalid Payload.')],
+    ['400 (file size)', status(400, 'file size is more than the limit')],
+    ['404', status(404, 'Not Found')],
+  ])('never advises dropping the file again after a %s when an earlier request may have reached Insider', (_name, attempt) => {
+    const verdict = judge(attempt, true);
+    expect(verdict.kind).toBe('rejected');
+    const reason = verdict.kind === 'rejected' ? verdict.reason : '';
+    expect(reason).toMatch(/look for the segment in Insider's panel before dropping the file again/);
+    expect(reason).not.toMatch(/rename the file|drop it again/);
+  });
+
+  it('advises renaming only when no earlier request may have reached Insider', () => {
+    expect(judge(status(400, 'segment name already in use'), false)).toMatchObject({ reason: expect.stringMatching(/rename the file .* and drop it again/) });
+    expect(judge(status(400, 'Segment name already in use'), true)).toMatchObject({ kind: 'accepted', note: expect.stringMatching(/probably succeeded/) });
+  });
+
   it('says what to fix', () => {
     expect(judge(status(401, 'Unauthorized'), false)).toMatchObject({ reason: expect.stringMatching(/Unauthorized: check the token secret/) });
     expect(judge(status(405, 'Invalid Payload.'), false)).toMatchObject({ reason: expect.stringMatching(/^Invalid Payload/) });
     expect(judge(status(400, 'file size is more than the limit'), false)).toMatchObject({ reason: expect.stringContaining('file size is more than the limit') });
+  });
+});
+
+describe('mayHaveReachedInsider', () => {
+  it.each([
+    [timeout, true],
+    [reset, true],
+    [refused, false],
+    [status(500), true],
+    [status(502, '<html>Bad Gateway</html>'), true],
+    [status(504), true],
+    [status(520), true],
+    [status(429, 'Too Many Requests'), false],
+    [status(403, 'Request Limit Exceeded'), false],
+    [status(400, 'segment name already in use'), false],
+    [ok, false],
+  ] as const)('%o → %s', (attempt, expected) => {
+    expect(mayHaveReachedInsider(attempt)).toBe(expected);
   });
 });
 
@@ -69,6 +104,44 @@ describe('submitToFps', () => {
     expect(result.verdict).toMatchObject({ kind: 'retryLater', status: 503 });
     expect(clock.ms - Date.UTC(2026, 10, 29, 12)).toBeLessThan(3000);
     expect(result.requests).toBeLessThan(5);
+  });
+
+  it.each([
+    ['a 502', status(502, '<html><head><title>502 Bad Gateway</title></head></html>')],
+    ['a 504', status(504, 'Gateway Timeout')],
+    ['a 500', status(500, 'Internal Server Error')],
+    ['a reset connection', reset],
+  ])('treats "already in use" after %s as accepted (the reply was lost)', async (_name, first) => {
+    const clock = new FakeClock();
+    const api = new ScriptedApi([first, status(400, 'segment name already in use')]);
+    const result = await submitToFps(api, request, { policy, clock, deadline: clock.ms + 60_000, possiblyAccepted: false });
+    expect(result.possiblyAccepted).toBe(true);
+    expect(result.verdict).toMatchObject({ kind: 'accepted', status: 400, note: expect.stringMatching(/probably succeeded/) });
+  });
+
+  it('still rejects "already in use" after a refused connection or a 429: nothing reached Insider', async () => {
+    for (const first of [refused, status(429, 'Too Many Requests')]) {
+      const clock = new FakeClock();
+      const api = new ScriptedApi([first, status(400, 'segment name already in use')]);
+      const result = await submitToFps(api, request, { policy, clock, deadline: clock.ms + 60_000, possiblyAccepted: false });
+      expect(result.possiblyAccepted).toBe(false);
+      expect(result.verdict).toMatchObject({ kind: 'rejected', reason: expect.stringMatching(/rename the file/) });
+    }
+  });
+
+  it('keeps possiblyAccepted from an earlier invocation', async () => {
+    const clock = new FakeClock();
+    const api = new ScriptedApi([status(400, 'segment name already in use')]);
+    const result = await submitToFps(api, request, { policy, clock, deadline: clock.ms + 60_000, possiblyAccepted: true });
+    expect(result).toMatchObject({ possiblyAccepted: true, verdict: { kind: 'accepted' } });
+  });
+
+  it('warns instead of advising a new drop when a 405 follows a 502', async () => {
+    const clock = new FakeClock();
+    const api = new ScriptedApi([status(502, 'Bad Gateway'), status(405, 'Invalid Payload.')]);
+    const result = await submitToFps(api, request, { policy, clock, deadline: clock.ms + 60_000, possiblyAccepted: false });
+    expect(result).toMatchObject({ possiblyAccepted: true, verdict: { kind: 'rejected', status: 405 } });
+    expect(result.verdict.kind === 'rejected' && result.verdict.reason).toMatch(/^Invalid Payload.*look for the segment in Insider's panel/);
   });
 
   it('treats "already in use" after a timed-out request as accepted', async () => {

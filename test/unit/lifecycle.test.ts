@@ -16,10 +16,10 @@ const record = (extra: Partial<UploadRecord> = {}): UploadRecord => ({
 });
 
 describe('transitions', () => {
-  it('let a record move forward, and a genuine callback complete an upload given up on', () => {
+  it('let a record move forward, and a genuine callback complete any upload not yet completed', () => {
     expect(() => assertTransition(['received'], 'submitted')).not.toThrow();
     expect(() => assertTransition(['submitted'], 'timed_out')).not.toThrow();
-    expect(() => assertTransition(['timed_out', 'failed', 'received', 'submitted'], 'completed')).not.toThrow();
+    expect(() => assertTransition(['timed_out', 'failed', 'received', 'submitted', 'rejected'], 'completed')).not.toThrow();
     // Writes that do not change the status are not moves.
     expect(() => assertTransition(['completed'], undefined)).not.toThrow();
     expect(() => assertTransition(['received'], 'received')).not.toThrow();
@@ -28,7 +28,9 @@ describe('transitions', () => {
   it('never move a record backwards or out of a final status other than into completed', () => {
     expect(() => assertTransition(['submitted'], 'received')).toThrow('Illegal upload status transition submitted → received');
     expect(() => assertTransition(['received', 'completed'], 'failed')).toThrow('completed → failed');
-    expect(() => assertTransition(['rejected'], 'completed')).toThrow('rejected → completed');
+    expect(() => assertTransition(['rejected'], 'failed')).toThrow('rejected → failed');
+    expect(() => assertTransition(['completed'], 'rejected')).toThrow('completed → rejected');
+    expect(TRANSITIONS.completed).toEqual([]);
     for (const status of FINAL_STATUSES) expect(TRANSITIONS[status].filter((to) => to !== UploadStatus.Completed)).toEqual([]);
   });
 

@@ -2,7 +2,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { httpAnswer } from '../../lambdas/callback/http.js';
 import type { UploadRecord } from '../../lambdas/core/ports.js';
-import { matchRate, parseCallbackBody, recordCallback } from '../../lambdas/core/record-callback.js';
+import { countsMismatch, matchRate, parseCallbackBody, recordCallback, sameSegmentName } from '../../lambdas/core/record-callback.js';
 import { FakeClock, fakeTokens, MemoryStore, RecordingTelemetry } from '../../local/fakes.js';
 
 const ID = 'a'.repeat(32);
@@ -98,10 +98,102 @@ describe('recordCallback', () => {
     expect(store.records.get(ID)).toMatchObject({ status: 'completed', note: expect.stringMatching(/after the upload was marked timed_out/) });
   });
 
-  it('does not complete a rejected upload', async () => {
+  it('completes a rejected upload: the token proves Insider accepted it, whatever we had concluded', async () => {
+    seed('rejected', { reason: 'Invalid Payload: Insider rejected the request body.', fpsHttpStatus: 405, fpsMessage: 'Invalid Payload.', possiblyAccepted: true });
+    expect(await call(body())).toEqual({ statusCode: 200, message: 'Recorded.' });
+    expect(store.records.get(ID)).toMatchObject({
+      status: 'completed',
+      validValuesCount: 5,
+      reason: 'Insider created the segment and reported its counts.',
+      note: expect.stringMatching(/recorded rejected after Insider answered HTTP 405 "Invalid Payload\.": Insider did accept the file/),
+    });
+    expect(telemetry.finals.map((r) => r.status)).toEqual(['completed']);
+  });
+
+  it.each([
+    ['received', /arrived before the trigger had recorded/],
+    ['failed', /after the upload was marked failed/],
+    ['timed_out', /after the upload was marked timed_out/],
+    ['rejected', /recorded rejected/],
+  ] as const)('completes a %s upload with a note saying how', async (status, note) => {
+    seed(status);
+    expect((await call(body())).statusCode).toBe(200);
+    expect(store.records.get(ID)).toMatchObject({ status: 'completed', note: expect.stringMatching(note) });
+  });
+
+  it('adds no note for the usual path from submitted, and keeps a note the trigger left', async () => {
+    seed('submitted');
+    await call(body());
+    expect(store.records.get(ID)?.note).toBeUndefined();
+    store.records.clear();
+    seed('submitted', { note: 'the earlier request probably succeeded' });
+    await call(body());
+    expect(store.records.get(ID)?.note).toBe('the earlier request probably succeeded');
+  });
+
+  it('answers a replay to a once-rejected upload with 200 and changes nothing', async () => {
     seed('rejected');
-    expect((await call(body())).statusCode).toBe(409);
-    expect(store.records.get(ID)?.status).toBe('rejected');
+    await call(body());
+    const before = structuredClone(store.records.get(ID));
+    expect(await call(body())).toEqual({ statusCode: 200, message: 'Already recorded.' });
+    expect((await call(body({ valid_values_count: 4 }))).statusCode).toBe(409);
+    expect(store.records.get(ID)).toEqual(before);
+  });
+
+  it.each([
+    ['NFD for an NFC record', 'Müşteri'.normalize('NFD'), 'Müşteri'],
+    ['NFC for an NFD record', 'Müşteri', 'Müşteri'.normalize('NFD')],
+    ['surrounding whitespace', '  Müşteri\n', 'Müşteri'],
+  ])('matches segment_name insensitive to %s', async (_name, sent, recorded) => {
+    seed('submitted', { segmentName: recorded });
+    expect((await call(body({ segment_name: sent }))).statusCode).toBe(200);
+    expect(store.records.get(ID)?.status).toBe('completed');
+  });
+});
+
+describe('callback numbers', () => {
+  it.each([
+    ['2^53', 2 ** 53],
+    ['1e20', 1e20],
+  ])('answers 400 for a count of %s and writes nothing', async (_name, huge) => {
+    seed();
+    const before = structuredClone(store.records.get(ID));
+    const writes = store.writes;
+    const result = await call(body({ total_entered_values: huge }));
+    expect(result).toEqual({ statusCode: 400, message: 'Invalid callback body: total_entered_values must be at most 9007199254740991.' });
+    expect(store.records.get(ID)).toEqual(before);
+    expect(store.writes).toBe(writes);
+  });
+
+  it('accepts a count of exactly 2^53−1', async () => {
+    seed();
+    expect((await call(body({ valid_values_count: 0, invalid_values_count: Number.MAX_SAFE_INTEGER, total_entered_values: Number.MAX_SAFE_INTEGER }))).statusCode).toBe(200);
+    expect(store.records.get(ID)).toMatchObject({ totalEnteredValues: Number.MAX_SAFE_INTEGER, matchRate: 0 });
+  });
+
+  it.each([
+    ['valid > total', { valid_values_count: 5, invalid_values_count: 0, total_entered_values: 3 }, 1, /valid \(5\) is more than the total \(3\)/],
+    ['valid + invalid > total', { valid_values_count: 1, invalid_values_count: 3, total_entered_values: 3 }, 0.25, /valid \(1\) \+ invalid \(3\) = 4, not the total \(3\)/],
+    ['valid + invalid < total', { valid_values_count: 2, invalid_values_count: 1, total_entered_values: 5 }, 0.4, /= 3, not the total \(5\)/],
+  ])('records counts where %s, with a note, and a match rate within 0–1', async (_name, counts, rate, note) => {
+    seed();
+    expect((await call(body(counts))).statusCode).toBe(200);
+    const record = store.records.get(ID);
+    expect(record).toMatchObject({
+      status: 'completed',
+      validValuesCount: counts.valid_values_count,
+      invalidValuesCount: counts.invalid_values_count,
+      totalEnteredValues: counts.total_entered_values,
+      matchRate: rate,
+      note: expect.stringMatching(/Insider's counts don't add up/),
+    });
+    expect(record?.note).toMatch(note);
+  });
+
+  it('joins the notes when an upload completed from another status has odd counts', async () => {
+    seed('timed_out');
+    await call(body({ valid_values_count: 3, invalid_values_count: 0, total_entered_values: 2 }));
+    expect(store.records.get(ID)?.note).toMatch(/marked timed_out\. Insider's counts don't add up/);
   });
 });
 
@@ -122,8 +214,35 @@ describe('outcomes', () => {
 
 describe('helpers', () => {
   it('computes the match rate and leaves it out for an empty file', () => {
-    expect(matchRate(1, 3)).toBe(0.3333);
-    expect(matchRate(0, 0)).toBeUndefined();
+    expect(matchRate(1, 2, 3)).toBe(0.3333);
+    expect(matchRate(5, 7, 12)).toBe(0.4167);
+    expect(matchRate(0, 0, 0)).toBeUndefined();
+  });
+
+  it('keeps the match rate within 0–1 whatever the counts', () => {
+    // The rates the issue saw: 1.67 (valid 5, total 3) and 2.0 (valid 4, total 2).
+    expect(matchRate(5, 0, 3)).toBe(1);
+    expect(matchRate(4, 2, 2)).toBe(0.6667);
+    expect(matchRate(3, 0, 0)).toBe(1);
+    expect(matchRate(0, 4, 0)).toBe(0);
+    const rates: number[] = [];
+    for (let valid = 0; valid <= 12; valid++) {
+      for (let invalid = 0; invalid <= 12; invalid++) {
+        for (let total = 0; total <= 12; total++) rates.push(matchRate(valid, invalid, total) ?? 0);
+      }
+    }
+    expect(Math.min(...rates)).toBe(0);
+    expect(Math.max(...rates)).toBe(1);
+  });
+
+  it('says nothing about counts that add up', () => {
+    expect(countsMismatch({ segment_name: 's', valid_values_count: 5, invalid_values_count: 7, total_entered_values: 12 })).toBeUndefined();
+  });
+
+  it('compares segment names as text', () => {
+    expect(sameSegmentName('Cafe\u0301 ', 'Café')).toBe(true);
+    expect(sameSegmentName('Cafe', 'Café')).toBe(false);
+    expect(sameSegmentName('VIP', 'vip')).toBe(false);
   });
   it('accepts Insider\'s sample body', () => {
     expect(parseCallbackBody('{"segment_name":"My unique segment","valid_values_count":5,"invalid_values_count":7,"total_entered_values":12}').ok).toBe(true);

@@ -2,7 +2,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_RETRY_POLICY } from '../../lambdas/core/fps-submission.js';
 import { handleObjectCreated, type ObjectCreated, RetryLaterError, type TriggerSettings, UploadFailedError, uploadIdFor } from '../../lambdas/core/submit-upload.js';
-import { FakeClock, FakeObjects, fakeTokens, MemoryStore, ok, RecordingTelemetry, ScriptedApi, silentLog, status, timeout } from '../../local/fakes.js';
+import { FakeClock, FakeObjects, fakeTokens, MemoryStore, ok, RecordingTelemetry, refused, ScriptedApi, silentLog, status, timeout } from '../../local/fakes.js';
 
 const settings: TriggerSettings = {
   callbackBaseUrl: 'https://api.test/',
@@ -97,6 +97,37 @@ describe('handleObjectCreated', () => {
     const calls = api.requests.length;
     await expect(run(object, api)).rejects.toBeInstanceOf(UploadFailedError);
     expect(api.requests).toHaveLength(calls);
+  });
+
+  it('fails a possibly accepted upload with a reason that warns against dropping it again', async () => {
+    const api = new ScriptedApi([status(502, '<html>502 Bad Gateway</html>'), status(503, 'Service Unavailable')]);
+    const object = drop('em/lost.csv');
+    await expect(run(object, api)).rejects.toBeInstanceOf(RetryLaterError);
+    await expect(run(object, api)).rejects.toBeInstanceOf(RetryLaterError);
+    await expect(run(object, api)).rejects.toBeInstanceOf(UploadFailedError);
+    const record = await store.get(uploadIdFor(object));
+    expect(record).toMatchObject({ status: 'failed', possiblyAccepted: true, reason: expect.stringMatching(/Gave up after 3 attempts\. An earlier request may have reached Insider: look for the segment in Insider's panel before dropping the file again\.$/) });
+    expect(record?.reason).not.toMatch(/Redrive/);
+  });
+
+  it('still points a failure that never reached Insider to the redrive', async () => {
+    const api = new ScriptedApi([refused]);
+    const object = drop('em/refused.csv');
+    await expect(run(object, api)).rejects.toBeInstanceOf(RetryLaterError);
+    await expect(run(object, api)).rejects.toBeInstanceOf(RetryLaterError);
+    await expect(run(object, api)).rejects.toBeInstanceOf(UploadFailedError);
+    const record = await store.get(uploadIdFor(object));
+    expect(record?.possiblyAccepted).toBeUndefined();
+    expect(record?.reason).toMatch(/network error: ECONNREFUSED.*see README "Redrive"/);
+  });
+
+  it('records "already in use" after a lost reply (502, 504, reset) as submitted, waiting for the callback', async () => {
+    for (const [i, first] of [status(502, 'Bad Gateway'), status(504, 'Gateway Timeout'), { kind: 'network', error: 'UND_ERR_SOCKET', timedOut: false, possiblySent: true } as const].entries()) {
+      const api = new ScriptedApi([first, status(400, 'segment name already in use')]);
+      const outcome = await run(drop(`em/lost ${i}.csv`), api);
+      expect(outcome.status).toBe('submitted');
+      expect(await store.get(outcome.uploadId)).toMatchObject({ possiblyAccepted: true, fpsHttpStatus: 400, note: expect.stringMatching(/probably succeeded/) });
+    }
   });
 
   it('does not take over an upload whose lease is still held', async () => {

@@ -24,4 +24,27 @@ describe('sweepStaleUploads', () => {
     expect(store.records.get('old-completed')?.status).toBe('completed');
     expect(telemetry.finals).toHaveLength(2);
   });
+
+  it('says why an upload submitted on an ambiguous retry may never complete', async () => {
+    const store = new MemoryStore();
+    const clock = new FakeClock();
+    const at = new Date(clock.ms - 7 * 3_600_000).toISOString();
+    const base = { bucket: 'b', key: 'k', size: 1, status: 'submitted', receivedAt: at, updatedAt: at } as const;
+    store.records.set('ambiguous', { ...base, uploadId: 'ambiguous', possiblyAccepted: true, fpsHttpStatus: 400, fpsMessage: 'segment name already in use' });
+    store.records.set('accepted', { ...base, uploadId: 'accepted', possiblyAccepted: true, fpsHttpStatus: 200 });
+    await sweepStaleUploads({ submittedTimeoutHours: 6, receivedTimeoutHours: 7 }, { store, clock, telemetry: new RecordingTelemetry() });
+    expect(store.records.get('ambiguous')).toMatchObject({ status: 'timed_out', reason: expect.stringMatching(/either that request created the segment .* or another upload already uses the name/) });
+    expect(store.records.get('accepted')).toMatchObject({ status: 'timed_out', reason: expect.stringMatching(/^Insider accepted the file but sent no callback within 6 hours/) });
+  });
+
+  it('warns against dropping again an upload that may have reached Insider', async () => {
+    const store = new MemoryStore();
+    const clock = new FakeClock();
+    const at = new Date(clock.ms - 8 * 3_600_000).toISOString();
+    store.records.set('lost', { uploadId: 'lost', bucket: 'b', key: 'k', size: 1, status: 'received', receivedAt: at, updatedAt: at, leaseUntil: at, lastError: 'HTTP 502', possiblyAccepted: true });
+    await sweepStaleUploads({ submittedTimeoutHours: 6, receivedTimeoutHours: 7 }, { store, clock, telemetry: new RecordingTelemetry() });
+    const reason = store.records.get('lost')?.reason;
+    expect(reason).toMatch(/HTTP 502\)\. An earlier request may have reached Insider: look for the segment in Insider's panel/);
+    expect(reason).not.toMatch(/Redrive/);
+  });
 });
