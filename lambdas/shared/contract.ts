@@ -214,10 +214,10 @@ export const PREFLIGHT_MAX_LINE_BYTES = 1024 * 1024;
 
 /**
  * Distinct values the duplicate check remembers (as 64-bit fingerprints, 8 bytes each in a table at most
- * three-quarters full: 4 MB). Past it, values are still checked against those remembered but no new ones
- * are added, so some later duplicates stay in the copy; no value is ever dropped because of the cap.
+ * half full: 4 MB). Past it, values are still checked against those remembered but no new ones are
+ * added, so some later duplicates stay in the copy; no value is ever dropped because of the cap.
  */
-export const PREFLIGHT_MAX_TRACKED_VALUES = 393_216;
+export const PREFLIGHT_MAX_TRACKED_VALUES = 262_144;
 
 /** How many line numbers the pre-flight figures keep per kind of problem (the first ones). */
 export const PREFLIGHT_SAMPLE_LINES = 5;
