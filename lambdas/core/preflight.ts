@@ -1007,6 +1007,26 @@ async function writeToSink(sink: CleanCopySink, chunk: Buffer): Promise<void> {
  * as soon as the verdict is certain (too large, not text, not CSV), which closes `body`.
  *
  * Throws only when reading `body` or writing to the sink fails (network, S3): the caller retries then.
+ *
+ * The copy goes to the sink from the first row, because whether anything changes is known only at the
+ * end. With an `@aws-sdk/lib-storage` Upload, a copy under one part (5 MB) is sent only when the Body
+ * ends, so aborting costs nothing; a larger one has sent parts, which the abort deletes. The Upload
+ * holds `queueSize × partSize` in memory (4 × 5 MB by default).
+ *
+ * @example
+ * const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
+ * const copy = new PassThrough();
+ * const upload = new Upload({ client: s3, params: { Bucket: preparedBucket, Key: `${uploadId}.csv`, Body: copy, ContentType: 'text/csv' } });
+ * const uploaded = upload.done();
+ * uploaded.catch(() => {}); // rejected by abort() below; awaited when it counts
+ * const report = await preflight(object.Body as Readable, { attributeName, gzip: key.endsWith('.gz'), maxBytes: maxFileBytes, sink: copy });
+ * if (report.verdict === 'accept' && report.changed) {
+ *   copy.end();
+ *   await uploaded; // presign the prepared copy
+ * } else {
+ *   await upload.abort(); // rejected, or unchanged: presign the original
+ *   copy.destroy();
+ * }
  */
 export async function preflight(body: AsyncIterable<Uint8Array>, options: PreflightOptions): Promise<PreflightReport> {
   const scanner = new PreflightScanner(options);
