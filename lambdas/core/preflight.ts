@@ -854,7 +854,12 @@ export class PreflightScanner {
         case 'utf16':
           return reject('notText', 'The file is UTF-16 text; Insider reads UTF-8. Save it as "CSV UTF-8".');
         case 'gzipNotNamedGz':
-          return reject('notText', 'The file is gzip-compressed but its name does not end in ".gz": name it "<segment>.csv.gz", or upload it uncompressed.');
+          return reject(
+            'notText',
+            this.options.gzip
+              ? 'The file is compressed twice (gzip inside gzip): compress the CSV once.'
+              : 'The file is gzip-compressed but its name does not end in ".gz": name it "<segment>.csv.gz", or upload it uncompressed.',
+          );
         case 'zip':
           return reject('notText', 'The file is a ZIP archive (an Excel .xlsx file is one), not a CSV: export the list as CSV.');
         case 'notGzip':

@@ -410,6 +410,11 @@ describe('gzip', () => {
     expect(copy).toBe('a@x.com\nb@x.com\n');
   });
 
+  it('rejects gzip inside gzip', async () => {
+    const { report } = await scanOnce(gzipSync(gzipSync('a@x.com\n')), { gzip: true }, 64 * 1024);
+    expect(report).toMatchObject({ verdict: 'reject', rejection: 'notText', reason: 'The file is compressed twice (gzip inside gzip): compress the CSV once.' });
+  });
+
   it('rejects data that is not gzip, and gzip cut short', async () => {
     const bad = await scanOnce('a@x.com\n', { gzip: true }, 64 * 1024);
     expect(bad.report).toMatchObject({ verdict: 'reject', rejection: 'notText', problem: { kind: 'notGzip' } });
