@@ -3,9 +3,10 @@
 // Pure apart from node:zlib and the sink it is handed: the caller streams the object in (an S3
 // GetObject body) and, when the report says `changed`, hands Insider the copy the sink received.
 //
-// How the CSV is read. csv-parse is the parser, but it walks the input a byte at a time in JavaScript:
-// 20–30 MB/s on one core here, 7 MB/s with `info` (see `npm run bench`, pre-flight section). So lines go
-// to it only when they need a CSV parser. A line without a quote has no CSV syntax other than the comma,
+// How the CSV is read. csv-parse is the parser, but it walks the input a byte at a time in JavaScript,
+// with several calls per byte: alone, without counting anything, it reads a list a quarter as fast as
+// this whole scan does (and a third as fast again with its `info` option, which gives line numbers; see
+// the pre-flight benchmark, bench/preflight.ts). So lines go to it only when they need a CSV parser. A line without a quote has no CSV syntax other than the comma,
 // so its fields are what `split(',')` gives, which is what csv-parse returns for it too; so has a line
 // whose quotes only wrap whole fields with no quote inside (`"a@b.com","Ann"`, what warehouse exports
 // write on every line; see PLAIN_QUOTED_LINE). Every other line with a quote goes to csv-parse, together
