@@ -7,9 +7,9 @@ describe('runPreflightBench', () => {
     // Arrange / Act
     const result = await runPreflightBench({ sizes: [16 * 1024, 1024], runs: 1, lists: ['email', 'phone', 'export'], gzip: true, comparisonBytes: 16 * 1024 });
 
-    // Assert: 3 lists × 2 sizes × plain/gzip, the two variants at the largest email, the two parser comparisons.
+    // Assert: 3 lists × 2 sizes × plain/gzip, the three variants at the largest email, the two parser comparisons.
     expect(result.options.sizes).toEqual([1024, 16 * 1024]);
-    expect(result.cases).toHaveLength(3 * 2 * 2 + 2 + 2);
+    expect(result.cases).toHaveLength(3 * 2 * 2 + 3 + 2);
     for (const c of result.cases) {
       expect(c.runs).toBe(1);
       expect(c.bytes).toBeGreaterThan(0.8 * c.size);
@@ -25,7 +25,7 @@ describe('runPreflightBench', () => {
     }
     const variants = result.cases.map((c) => c.variant);
     expect(variants.filter((v) => v === 'trigger')).toHaveLength(12);
-    expect(variants).toEqual(expect.arrayContaining(['noDuplicateCheck', 'smallYoungGeneration', 'csvParseOnly', 'csvParseRaw']));
+    expect(variants).toEqual(expect.arrayContaining(['noDuplicateCheck', 'noChecks', 'smallYoungGeneration', 'csvParseOnly', 'csvParseRaw']));
     // The export (header, every field quoted) always needs a copy; so does gzip.
     expect(result.cases.filter((c) => c.list === 'export' || c.gzip).every((c) => c.changed)).toBe(true);
 
