@@ -58,14 +58,15 @@ const E164_SYNTAX = /^\+[1-9]\d{1,14}$/;
 /**
  * For each country calling code libphonenumber-js knows (indexed by its digits read as a number, one
  * table per code length: codes are prefix-free), two bit masks of national number lengths: those that
- * some plan sharing the code allows, and those that every plan sharing it allows. Built once from the
- * library's own metadata.
+ * some plan sharing the code allows, and those that every plan sharing it allows. Built from the
+ * library's own metadata on the first phone number checked (an email-only run never pays for it).
  */
 interface LengthMasks {
   some: number;
   every: number;
 }
-const callingCodes: readonly (LengthMasks | undefined)[][] = (() => {
+let callingCodeTables: readonly (LengthMasks | undefined)[][] | undefined;
+function buildCallingCodes(): readonly (LengthMasks | undefined)[][] {
   const tables: (LengthMasks | undefined)[][] = [new Array(10), new Array(100), new Array(1000)];
   const plans = new Metadata(metadata);
   const add = (code: string, selector: string) => {
@@ -81,7 +82,7 @@ const callingCodes: readonly (LengthMasks | undefined)[][] = (() => {
   }
   for (const code of Object.keys(metadata.nonGeographic ?? {})) add(code, code);
   return tables;
-})();
+}
 
 /** What libphonenumber-js itself says: the value parses, is already in canonical E.164 form, and has a possible length. */
 export function isE164ByLibrary(value: string): boolean {
@@ -101,6 +102,8 @@ export function isE164ByLibrary(value: string): boolean {
  */
 export function isE164(value: string): boolean {
   if (!E164_SYNTAX.test(value)) return false;
+  callingCodeTables ??= buildCallingCodes();
+  const callingCodes = callingCodeTables;
   let code = 0;
   for (let digits = 1; digits <= 3; digits++) {
     code = code * 10 + value.charCodeAt(digits) - 0x30;
