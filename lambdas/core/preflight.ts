@@ -63,7 +63,7 @@ export interface PreflightOptions {
   sink?: CleanCopySink | undefined;
   /** Words that make the first row a header besides the attribute name. Default `PREFLIGHT_HEADER_WORDS`. */
   headerWords?: readonly string[] | undefined;
-  /** Distinct values the duplicate check remembers (4 MB for the default `PREFLIGHT_MAX_TRACKED_VALUES`); 0 turns it off. */
+  /** Distinct values the duplicate check remembers (4.5 MB for the default `PREFLIGHT_MAX_TRACKED_VALUES`); 0 turns it off. */
   maxTrackedValues?: number | undefined;
   /** Line numbers kept per kind of problem. Default `PREFLIGHT_SAMPLE_LINES`. */
   sampleLines?: number | undefined;
@@ -365,6 +365,10 @@ export class PreflightScanner {
   // Whether `current` holds any quote or comma at all: most lists have neither, and then no line is searched for them.
   private currentHasQuote = false;
   private currentHasComma = false;
+  // The bytes of `current` from `currentByteBase` on, when they are all ASCII (else undefined): values are hashed from them.
+  private currentBytes: Buffer | undefined;
+  private currentView: DataView | undefined;
+  private currentByteBase = 0;
   private runStart = -1;
   private runEnd = -1;
   private output = '';
@@ -491,9 +495,11 @@ export class PreflightScanner {
         this.stop('invalidUtf8', this.line + this.firstInvalidUtf8Line(part));
         return;
       }
-      this.text(part.toString('utf8'), final);
+      const text = part.toString('utf8');
+      // As many characters as bytes: all ASCII, so a character's offset is its byte's.
+      this.text(text, final, text.length === part.length ? part : undefined);
     } else if (final) {
-      this.text('', true);
+      this.text('', true, undefined);
     }
   }
 
@@ -509,9 +515,13 @@ export class PreflightScanner {
     }
   }
 
-  private text(chunk: string, final: boolean): void {
+  /** Splits `chunk` (after what was carried over) into lines; `bytes` is the chunk's bytes when it is all ASCII. */
+  private text(chunk: string, final: boolean, bytes: Buffer | undefined): void {
     const s = this.carry.length > 0 ? this.carry + chunk : chunk;
     this.current = s;
+    this.currentBytes = bytes;
+    this.currentView = bytes ? new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength) : undefined;
+    this.currentByteBase = this.carry.length;
     this.currentHasQuote = s.indexOf('"') !== -1;
     this.currentHasComma = s.indexOf(',') !== -1;
     const length = s.length;
@@ -597,8 +607,9 @@ export class PreflightScanner {
       if (this.batch.length > 0) this.flushBatch();
       const comma = inCurrent && !this.currentHasComma ? -1 : line.indexOf(',');
       // No quote, no comma in the first field, no line end: the value never needs quoting.
-      if (comma === -1) this.record(line, false, lineNo, line, ending === Ending.Lf ? start : -1, true);
-      else this.record(line.slice(0, comma), true, lineNo, line, -1, true);
+      const lf = ending === Ending.Lf;
+      if (comma === -1) this.record(line, false, lineNo, line, start, true, lf);
+      else this.record(line.slice(0, comma), true, lineNo, line, start, true, lf);
       return true;
     }
     if (PLAIN_QUOTED_LINE.test(line)) {
@@ -606,7 +617,7 @@ export class PreflightScanner {
       const close = quote === 0 ? line.indexOf('"', 1) : -1;
       const first = close === -1 ? line.slice(0, line.indexOf(',')) : line.slice(1, close);
       const end = close === -1 ? first.length : close + 1;
-      this.record(first, end < line.length, lineNo, line, -1, false);
+      this.record(first, end < line.length, lineNo, line, -1, false, false);
       return true;
     }
     return false;
@@ -651,7 +662,7 @@ export class PreflightScanner {
       for (let i = 0; i < batch.length; i++) {
         const fields = records[i] as string[];
         const group = batch[i] as QuotedGroup;
-        this.record(fields[0] ?? '', fields.length > 1, group.startLine, withoutEnding(group.text), -1, false);
+        this.record(fields[0] ?? '', fields.length > 1, group.startLine, withoutEnding(group.text), -1, false, false);
       }
       return;
     }
@@ -695,7 +706,7 @@ export class PreflightScanner {
     });
     // A group that is one row is that row as written; otherwise which text is which row is not known.
     const raw = rows.length === 1 && failure === undefined ? withoutEnding(group.text) : undefined;
-    for (const row of rows) this.record(row.fields[0] ?? '', row.fields.length > 1, row.line, raw, -1, false);
+    for (const row of rows) this.record(row.fields[0] ?? '', row.fields.length > 1, row.line, raw, -1, false, false);
     if (failure === undefined) return undefined;
     const badRow = lineAt(rowStart);
     this.rows++;
@@ -738,10 +749,18 @@ export class PreflightScanner {
 
   /**
    * One row. `first` is its first field as parsed; `raw` the row as written when known (one line), to
-   * tell whether the copy rewrites it; `start` where it begins in `current` when it ends in LF, else -1;
-   * `plain` when the value cannot need quoting.
+   * tell whether the copy rewrites it; `start` where it (and `first`) begins in `current`, or -1;
+   * `plain` when the value cannot need quoting; `endsInLf` when `raw` is followed by LF in `current`.
    */
-  private record(first: string, multiColumn: boolean, line: number, raw: string | undefined, start: number, plain: boolean): void {
+  private record(
+    first: string,
+    multiColumn: boolean,
+    line: number,
+    raw: string | undefined,
+    start: number,
+    plain: boolean,
+    endsInLf: boolean,
+  ): void {
     this.rows++;
     if (multiColumn) this.multiColumnRows.add(line);
     let value = trimmed(first);
@@ -774,14 +793,24 @@ export class PreflightScanner {
       const misfit = looksLike(this.format, value);
       if (misfit) this.misfits.set(misfit, (this.misfits.get(misfit) ?? 0) + 1);
     }
-    if (this.fingerprints?.add(value) === 'seen') {
-      this.duplicates.add(line);
-      return;
+    const fingerprints = this.fingerprints;
+    if (fingerprints) {
+      // An untrimmed, unnormalized value read from an ASCII chunk is hashed from its bytes.
+      const at = start - this.currentByteBase;
+      const bytes = this.currentBytes;
+      const seen =
+        bytes !== undefined && start >= 0 && at >= 0 && value === first
+          ? fingerprints.addBytes(bytes, this.currentView as DataView, at, at + value.length)
+          : fingerprints.add(value);
+      if (seen === 'seen') {
+        this.duplicates.add(line);
+        return;
+      }
     }
     const out = plain || !QUOTE_NEEDED.test(value) ? value : `"${value.replace(/"/g, '""')}"`;
     this.cleanValues++;
     this.outputLength += out.length + 1;
-    if (out === raw && start >= 0) {
+    if (out === raw && start >= 0 && endsInLf) {
       // Written as it was: extend the run of unchanged rows (or start one).
       if (this.runEnd !== start) {
         this.flushRun();

@@ -214,8 +214,9 @@ export const PREFLIGHT_MAX_LINE_BYTES = 1024 * 1024;
 
 /**
  * Distinct values the duplicate check remembers (as 64-bit fingerprints, 8 bytes each in a table at most
- * half full: 4 MB). Past it, values are still checked against those remembered but no new ones are
- * added, so some later duplicates stay in the copy; no value is ever dropped because of the cap.
+ * half full, plus a 1-bit-per-hash filter: 4.5 MB). Past it, values are still checked against those
+ * remembered but no new ones are added, so some later duplicates stay in the copy; no value is ever
+ * dropped because of the cap.
  */
 export const PREFLIGHT_MAX_TRACKED_VALUES = 262_144;
 

@@ -143,6 +143,29 @@ describe('FingerprintSet', () => {
     expect(set.complete).toBe(true);
   });
 
+  it('gives a value the same fingerprint from its bytes as from its string, at every length', () => {
+    const bytes = Buffer.from(`x${'abcdefghijklmnopqrstuvwxyz0123456789@.-_+'.repeat(2)}`);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let length = 0; length <= 40; length++) {
+      const fromString = new FingerprintSet(10);
+      const fromBytes = new FingerprintSet(10);
+      const value = bytes.toString('latin1', 1, 1 + length);
+      expect(fromString.add(value)).toBe('added');
+      expect(fromString.addBytes(bytes, view, 1, 1 + length)).toBe('seen');
+      expect(fromBytes.addBytes(bytes, view, 1, 1 + length)).toBe('added');
+      expect(fromBytes.add(value)).toBe('seen');
+      // A value one character longer or shorter is another value.
+      expect(fromBytes.add(bytes.toString('latin1', 1, 2 + length))).toBe('added');
+    }
+  });
+
+  it('tells apart values with characters past Latin-1 (hashed another way)', () => {
+    const set = new FingerprintSet(100);
+    for (const value of ['日本@例え.jp', '日本@例え.JP', 'ü@x.de', 'Ā@x.de', 'a@x.de']) expect(set.add(value)).toBe('added');
+    expect(set.add('日本@例え.jp')).toBe('seen');
+    expect(set.add('Ā@x.de')).toBe('seen');
+  });
+
   it('stops remembering at the cap, and keeps finding what it remembers', () => {
     const set = new FingerprintSet(3);
     expect(['a', 'b', 'c'].map((v) => set.add(v))).toEqual(['added', 'added', 'added']);
@@ -153,10 +176,10 @@ describe('FingerprintSet', () => {
     expect(set.size).toBe(3);
   });
 
-  it('spans what the cap needs: 8 bytes a slot, at most half full', () => {
-    expect(new FingerprintSet(262_144).bytes).toBe(524_288 * 8);
-    expect(new FingerprintSet(262_145).bytes).toBe(1_048_576 * 8);
-    expect(new FingerprintSet(10).bytes).toBe(4096 * 8);
+  it('spans what the cap needs: 8 bytes a slot, at most half full, and a filter of 1 byte a slot', () => {
+    expect(new FingerprintSet(262_144).bytes).toBe(524_288 * 9);
+    expect(new FingerprintSet(262_145).bytes).toBe(1_048_576 * 9);
+    expect(new FingerprintSet(10).bytes).toBe(4096 * 9);
     const set = new FingerprintSet(262_144);
     for (let i = 0; i < 500_000; i++) set.add(`v${i}`);
     expect(set.size).toBe(262_144);
