@@ -164,3 +164,76 @@ export const DRY_RUN_FOLDER = 'dry-run';
 /** Context `segmentNameTemplate` and `timeZone` defaults: today's names, event times in UTC. */
 export const DEFAULT_SEGMENT_NAME_TEMPLATE = '{name}';
 export const DEFAULT_TIME_ZONE = 'UTC';
+
+/** Formats the pre-flight check knows how to test a value against (issue 8). */
+export const ValueFormat = {
+  /** Email syntax: local part, `@`, a domain with at least one dot. */
+  email: 'email',
+  /** A phone number in E.164: `+`, country calling code, national number (Insider's identifier APIs require it). */
+  e164: 'e164',
+} as const;
+export type ValueFormat = (typeof ValueFormat)[keyof typeof ValueFormat];
+
+/**
+ * Which attributes have a known value format. Matched on the attribute name trimmed and case-insensitive;
+ * an attribute not listed gets no format check. Insider's display names (`Email Address`, `Phone Number`),
+ * the lower-case names partners use (`email`, `phone_number`) and Insider's own short names (`em`, `pn`).
+ */
+export const DEFAULT_ATTRIBUTE_FORMATS: Readonly<Record<string, ValueFormat>> = {
+  'Email Address': ValueFormat.email,
+  email: ValueFormat.email,
+  em: ValueFormat.email,
+  'Phone Number': ValueFormat.e164,
+  phone_number: ValueFormat.e164,
+  pn: ValueFormat.e164,
+};
+
+/** A file is rejected when more than this share of its values fail the attribute's format (or of its rows fail to parse). */
+export const DEFAULT_MAX_INVALID_SHARE = 0.5;
+
+/**
+ * Words that make the first non-blank row a header (besides the attribute's own name), compared after
+ * lower-casing and turning runs of spaces, `_`, `-` and `.` into one space (so `E-Mail_Address` is
+ * `e mail address`). Only names of identifier columns: a word that could be a real value of some
+ * attribute (a city called Mobile, say) costs that one value, and the record names its line.
+ */
+export const PREFLIGHT_HEADER_WORDS: readonly string[] = [
+  'email',
+  'e mail',
+  'email address',
+  'e mail address',
+  'mail',
+  'phone',
+  'phone number',
+  'mobile',
+  'mobile number',
+  'mobile phone',
+  'cell',
+  'cell phone',
+  'msisdn',
+  'id',
+  'user id',
+  'userid',
+  'customer id',
+  'customerid',
+  'value',
+  'values',
+];
+
+/**
+ * The longest line (or quoted value spanning lines) the pre-flight check holds in memory. One value per
+ * line is a few dozen bytes; a longer line means the file is not a list of values (or a quote is never
+ * closed), and holding it would let memory grow with the file.
+ */
+export const PREFLIGHT_MAX_LINE_BYTES = 1024 * 1024;
+
+/**
+ * Distinct values the duplicate check remembers (as 64-bit fingerprints, 8 bytes each in a table at most
+ * half full, plus a 1-bit-per-hash filter: 4.5 MB). Past it, values are still checked against those
+ * remembered but no new ones are added, so some later duplicates stay in the copy; no value is ever
+ * dropped because of the cap.
+ */
+export const PREFLIGHT_MAX_TRACKED_VALUES = 262_144;
+
+/** How many line numbers the pre-flight figures keep per kind of problem (the first ones). */
+export const PREFLIGHT_SAMPLE_LINES = 5;
