@@ -28,6 +28,13 @@ export interface SqsEventSourceOptions {
   functionTimeoutSeconds?: number;
   /** ReceiveMessage's long poll; Lambda uses 20. stop() does not wait for it. */
   waitTimeSeconds?: number;
+  /**
+   * Sent as ReceiveMessage's VisibilityTimeout. Lambda sends none (the queue's own applies), and so
+   * does this by default. For an emulator that scales time (LocalSqs's timeScale), where the queue's
+   * scaled visibility timeout could run out while an unscaled invocation still runs, give at least
+   * the function's timeout divided by the scale: what AWS's "at least the function timeout" rule keeps.
+   */
+  receiveVisibilityTimeoutSeconds?: number;
   /** Runs the function; a rejection is a function error. */
   invoke: (event: SQSEvent) => Promise<unknown>;
   /** Poller-side trouble (a failed receive or delete), which Lambda would retry on its own. */
@@ -197,6 +204,7 @@ export async function startSqsEventSource(options: SqsEventSourceOptions): Promi
             QueueUrl: options.queueUrl,
             MaxNumberOfMessages: batchSize,
             WaitTimeSeconds: waitTimeSeconds,
+            VisibilityTimeout: options.receiveVisibilityTimeoutSeconds,
             MessageSystemAttributeNames: ['All'],
             MessageAttributeNames: ['All'],
           }),

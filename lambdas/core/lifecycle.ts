@@ -3,9 +3,10 @@ import { FINAL_STATUSES, type UploadStatus } from '../shared/contract.js';
 import type { RecordChanges, UploadRecord, UploadsStore, WriteCondition } from './ports.js';
 
 /**
- * Allowed transitions. A record never moves backwards and a final status never changes,
- * except that a genuine callback (its token checks out) completes an upload we had given up on:
- * Insider did the work, and the record should say so.
+ * Allowed transitions. A record never moves backwards and a final status never changes, with two
+ * exceptions: a genuine callback (its token checks out) completes an upload we had given up on
+ * (Insider did the work, and the record should say so), and a new delivery of a failed upload's S3
+ * event (a redrive from the failure queue) re-attempts it.
  */
 export const TRANSITIONS: Readonly<Record<UploadStatus, readonly UploadStatus[]>> = {
   // A genuine callback proves Insider accepted the file, whatever we had concluded.
@@ -13,7 +14,8 @@ export const TRANSITIONS: Readonly<Record<UploadStatus, readonly UploadStatus[]>
   submitted: ['completed', 'timed_out'],
   completed: [],
   rejected: [],
-  failed: ['completed'],
+  // A redriven event re-attempts the same object version, as a person asked.
+  failed: ['received', 'completed'],
   timed_out: ['completed'],
 };
 
