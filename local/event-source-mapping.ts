@@ -1,5 +1,6 @@
 // A local Lambda event source mapping for SQS: polls a queue as Lambda's poller does, invokes a function with SQS events, deletes what succeeded.
 import { DeleteMessageCommand, GetQueueAttributesCommand, type Message, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { setMaxListeners } from 'node:events';
 import type { SQSEvent, SQSMessageAttributes, SQSRecord, SQSRecordAttributes } from 'aws-lambda';
 
 export interface SqsEventSourceOptions {
@@ -155,6 +156,8 @@ export async function startSqsEventSource(options: SqsEventSourceOptions): Promi
   }
 
   const stopping = new AbortController();
+  // Every poller's receive and idle wait listen on it: more than Node's default of 10 warns.
+  setMaxListeners(2 * maximumConcurrency + 10, stopping.signal);
   const stats: SqsEventSourceStats = { invocations: 0, failedInvocations: 0, failedMessages: 0, deletedMessages: 0, maxInFlight: 0 };
   let inFlight = 0;
   const report = (error: unknown) => options.onError?.(error);

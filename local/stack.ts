@@ -56,6 +56,13 @@ export interface LocalStackOptions {
 /** SQS time runs 100 times faster locally unless a caller asks otherwise (see LocalStackOptions.timeScale). */
 export const DEFAULT_TIME_SCALE = 0.01;
 
+/** A local queue: its name (the template's logical id), URL and ARN. */
+export interface QueueRef {
+  name: string;
+  url: string;
+  arn: string;
+}
+
 /** A message in a dead-letter queue: an S3 event the trigger gave up on. */
 export interface FailedEvent {
   messageId: string;
@@ -87,9 +94,9 @@ export interface LocalStack {
   /** The local SQS endpoint with the template's queues (named by logical id); `calls` records every call. */
   readonly sqs: LocalSqs;
   /** The queue the drop bucket notifies and the trigger's mapping reads. */
-  readonly eventsQueueUrl: string;
+  readonly eventsQueue: QueueRef;
   /** Its dead-letter queue: the failure queue. */
-  readonly failureQueueUrl: string;
+  readonly failureQueue: QueueRef;
   /** The event source mappings' pollers, one per mapping in the template. */
   readonly eventSources: readonly SqsEventSource[];
   /** The messages in the template's dead-letter queues now, oldest first. */
@@ -321,6 +328,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const triggerQueue = triggerMapping ? queueSpecs.get(triggerMapping.queueLogicalId) : undefined;
     if (!triggerQueue?.redrive) throw new UnsupportedTemplateError('The trigger reads no queue with a dead-letter queue');
 
+    const queueRef = (name: string): QueueRef => ({ name, url: sqs.queueUrl(name), arn: sqs.queueArn(name) });
     const failures = (): FailedEvent[] =>
       deadLetterQueues.flatMap((name) =>
         sqs.snapshot(name).messages.map((m) => {
@@ -368,8 +376,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       sts,
       functions: pipelineFunctions,
       sqs,
-      eventsQueueUrl: sqs.queueUrl(triggerQueue.logicalId),
-      failureQueueUrl: sqs.queueUrl(triggerQueue.redrive.deadLetterQueueLogicalId),
+      eventsQueue: queueRef(triggerQueue.logicalId),
+      failureQueue: queueRef(triggerQueue.redrive.deadLetterQueueLogicalId),
       eventSources,
       failures,
       deliveredEvents,

@@ -23,7 +23,7 @@ const TRIGGER_ENV = {
   fpsTimeoutMs: [TriggerEnv.fpsTimeoutMs, envInt(Limits.fpsTimeoutMs)],
   tokenCacheSeconds: [TriggerEnv.tokenCacheSeconds, envInt(Limits.tokenCacheSeconds)],
   maxReceives: [TriggerEnv.maxReceives, envInt(Limits.maxReceives)],
-  eventsQueueUrl: [TriggerEnv.eventsQueueUrl, envUrl],
+  eventsQueueUrl: [TriggerEnv.eventsQueueUrl, envString],
 } as const;
 
 export type TriggerConfig = ReturnType<typeof readTriggerConfig>;

@@ -32,7 +32,7 @@ describe('transitions', () => {
     expect(() => assertTransition(['timed_out'], 'received')).toThrow('timed_out → received');
     expect(() => assertTransition(['failed'], 'received')).not.toThrow();
     for (const status of FINAL_STATUSES) {
-      const allowed = status === UploadStatus.Failed ? [UploadStatus.Received, UploadStatus.Completed] : [UploadStatus.Completed];
+      const allowed: UploadStatus[] = status === UploadStatus.Failed ? [UploadStatus.Received, UploadStatus.Completed] : [UploadStatus.Completed];
       expect(TRANSITIONS[status].filter((to) => !allowed.includes(to)), status).toEqual([]);
     }
   });
