@@ -56,6 +56,8 @@ export interface SqsEventSourceStats {
 export interface SqsEventSource {
   /** The queue's ARN, as records carry it in eventSourceARN. */
   eventSourceArn: string;
+  /** Invocations it runs at most at once. */
+  maximumConcurrency: number;
   /** Invocations running now. */
   inFlight(): number;
   stats(): SqsEventSourceStats;
@@ -233,6 +235,7 @@ export async function startSqsEventSource(options: SqsEventSourceOptions): Promi
 
   return {
     eventSourceArn,
+    maximumConcurrency,
     inFlight: () => inFlight,
     stats: () => ({ ...stats }),
     stop: async () => {

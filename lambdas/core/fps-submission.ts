@@ -41,7 +41,7 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   maxRetries: 4,
   baseDelayMs: 250,
   maxDelayMs: 4000,
-  throttle: { maxRetries: 10, baseDelayMs: 100, maxDelayMs: 1000 },
+  throttle: { maxRetries: 20, baseDelayMs: 100, maxDelayMs: 1000 },
   maxRetryAfterMs: 5000,
   requestTimeoutMs: Limits.fpsTimeoutMs.default,
 };

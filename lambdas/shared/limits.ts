@@ -22,7 +22,7 @@ export const Limits = {
    * 2–1000 in AWS). It keeps a burst near Insider's 100 requests per second without reserving
    * concurrency; the default is the benchmark's choice (README "Performance").
    */
-  triggerMaxConcurrency: { min: 2, max: 1000, default: 30 },
+  triggerMaxConcurrency: { min: 2, max: 1000, default: 35 },
   /** 0 means no reservation (the default: a reservation fails the deploy on accounts whose quota is 10). Else ≥ triggerMaxConcurrency. */
   triggerReservedConcurrency: { min: 0, max: UNBOUNDED, default: 0 },
   submittedTimeoutHours: { min: 1, max: UNBOUNDED, default: 6 },

@@ -2,7 +2,6 @@
 import { CopyObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UploadRecord } from '../../lambdas/core/ports.js';
-import { decodeS3EventKey } from '../../lambdas/core/naming.js';
 import { FINAL_STATUSES } from '../../lambdas/shared/contract.js';
 import { mulberry32 } from '../../local/prng.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
