@@ -31,7 +31,7 @@ export interface BurstResult extends BurstFigures {
     errors: number;
     durationP50Ms: number;
     durationP90Ms: number;
-    /** Reserved concurrency ÷ median duration: the most invocations per second the environments could serve. */
+    /** The mapping's maximum concurrency ÷ median duration: the most invocations per second it could run. */
     capacityPerSecond: number;
   };
   cpu: {
@@ -59,7 +59,10 @@ export async function runBurst(stack: LocalStack, reports: ReportCollector, opti
   const keys = Array.from({ length: options.files }, (_, i) => `email/burst ${runId} ${String(i).padStart(5, '0')}.csv`);
   const segments = new Set(keys.map((k) => k.slice('email/'.length, -'.csv'.length)));
   const body = emailCsv({ rows: 3, prefix: 'burst' });
-  const before = { stats: trigger.stats, failures: stack.failures.length, mark: reports.mark() };
+  const triggerSpec = stack.synth.functions.find((f) => f.role === 'trigger');
+  const source = stack.eventSources[stack.synth.eventSourceMappings.findIndex((m) => m.functionLogicalId === triggerSpec?.logicalId)];
+  if (!source) throw new Error('The trigger has no event source mapping');
+  const before = { stats: trigger.stats, invocations: source.stats().invocations, mark: reports.mark() };
   const cpuBefore = process.cpuUsage();
   const machineBefore = machineCpuTimes();
   const childrenBefore = childCpuSeconds();
@@ -81,8 +84,8 @@ export async function runBurst(stack: LocalStack, reports: ReportCollector, opti
   }
   const dropped = Date.now();
   try {
-    // The trigger has nothing queued, running or waiting to retry.
-    if (!timedOut) await within(trigger.drain(), remaining(), 'The burst');
+    // The events queue is empty: nothing waiting, running or due back for a retry.
+    if (!timedOut) await within(stack.drainEvents(), remaining(), 'The burst');
   } catch (error) {
     timedOut = true;
     errors.push((error as Error).message);
@@ -113,10 +116,7 @@ export async function runBurst(stack: LocalStack, reports: ReportCollector, opti
   for (const r of records) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
   const extraRecords = records.length - new Set(records.map((r) => r.key)).size;
   const good = records.filter((r) => r.status === 'submitted' || r.status === 'completed').length;
-  const destinationFailures = stack.failures.slice(before.failures).filter((f) => {
-    const key = (f.event as { Records?: { s3?: { object?: { key?: string } } }[] })?.Records?.[0]?.s3?.object?.key;
-    return key !== undefined && keySet.has(decodeURIComponent(key.replace(/\+/g, ' ')));
-  }).length;
+  const failureQueueMessages = stack.failures().filter((f) => f.key !== undefined && keySet.has(f.key)).length;
 
   const durations = reports.since(before.mark, trigger.name).map((r) => r.durationMs);
   const after = trigger.stats;
@@ -125,8 +125,7 @@ export async function runBurst(stack: LocalStack, reports: ReportCollector, opti
   const hostSeconds = (cpuAfter.user + cpuAfter.system) / 1e6;
   const functionSeconds = childrenBefore === undefined || childrenAfter === undefined ? null : childrenAfter - childrenBefore;
   const cores = availableParallelism();
-  const concurrency = Math.max(1, after.maxConcurrentSeen);
-  const triggerConcurrency = stack.synth.functions.find((f) => f.role === 'trigger')?.reservedConcurrency ?? concurrency;
+  const triggerConcurrency = source.maximumConcurrency;
   errors.push(...reports.errors.slice(-5));
   reports.errors.length = 0;
   return {
@@ -144,8 +143,9 @@ export async function runBurst(stack: LocalStack, reports: ReportCollector, opti
     fpsRequests: requests.length,
     rateLimited429: requests.filter((r) => r.status === 429).length,
     retries: requests.length - requestedSegments.size,
-    lambdaRetries: after.asyncRetries - before.stats.asyncRetries,
-    failures: options.files - good + destinationFailures,
+    // One message per file, one file per invocation: every invocation beyond the files is a redelivery.
+    redeliveries: Math.max(0, source.stats().invocations - before.invocations - options.files),
+    failures: options.files - good + failureQueueMessages,
     duplicates: lateRequests + (accepted.length - acceptedAt.size) + Math.max(0, extraRecords),
     completed: records.filter((r) => r.status === 'completed').length,
     endToEndSeconds: endToEnd === null ? null : round(endToEnd, 2),

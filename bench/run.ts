@@ -6,9 +6,9 @@ import { parseArgs } from 'node:util';
 import { TriggerEnv } from '../lambdas/shared/contract.js';
 import { readTriggerConfig, triggerSettingsFrom } from '../lambdas/trigger/settings.js';
 import { REPO_ROOT } from '../infra/node-function.js';
-import { startLocalStack } from '../local/stack.js';
+import { DEFAULT_TIME_SCALE, startLocalStack } from '../local/stack.js';
 import { runBurst } from './burst.js';
-import { runBurstModel } from './burst-model.js';
+import { type BurstModelResult, runBurstModel, summarizeModelRuns } from './burst-model.js';
 import { runCallbacks } from './callbacks.js';
 import { runColdStart } from './cold-start.js';
 import { runHandoff } from './handoff.js';
@@ -26,8 +26,14 @@ const USAGE = `Usage: npm run bench -- [options]
   --files <n>                 files in the burst (default 1000)
   --rate-limit <n>            the FPS simulator's requests per second per token (default 100)
   --latency-ms <n>            the FPS simulator's answer latency (default 20)
-  --concurrency <n>           the trigger's concurrency (default: what the template reserves)
+  --concurrency <n>           the trigger's maximum concurrency (default: the template's event source mapping)
   --aws-call-ms <n>           latency of each AWS call in the in-process burst model (default 10)
+  --throttle-retries <n>      the model's in-invocation retries for 429 / 403 Request Limit Exceeded (default: the deployed policy)
+  --throttle-base-ms <n>      the model's throttling backoff base (default: the deployed policy)
+  --throttle-cap-ms <n>       the model's throttling backoff cap (default: the deployed policy)
+  --model-runs <n>            burst model runs, reported as a median and range (default 1)
+  --ramp                      the model starts Lambda's SQS pollers as Lambda does (5, then +300 a minute)
+                              rather than all at once
   --runs <n>                  hand-off invocations per file size (default 5)
   --small-bytes <n>           the small hand-off file (default 1024)
   --large-bytes <n>           the large hand-off file (default: the size limit, MAX_FILE_BYTES)
@@ -50,12 +56,19 @@ function positiveInt(name: string, raw: string | undefined, fallback: number): n
   return n;
 }
 
+function optionalInt(name: string, raw: string | undefined): number | undefined {
+  return raw === undefined ? undefined : positiveInt(name, raw, 1);
+}
+
 interface BenchOptions {
   files: number;
   rateLimit: number;
   latencyMs: number;
   concurrency: number | undefined;
   awsCallMs: number;
+  throttle: { maxRetries?: number; baseDelayMs?: number; maxDelayMs?: number };
+  modelRuns: number;
+  ramp: boolean;
   runs: number;
   smallBytes: number;
   largeBytes: number | undefined;
@@ -75,6 +88,11 @@ function parseOptions(argv: string[]): BenchOptions | 'help' {
       'latency-ms': { type: 'string' },
       concurrency: { type: 'string' },
       'aws-call-ms': { type: 'string' },
+      'throttle-retries': { type: 'string' },
+      'throttle-base-ms': { type: 'string' },
+      'throttle-cap-ms': { type: 'string' },
+      'model-runs': { type: 'string' },
+      ramp: { type: 'boolean' },
       runs: { type: 'string' },
       'small-bytes': { type: 'string' },
       'large-bytes': { type: 'string' },
@@ -98,6 +116,13 @@ function parseOptions(argv: string[]): BenchOptions | 'help' {
     latencyMs: latency,
     concurrency: values.concurrency === undefined ? undefined : positiveInt('concurrency', values.concurrency, 1),
     awsCallMs: positiveInt('aws-call-ms', values['aws-call-ms'], 10),
+    throttle: {
+      maxRetries: optionalInt('throttle-retries', values['throttle-retries']),
+      baseDelayMs: optionalInt('throttle-base-ms', values['throttle-base-ms']),
+      maxDelayMs: optionalInt('throttle-cap-ms', values['throttle-cap-ms']),
+    },
+    modelRuns: positiveInt('model-runs', values['model-runs'], 1),
+    ramp: values.ramp ?? false,
     runs: positiveInt('runs', values.runs, 5),
     smallBytes: positiveInt('small-bytes', values['small-bytes'], 1024),
     largeBytes: values['large-bytes'] === undefined ? undefined : positiveInt('large-bytes', values['large-bytes'], 1),
@@ -124,7 +149,7 @@ async function runBench(options: BenchOptions, progress: (line: string) => void 
   progress('Starting the local stack (synthesizing the CDK app and bundling every function)…');
   const stack = await startLocalStack({
     logSink: reports.sink,
-    triggerConcurrency: options.concurrency,
+    triggerMaxConcurrency: options.concurrency,
     // The download waits a little so it never overlaps the trigger's own work in the hand-off runs.
     simulator: { rateLimitPerSecond: options.rateLimit, latencyMs: options.latencyMs, downloadDelayMs: 300 },
   });
@@ -143,7 +168,11 @@ async function runBench(options: BenchOptions, progress: (line: string) => void 
     // The trigger's own reading of its environment, so the model runs with exactly the deployed settings.
     const triggerSettings = triggerSettingsFrom(readTriggerConfig(triggerEnv));
     const { maxFileBytes } = triggerSettings;
-    const triggerConcurrency = options.concurrency ?? stack.synth.functions.find((f) => f.role === 'trigger')?.reservedConcurrency ?? 4;
+    const triggerSpec = stack.synth.functions.find((f) => f.role === 'trigger');
+    const triggerConcurrency =
+      options.concurrency ?? stack.synth.eventSourceMappings.find((m) => m.functionLogicalId === triggerSpec?.logicalId)?.maximumConcurrency ?? 5;
+    const throttle = Object.fromEntries(Object.entries(options.throttle).filter(([, v]) => v !== undefined));
+    const modelSettings = { ...triggerSettings, retryPolicy: { ...triggerSettings.retryPolicy, throttle: { ...triggerSettings.retryPolicy.throttle, ...throttle } } };
     result.options = { ...options, largeBytes: options.largeBytes ?? maxFileBytes, triggerConcurrency };
 
     // Cold starts first, while nothing else has run in this process.
@@ -151,22 +180,28 @@ async function runBench(options: BenchOptions, progress: (line: string) => void 
     result.handoff = await section('handoff', `Hand-off: ${options.runs} × ${options.smallBytes} bytes, then ${options.runs} × ${options.largeBytes ?? maxFileBytes} bytes…`, () =>
       runHandoff(stack, reports, { runs: options.runs, smallBytes: options.smallBytes, largeBytes: options.largeBytes ?? maxFileBytes, timeoutMs: 120_000 }),
     );
-    result.burstModel = await section('model', `Burst model: ${options.files} files through the trigger's use case in-process…`, () => {
-      const spec = stack.synth.functions.find((f) => f.role === 'trigger');
-      return runBurstModel({
-        files: options.files,
-        concurrency: triggerConcurrency,
-        rateLimit: options.rateLimit,
-        latencyMs: options.latencyMs,
-        awsCallMs: options.awsCallMs,
-        // An assumed presign role costs an STS call per URL.
-        presignCalls: triggerEnv[TriggerEnv.presignRoleArn] ? 1 : 0,
-        settings: triggerSettings,
-        timeoutSeconds: spec?.timeoutSeconds ?? 60,
-        // What the local stack uses for Lambda's async retry delays.
-        asyncRetryDelaysMs: [200, 400],
-        timeoutMs: Math.ceil((options.files / options.rateLimit) * 4 * 1000) + 30_000,
-      });
+    result.burstModel = await section('model', `Burst model: ${options.modelRuns} × ${options.files} files through the trigger's use case in-process…`, async () => {
+      const runs: BurstModelResult[] = [];
+      for (let i = 0; i < options.modelRuns; i++) {
+        runs.push(
+          await runBurstModel({
+            files: options.files,
+            concurrency: triggerConcurrency,
+            rateLimit: options.rateLimit,
+            latencyMs: options.latencyMs,
+            awsCallMs: options.awsCallMs,
+            // An assumed presign role costs an STS call per URL.
+            presignCalls: triggerEnv[TriggerEnv.presignRoleArn] ? 1 : 0,
+            settings: modelSettings,
+            timeoutSeconds: triggerSpec?.timeoutSeconds ?? 60,
+            // What the local stack's SQS does to the waits before a redelivery.
+            timeScale: DEFAULT_TIME_SCALE,
+            ramp: options.ramp,
+            timeoutMs: Math.ceil((options.files / options.rateLimit) * 4 * 1000) + 30_000,
+          }),
+        );
+      }
+      return summarizeModelRuns(runs, modelSettings.retryPolicy.throttle);
     });
     result.burst = await section('burst', `Burst on the local stack: ${options.files} files…`, async () => {
       const runtimeOverhead = await measureRuntimeOverhead({ concurrency: triggerConcurrency, invocations: Math.min(1000, options.files * 10), timeoutMs: 60_000 });

@@ -228,10 +228,10 @@ export interface BurstFigures {
   accepted: number;
   fpsRequests: number;
   rateLimited429: number;
-  /** FPS requests beyond the first for each file (the trigger's own backoff retries, and Lambda's). */
+  /** FPS requests beyond the first for each file (the trigger's own backoff retries, and redeliveries'). */
   retries: number;
-  /** Lambda's asynchronous re-invocations of the trigger. */
-  lambdaRetries: number;
+  /** Messages SQS delivered to the trigger again (handed back to retry, or after a failed invocation). */
+  redeliveries: number;
   failures: number;
   duplicates: number;
 }

@@ -28,7 +28,9 @@ export interface PipelineConfig {
   readonly presignAccessKeySecretName: string | undefined;
   /** Run the trigger in a VPC whose NAT gateway has one Elastic IP, for Insider's IP allow list. */
   readonly fixedEgressIp: boolean;
-  /** 0 means no reservation. */
+  /** Trigger invocations the SQS event source mapping runs at once. */
+  readonly triggerMaxConcurrency: number;
+  /** 0 means no reservation; otherwise at least `triggerMaxConcurrency`. */
   readonly triggerReservedConcurrency: number;
   readonly submittedTimeoutHours: number;
   readonly fpsTimeoutMs: number;
@@ -57,6 +59,7 @@ export const CONTEXT_KEYS = [
   'presignExpiresSeconds',
   'presignAccessKeySecretName',
   'fixedEgressIp',
+  'triggerMaxConcurrency',
   'triggerReservedConcurrency',
   'submittedTimeoutHours',
   'fpsTimeoutMs',
@@ -173,6 +176,11 @@ const ContextSchema = v.pipe(
     ),
     presignAccessKeySecretName: optionalText('presignAccessKeySecretName', 'fps/mybrand/presign-key'),
     fixedEgressIp: optionalFlag('fixedEgressIp'),
+    triggerMaxConcurrency: integerSetting(
+      'triggerMaxConcurrency',
+      Limits.triggerMaxConcurrency,
+      `a whole number from ${Limits.triggerMaxConcurrency.min} to ${Limits.triggerMaxConcurrency.max} (the SQS event source mapping's maximum concurrency)`,
+    ),
     triggerReservedConcurrency: integerSetting(
       'triggerReservedConcurrency',
       Limits.triggerReservedConcurrency,
@@ -231,6 +239,16 @@ const ContextSchema = v.pipe(
   ),
   v.forward(
     v.partialCheck(
+      [['triggerMaxConcurrency'], ['triggerReservedConcurrency']],
+      (input) => input.triggerReservedConcurrency === 0 || input.triggerReservedConcurrency >= input.triggerMaxConcurrency,
+      // A reservation below the mapping's maximum makes Lambda throttle the mapping's invokes: the
+      // messages come back after the visibility timeout, use up receives and can reach the failure queue.
+      'context triggerReservedConcurrency must be 0 (no reservation) or at least triggerMaxConcurrency, or Lambda throttles the queue\'s invocations: use -c triggerReservedConcurrency=0, or raise it to triggerMaxConcurrency',
+    ),
+    ['triggerReservedConcurrency'],
+  ),
+  v.forward(
+    v.partialCheck(
       [['presignExpiresSeconds'], ['presignAccessKeySecretName']],
       (input) => presignLifetimeFits(input.presignExpiresSeconds, input.presignAccessKeySecretName === undefined ? 'assumedRole' : 'accessKey'),
       `context presignExpiresSeconds above ${presignMaxSeconds('assumedRole')} needs an IAM user's access key to sign with (a URL signed by an assumed role dies within an hour): set -c presignAccessKeySecretName=fps/mybrand/presign-key (see README "File URL lifetime"), or use -c presignExpiresSeconds=${presignMaxSeconds('assumedRole')}`,
@@ -268,6 +286,7 @@ export function parsePipelineConfig(raw: Readonly<Record<string, unknown>>): Pip
     presignExpiresSeconds: c.presignExpiresSeconds,
     presignAccessKeySecretName: c.presignAccessKeySecretName,
     fixedEgressIp: c.fixedEgressIp,
+    triggerMaxConcurrency: c.triggerMaxConcurrency,
     triggerReservedConcurrency: c.triggerReservedConcurrency,
     submittedTimeoutHours: c.submittedTimeoutHours,
     fpsTimeoutMs: c.fpsTimeoutMs,

@@ -1,4 +1,4 @@
-// The pipeline: drop bucket → trigger function → Insider FPS; Insider's callback → API → uploads table.
+// The pipeline: drop bucket → events queue → trigger function → Insider FPS; Insider's callback → API → uploads table.
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -59,6 +59,7 @@ export class PipelineStack extends Stack {
       presignExpiresSeconds: config.presignExpiresSeconds,
       fpsTimeoutMs: config.fpsTimeoutMs,
       tokenCacheSeconds: config.tokenCacheSeconds,
+      maxConcurrency: config.triggerMaxConcurrency,
       reservedConcurrency: config.triggerReservedConcurrency > 0 ? config.triggerReservedConcurrency : undefined,
       presignAccessKeySecretName: config.presignAccessKeySecretName,
       fixedEgressIp: config.fixedEgressIp,
@@ -67,7 +68,6 @@ export class PipelineStack extends Stack {
       uploads: this.uploads,
       operations: this.operations,
       submittedTimeoutHours: config.submittedTimeoutHours,
-      triggerMaxEventAge: this.trigger.maxEventAge,
     });
 
     this.operations.monitor({
@@ -88,7 +88,14 @@ export class PipelineStack extends Stack {
           : 'Name of the secret holding the FPS API token: put your token in it',
       value: this.token.nameOrArn,
     });
-    new CfnOutput(this, 'FailedUploadsQueueUrl', { description: 'S3 events the trigger gave up on', value: this.failedUploadsQueue.queueUrl });
+    new CfnOutput(this, 'UploadEventsQueueUrl', {
+      description: 'S3 events waiting for the trigger, or for their next attempt',
+      value: this.trigger.eventsQueue.queueUrl,
+    });
+    new CfnOutput(this, 'FailedUploadsQueueUrl', {
+      description: 'S3 events the trigger gave up on: redrive them from the SQS console (DLQ redrive)',
+      value: this.failedUploadsQueue.queueUrl,
+    });
     new CfnOutput(this, 'StatusTopicArn', {
       description: 'Every final upload status, as JSON: subscribe email, Slack or a queue',
       value: this.statusTopic.topicArn,

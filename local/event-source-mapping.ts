@@ -1,5 +1,6 @@
 // A local Lambda event source mapping for SQS: polls a queue as Lambda's poller does, invokes a function with SQS events, deletes what succeeded.
 import { DeleteMessageCommand, GetQueueAttributesCommand, type Message, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { setMaxListeners } from 'node:events';
 import type { SQSEvent, SQSMessageAttributes, SQSRecord, SQSRecordAttributes } from 'aws-lambda';
 
 export interface SqsEventSourceOptions {
@@ -28,6 +29,13 @@ export interface SqsEventSourceOptions {
   functionTimeoutSeconds?: number;
   /** ReceiveMessage's long poll; Lambda uses 20. stop() does not wait for it. */
   waitTimeSeconds?: number;
+  /**
+   * Sent as ReceiveMessage's VisibilityTimeout. Lambda sends none (the queue's own applies), and so
+   * does this by default. For an emulator that scales time (LocalSqs's timeScale), where the queue's
+   * scaled visibility timeout could run out while an unscaled invocation still runs, give at least
+   * the function's timeout divided by the scale: what AWS's "at least the function timeout" rule keeps.
+   */
+  receiveVisibilityTimeoutSeconds?: number;
   /** Runs the function; a rejection is a function error. */
   invoke: (event: SQSEvent) => Promise<unknown>;
   /** Poller-side trouble (a failed receive or delete), which Lambda would retry on its own. */
@@ -48,6 +56,8 @@ export interface SqsEventSourceStats {
 export interface SqsEventSource {
   /** The queue's ARN, as records carry it in eventSourceARN. */
   eventSourceArn: string;
+  /** Invocations it runs at most at once. */
+  maximumConcurrency: number;
   /** Invocations running now. */
   inFlight(): number;
   stats(): SqsEventSourceStats;
@@ -148,6 +158,8 @@ export async function startSqsEventSource(options: SqsEventSourceOptions): Promi
   }
 
   const stopping = new AbortController();
+  // Every poller's receive and idle wait listen on it: more than Node's default of 10 warns.
+  setMaxListeners(2 * maximumConcurrency + 10, stopping.signal);
   const stats: SqsEventSourceStats = { invocations: 0, failedInvocations: 0, failedMessages: 0, deletedMessages: 0, maxInFlight: 0 };
   let inFlight = 0;
   const report = (error: unknown) => options.onError?.(error);
@@ -197,6 +209,7 @@ export async function startSqsEventSource(options: SqsEventSourceOptions): Promi
             QueueUrl: options.queueUrl,
             MaxNumberOfMessages: batchSize,
             WaitTimeSeconds: waitTimeSeconds,
+            VisibilityTimeout: options.receiveVisibilityTimeoutSeconds,
             MessageSystemAttributeNames: ['All'],
             MessageAttributeNames: ['All'],
           }),
@@ -222,6 +235,7 @@ export async function startSqsEventSource(options: SqsEventSourceOptions): Promi
 
   return {
     eventSourceArn,
+    maximumConcurrency,
     inFlight: () => inFlight,
     stats: () => ({ ...stats }),
     stop: async () => {

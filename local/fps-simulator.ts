@@ -53,7 +53,8 @@ export interface FpsSimulatorOptions {
   script?: ScriptedAnswer;
 }
 
-export type ScriptedAnswer = (payload: { segmentName?: string; attributeName?: string }) => { status: number; body: unknown } | undefined;
+/** A scripted answer, headers (e.g. `retry-after`) included. */
+export type ScriptedAnswer = (payload: { segmentName?: string; attributeName?: string }) => Answer | undefined;
 
 export interface RequestLog extends ProcessingLog {
   time: number;

@@ -26,6 +26,8 @@ export interface SqsCall {
   queueArn?: string;
   /** StartMessageMoveTask's DestinationArn, when given. */
   destinationArn?: string;
+  /** The VisibilityTimeout asked for (ChangeMessageVisibility, ReceiveMessage), in the request's own seconds (not scaled). */
+  visibilityTimeout?: number;
   /** From the SigV4 Authorization header; absent on an unsigned request. */
   accessKeyId?: string;
   protocol: 'json' | 'query';
@@ -368,6 +370,8 @@ export async function startLocalSqs(options: LocalSqsOptions = {}): Promise<Loca
       const arn = targetArn(input);
       if (arn) record.queueArn = arn;
       if (str(input.DestinationArn)) record.destinationArn = str(input.DestinationArn);
+      const visibilityTimeout = num(input.VisibilityTimeout);
+      if (visibilityTimeout !== undefined) record.visibilityTimeout = visibilityTimeout;
       calls.push(record);
       const out = await execute(action, input, record.accessKeyId ?? ANONYMOUS_SENDER, gone.signal);
       if (json) {

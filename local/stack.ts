@@ -1,4 +1,4 @@
-// The local stack: the synthesized template run on embedded S3, DynamoDB, Secrets Manager, an HTTP API and the FPS simulator.
+// The local stack: the synthesized template run on embedded S3, DynamoDB, SQS, Secrets Manager, an HTTP API and the FPS simulator.
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import S3rver from '@20minutes/s3rver';
@@ -7,17 +7,20 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { UploadRecord } from '../lambdas/core/ports.js';
+import { decodeS3EventKey } from '../lambdas/core/naming.js';
 import { isSegmentLockItem, recordFromItem } from '../lambdas/adapters/dynamodb-uploads-store.js';
 import { FINAL_STATUSES, FunctionRole } from '../lambdas/shared/contract.js';
 import { type LocalHttpApi, startLocalHttpApi } from './api-gateway.js';
 import { createTableFromTemplate, startDynalite } from './dynamodb.js';
 import { type FpsSimulator, type FpsSimulatorOptions, startFpsSimulator } from './fps-simulator.js';
-import { type AsyncFailure, DEFAULT_ASYNC_RETRY_DELAYS_MS, LocalFunction } from './lambda-runtime.js';
+import { type SqsEventSource, startSqsEventSource } from './event-source-mapping.js';
+import { LocalFunction } from './lambda-runtime.js';
 import { matchesEventType, matchesNotificationFilter, type S3rverEvent, toS3Notification } from './s3-events.js';
 import { type LocalSecretsManager, startLocalSecretsManager } from './secrets-manager.js';
 import { type PublishedMessage, startLocalSns } from './sns.js';
+import { type LocalSqs, startLocalSqs } from './sqs.js';
 import { type LocalSts, startLocalSts } from './sts.js';
-import { type FunctionSpec, resolveValue, type SynthesizedStack, synthesize, UnsupportedTemplateError } from './template.js';
+import { type FunctionSpec, type QueueSpec, resolveValue, type SynthesizedStack, synthesize, UnsupportedTemplateError } from './template.js';
 
 export const LOCAL_REGION = 'us-east-1';
 const LOCAL_ACCOUNT = '000000000000';
@@ -33,14 +36,42 @@ export interface LocalStackOptions {
   context?: Record<string, unknown>;
   /** FPS simulator settings beyond the account. */
   simulator?: Omit<FpsSimulatorOptions, 'accounts'>;
-  /** Delays between Lambda's async retries (Lambda waits minutes; locally milliseconds). @default DEFAULT_ASYNC_RETRY_DELAYS_MS */
-  asyncRetryDelaysMs?: number[];
+  /**
+   * Multiplies SQS's visibility timeouts and delays (LocalSqs's timeScale): the waits the trigger
+   * asks for before a retry, and a queue's own visibility timeout after a crash. 0.01 makes the
+   * trigger's 60 s backoff last 0.6 s, so retries, the failure queue and redrives take moments; 1 is
+   * real time, for a person watching a message come back. Function timeouts are never scaled: the
+   * pollers keep a message hidden for at least its function's timeout in real time.
+   * @default DEFAULT_TIME_SCALE
+   */
+  timeScale?: number;
   /** Probability that S3 delivers an event twice (it delivers at least once). @default 0 */
   duplicateEventRate?: number;
   /** Every line the functions log. @default kept in memory only */
   logSink?: (line: string, fn: string) => void;
-  /** Overrides the concurrency the template reserves (for benchmarks that sweep it). */
-  triggerConcurrency?: number;
+  /** Overrides the trigger's event source mapping's maximum concurrency (for benchmarks that sweep it). */
+  triggerMaxConcurrency?: number;
+}
+
+/** SQS time runs 100 times faster locally unless a caller asks otherwise (see LocalStackOptions.timeScale). */
+export const DEFAULT_TIME_SCALE = 0.01;
+
+/** A local queue: its name (the template's logical id), URL and ARN. */
+export interface QueueRef {
+  name: string;
+  url: string;
+  arn: string;
+}
+
+/** A message in a dead-letter queue: an S3 event the trigger gave up on. */
+export interface FailedEvent {
+  messageId: string;
+  /** The message body parsed: the S3 event notification as S3 sent it (keys URL-encoded). */
+  event: unknown;
+  /** The object key of its first record, decoded; undefined when the body is not an S3 event. */
+  key: string | undefined;
+  /** Receives across the queue and the dead-letter queue. */
+  receiveCount: number;
 }
 
 export interface LocalStack {
@@ -60,9 +91,17 @@ export interface LocalStack {
   readonly sts: LocalSts;
   /** The pipeline's functions, by their role in the template. */
   readonly functions: Readonly<Record<FunctionRole, LocalFunction>>;
-  /** The on-failure destination's messages (the template's SQS queue). */
-  readonly failures: AsyncFailure[];
-  /** Every S3 event delivered to a function (duplicates included). */
+  /** The local SQS endpoint with the template's queues (named by logical id); `calls` records every call. */
+  readonly sqs: LocalSqs;
+  /** The queue the drop bucket notifies and the trigger's mapping reads. */
+  readonly eventsQueue: QueueRef;
+  /** Its dead-letter queue: the failure queue. */
+  readonly failureQueue: QueueRef;
+  /** The event source mappings' pollers, one per mapping in the template. */
+  readonly eventSources: readonly SqsEventSource[];
+  /** The messages in the template's dead-letter queues now, oldest first. */
+  failures(): FailedEvent[];
+  /** Every S3 event delivered to a queue (duplicates included). */
   readonly deliveredEvents: { key: string; duplicate: boolean }[];
   /** Puts an object in the drop bucket like any S3 client; S3 then notifies the trigger. */
   put(key: string, body: string | Uint8Array, metadata?: Record<string, string>): Promise<void>;
@@ -70,7 +109,9 @@ export interface LocalStack {
   records(): Promise<UploadRecord[]>;
   /** Waits until `count` records for these keys exist and all are final (or `settle` says so). */
   waitForFinal(keys: string[], options?: { timeoutMs?: number; pollMs?: number; acceptSubmitted?: boolean }): Promise<UploadRecord[]>;
-  /** Waits for all functions' queued work and the simulator's callbacks to finish. */
+  /** Waits until the mappings' queues are empty (nothing waiting, in flight or due back) and no invocation runs. */
+  drainEvents(): Promise<void>;
+  /** drainEvents, and all functions' queued work and the simulator's callbacks finished. */
   idle(): Promise<void>;
   /** Changes how often S3 delivers an event twice. */
   setDuplicateEventRate(rate: number): void;
@@ -139,7 +180,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const sts = await startLocalSts({ roles: [...roleArns.values()], credentials: LOCAL_CREDENTIALS });
     cleanups.push(() => sts.stop());
 
-    const failures: AsyncFailure[] = [];
+    const timeScale = options.timeScale ?? DEFAULT_TIME_SCALE;
+    const sqs = await startLocalSqs({ timeScale, region: LOCAL_REGION, accountId: LOCAL_ACCOUNT });
+    cleanups.push(() => sqs.stop());
+    const queueSpecs = new Map(synth.queues.map((q) => [q.logicalId, q]));
+    createQueues(sqs, synth.queues);
+
     const functions: Partial<Record<FunctionRole, LocalFunction>> = {};
     const byLogicalId = new Map<string, LocalFunction>();
     const routeTargets = synth.routes.map((route) => ({
@@ -162,7 +208,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       if (topicArns.has(logicalId) && !attribute) return topicArns.get(logicalId) as string;
       if (roleArns.has(logicalId) && attribute === 'Arn') return roleArns.get(logicalId) as string;
       if (synth.apis.includes(logicalId) && attribute === 'ApiEndpoint') return api.url;
-      if (synth.queues.includes(logicalId)) return `http://127.0.0.1/${LOCAL_ACCOUNT}/${logicalId}`;
+      if (queueSpecs.has(logicalId) && (!attribute || attribute === 'QueueUrl')) return sqs.queueUrl(logicalId);
+      if (queueSpecs.has(logicalId) && attribute === 'Arn') return sqs.queueArn(logicalId);
+      if (queueSpecs.has(logicalId) && attribute === 'QueueName') return logicalId;
       throw new UnsupportedTemplateError(`The local stack has no value for ${logicalId}${attribute ? `.${attribute}` : ''}`);
     };
 
@@ -176,6 +224,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
       AWS_ENDPOINT_URL_SNS: sns.endpoint,
       AWS_ENDPOINT_URL_STS: sts.endpoint,
+      AWS_ENDPOINT_URL_SQS: sqs.endpoint,
       // s3rver rejects the SDK's default streaming checksums (see toolchain notes).
       AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
       AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
@@ -187,7 +236,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       for (const [name, value] of Object.entries(spec.environment)) {
         environment[name] = resolveValue(value, { lookup, region: LOCAL_REGION, accountId: LOCAL_ACCOUNT });
       }
-      const concurrency = spec.role === FunctionRole.trigger && options.triggerConcurrency ? options.triggerConcurrency : spec.reservedConcurrency;
       return new LocalFunction({
         name: spec.role,
         assetDir: spec.assetDir,
@@ -195,18 +243,21 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         environment,
         timeoutSeconds: spec.timeoutSeconds,
         memoryMb: spec.memoryMb,
-        // Unreserved functions share the account's pool; locally a few environments are plenty.
-        maxConcurrency: concurrency ?? 4,
-        async: spec.async
-          ? {
-              retryAttempts: spec.async.retryAttempts,
-              maxEventAgeSeconds: spec.async.maxEventAgeSeconds,
-              retryDelaysMs: options.asyncRetryDelaysMs ?? DEFAULT_ASYNC_RETRY_DELAYS_MS,
-              onFailure: spec.async.hasOnFailure ? (failure) => void failures.push(failure) : undefined,
-            }
-          : undefined,
+        maxConcurrency: environmentsFor(spec),
         logSink: options.logSink,
       });
+    };
+    /** A mapping's maximum concurrency, or for the trigger's the caller's override (benchmarks sweep it). */
+    const mappingConcurrency = (functionLogicalId: string, configured: number | undefined) =>
+      functionLogicalId === synth.functions.find((f) => f.role === FunctionRole.trigger)?.logicalId && options.triggerMaxConcurrency
+        ? options.triggerMaxConcurrency
+        : configured;
+    // As many environments as the function's mappings may invoke at once (a reservation caps them);
+    // other functions share the account's pool, and locally a few environments are plenty for them.
+    const environmentsFor = (spec: FunctionSpec) => {
+      const mappings = synth.eventSourceMappings.filter((m) => m.functionLogicalId === spec.logicalId);
+      const wanted = mappings.length > 0 ? mappings.reduce((sum, m) => sum + (mappingConcurrency(m.functionLogicalId, m.maximumConcurrency) ?? 5), 0) : 4;
+      return Math.min(wanted, spec.reservedConcurrency ?? Number.POSITIVE_INFINITY);
     };
     for (const spec of synth.functions) {
       const fn = makeFunction(spec);
@@ -220,6 +271,35 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     if (missing.length > 0) throw new UnsupportedTemplateError(`The template has no function with the role ${missing.join(', ')}`);
     const pipelineFunctions = functions as Record<FunctionRole, LocalFunction>;
 
+    // Lambda's pollers, calling SQS with the function's own credentials (its execution role).
+    const eventSources: SqsEventSource[] = [];
+    cleanups.push(async () => {
+      await Promise.all(eventSources.map((source) => source.stop()));
+    });
+    for (const mapping of synth.eventSourceMappings) {
+      const spec = synth.functions.find((f) => f.logicalId === mapping.functionLogicalId);
+      if (!spec) throw new UnsupportedTemplateError(`Event source mapping ${mapping.logicalId} invokes ${mapping.functionLogicalId}, which is not a pipeline function`);
+      const fn = requireFunction(mapping.functionLogicalId);
+      const queueVisibility = Number(queueSpecs.get(mapping.queueLogicalId)?.attributes.VisibilityTimeout ?? 30);
+      eventSources.push(
+        await startSqsEventSource({
+          endpoint: sqs.endpoint,
+          queueUrl: sqs.queueUrl(mapping.queueLogicalId),
+          credentials: { accessKeyId: fn.environment.AWS_ACCESS_KEY_ID ?? '', secretAccessKey: fn.environment.AWS_SECRET_ACCESS_KEY ?? '' },
+          region: LOCAL_REGION,
+          batchSize: mapping.batchSize,
+          maximumConcurrency: mappingConcurrency(mapping.functionLogicalId, mapping.maximumConcurrency),
+          reportBatchItemFailures: mapping.reportBatchItemFailures,
+          functionTimeoutSeconds: spec.timeoutSeconds,
+          receiveVisibilityTimeoutSeconds: timeScale < 1 ? Math.min(43_200, Math.max(queueVisibility, Math.ceil(spec.timeoutSeconds / timeScale))) : undefined,
+          invoke: (event) => fn.invoke(event),
+          onError: (error) => options.logSink?.(`[local] ${spec.role} poller: ${String(error)}`, spec.role),
+        }),
+      );
+    }
+    const sourceQueues = [...new Set(synth.eventSourceMappings.map((m) => m.queueLogicalId))];
+    const deadLetterQueues = [...new Set(synth.queues.flatMap((q) => (q.redrive ? [q.redrive.deadLetterQueueLogicalId] : [])))];
+
     const deliveredEvents: { key: string; duplicate: boolean }[] = [];
     let duplicateRate = options.duplicateEventRate ?? 0;
     s3rver.on('event', (raw: S3rverEvent) => {
@@ -229,13 +309,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       for (const n of synth.notifications) {
         if (n.bucketLogicalId !== bucketId) continue;
         if (!matchesEventType(record.eventName, n.events) || !matchesNotificationFilter(record.s3.object.key, n.filterRules)) continue;
-        const event = toS3Notification(raw);
-        const fn = requireFunction(n.functionLogicalId);
-        fn.invokeAsync(event);
+        // What S3 sends: the event notification as the message body (its queue policy lets it).
+        const body = JSON.stringify(toS3Notification(raw));
+        sqs.sendMessage(n.queueLogicalId, body);
         deliveredEvents.push({ key: record.s3.object.key, duplicate: false });
         if (duplicateRate > 0 && Math.random() < duplicateRate) {
           // The same event again, same sequencer: what S3's at-least-once delivery looks like.
-          fn.invokeAsync(structuredClone(event));
+          sqs.sendMessage(n.queueLogicalId, body);
           deliveredEvents.push({ key: record.s3.object.key, duplicate: true });
         }
       }
@@ -243,6 +323,25 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     const tableName = tableNames.values().next().value as string;
     const bucket = bucketNames.get(synth.notifications[0]?.bucketLogicalId ?? '') ?? '';
+    const triggerLogicalId = synth.functions.find((f) => f.role === FunctionRole.trigger)?.logicalId;
+    const triggerMapping = synth.eventSourceMappings.find((m) => m.functionLogicalId === triggerLogicalId);
+    const triggerQueue = triggerMapping ? queueSpecs.get(triggerMapping.queueLogicalId) : undefined;
+    if (!triggerQueue?.redrive) throw new UnsupportedTemplateError('The trigger reads no queue with a dead-letter queue');
+
+    const queueRef = (name: string): QueueRef => ({ name, url: sqs.queueUrl(name), arn: sqs.queueArn(name) });
+    const failures = (): FailedEvent[] =>
+      deadLetterQueues.flatMap((name) =>
+        sqs.snapshot(name).messages.map((m) => {
+          const event = parseJson(m.body);
+          const rawKey = (event as { Records?: { s3?: { object?: { key?: unknown } } }[] } | undefined)?.Records?.[0]?.s3?.object?.key;
+          return { messageId: m.messageId, event, key: typeof rawKey === 'string' ? decodeS3EventKey(rawKey) : undefined, receiveCount: m.receiveCount };
+        }),
+      );
+    const drainEvents = async () => {
+      while (!(sourceQueues.every((name) => sqs.snapshot(name).messages.length === 0) && eventSources.every((source) => source.inFlight() === 0))) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
     const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
     const s3 = new S3Client({ ...clientConfig, endpoint: s3Endpoint, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
     const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: db.endpoint });
@@ -276,6 +375,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       notifications: sns.messages,
       sts,
       functions: pipelineFunctions,
+      sqs,
+      eventsQueue: queueRef(triggerQueue.logicalId),
+      failureQueue: queueRef(triggerQueue.redrive.deadLetterQueueLogicalId),
+      eventSources,
       failures,
       deliveredEvents,
       async put(key, body, metadata) {
@@ -298,8 +401,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           await new Promise((resolve) => setTimeout(resolve, waitOptions.pollMs ?? 100));
         }
       },
+      drainEvents,
       async idle() {
         for (let round = 0; round < 3; round++) {
+          await drainEvents();
           await Promise.all(Object.values(functions).map((fn) => fn.drain()));
           await simulator.idle();
         }
@@ -316,5 +421,32 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   } catch (error) {
     await stopAll();
     throw error;
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Creates the template's queues, each dead-letter queue before the queues whose redrive policy names it. */
+function createQueues(sqs: LocalSqs, queues: readonly QueueSpec[]): void {
+  const created = new Set<string>();
+  let pending = [...queues];
+  while (pending.length > 0) {
+    const ready = pending.filter((q) => !q.redrive || created.has(q.redrive.deadLetterQueueLogicalId));
+    if (ready.length === 0) throw new UnsupportedTemplateError(`Queues whose dead-letter queue is not in the template: ${pending.map((q) => q.logicalId).join(', ')}`);
+    for (const q of ready) {
+      const attributes = { ...q.attributes };
+      if (q.redrive) {
+        attributes.RedrivePolicy = JSON.stringify({ deadLetterTargetArn: sqs.queueArn(q.redrive.deadLetterQueueLogicalId), maxReceiveCount: q.redrive.maxReceiveCount });
+      }
+      sqs.createQueue(q.logicalId, attributes);
+      created.add(q.logicalId);
+    }
+    pending = pending.filter((q) => !created.has(q.logicalId));
   }
 }

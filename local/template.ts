@@ -1,4 +1,4 @@
-// Synthesizes the real CDK app and reads what the local stack needs from its template: functions, tables, routes, notifications.
+// Synthesizes the real CDK app and reads what the local stack needs from its template: functions, tables, queues, event source mappings, routes, notifications.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,14 +29,33 @@ export interface FunctionSpec {
   reservedConcurrency?: number | undefined;
   /** Environment as the template writes it: values may be intrinsics, resolved by the local stack. */
   environment: Record<string, Json>;
-  async?: { retryAttempts: number; maxEventAgeSeconds: number; hasOnFailure: boolean } | undefined;
 }
 
+/** A bucket's notification configuration sending events to a queue of the template. */
 export interface NotificationSpec {
   bucketLogicalId: string;
-  functionLogicalId: string;
+  queueLogicalId: string;
   events: string[];
   filterRules: { Name: 'prefix' | 'suffix' | 'Prefix' | 'Suffix'; Value: string }[];
+}
+
+/** An SQS queue and the attributes it is created with. */
+export interface QueueSpec {
+  logicalId: string;
+  /** CreateQueue attributes as the template sets them (RedrivePolicy's target still a logical id, below). */
+  attributes: Record<string, string>;
+  redrive?: { deadLetterQueueLogicalId: string; maxReceiveCount: number } | undefined;
+}
+
+/** A Lambda event source mapping reading an SQS queue of the template. */
+export interface EventSourceMappingSpec {
+  logicalId: string;
+  queueLogicalId: string;
+  functionLogicalId: string;
+  batchSize: number;
+  /** ScalingConfig.MaximumConcurrency; undefined: Lambda scales the pollers on its own. */
+  maximumConcurrency?: number | undefined;
+  reportBatchItemFailures: boolean;
 }
 
 export interface RouteSpec {
@@ -52,7 +71,8 @@ export interface SynthesizedStack {
   tables: { logicalId: string; properties: CfnTableProperties }[];
   buckets: string[];
   secrets: string[];
-  queues: string[];
+  queues: QueueSpec[];
+  eventSourceMappings: EventSourceMappingSpec[];
   apis: string[];
   notifications: NotificationSpec[];
   routes: RouteSpec[];
@@ -122,15 +142,9 @@ export function readTemplate(template: CfnTemplate, outdir: string): Synthesized
   const resources = Object.entries(template.Resources);
   const ofType = (type: string) => resources.filter(([, r]) => r.Type === type);
 
-  const invokeConfigs = new Map<string, FunctionSpec['async']>();
-  for (const [, r] of ofType('AWS::Lambda::EventInvokeConfig')) {
-    const fn = refOf(r.Properties?.FunctionName);
-    if (!fn) continue;
-    invokeConfigs.set(fn, {
-      retryAttempts: Number(r.Properties?.MaximumRetryAttempts ?? 2),
-      maxEventAgeSeconds: Number(r.Properties?.MaximumEventAgeInSeconds ?? 21_600),
-      hasOnFailure: Boolean((r.Properties?.DestinationConfig as { OnFailure?: unknown } | undefined)?.OnFailure),
-    });
+  // Lambda's asynchronous invocation settings: nothing in the pipeline is invoked that way any more.
+  for (const [logicalId] of ofType('AWS::Lambda::EventInvokeConfig')) {
+    throw new UnsupportedTemplateError(`${logicalId}: the local stack runs no asynchronous invocation settings (EventInvokeConfig)`);
   }
 
   const functions: FunctionSpec[] = [];
@@ -155,20 +169,25 @@ export function readTemplate(template: CfnTemplate, outdir: string): Synthesized
       memoryMb: Number(props.MemorySize ?? 128),
       reservedConcurrency: props.ReservedConcurrentExecutions === undefined ? undefined : Number(props.ReservedConcurrentExecutions),
       environment: env,
-      async: invokeConfigs.get(logicalId),
     });
   }
 
+  const queues = ofType('AWS::SQS::Queue').map(([logicalId, r]) => readQueue(logicalId, r));
+  const queueIds = new Set(queues.map((q) => q.logicalId));
+  const eventSourceMappings = ofType('AWS::Lambda::EventSourceMapping').map(([logicalId, r]) => readEventSourceMapping(logicalId, r, queueIds));
+
   const notifications: NotificationSpec[] = [];
-  for (const [, r] of ofType('Custom::S3BucketNotifications')) {
+  for (const [logicalId, r] of ofType('Custom::S3BucketNotifications')) {
     const bucketLogicalId = refOf(r.Properties?.BucketName);
-    const config = r.Properties?.NotificationConfiguration as
-      | { LambdaFunctionConfigurations?: { Events: string[]; LambdaFunctionArn: Json; Filter?: { Key?: { FilterRules?: NotificationSpec['filterRules'] } } }[] }
-      | undefined;
-    for (const c of config?.LambdaFunctionConfigurations ?? []) {
-      const functionLogicalId = refOf(c.LambdaFunctionArn);
-      if (!bucketLogicalId || !functionLogicalId) throw new UnsupportedTemplateError('A bucket notification does not reference its bucket and function directly');
-      notifications.push({ bucketLogicalId, functionLogicalId, events: c.Events, filterRules: c.Filter?.Key?.FilterRules ?? [] });
+    const config = (r.Properties?.NotificationConfiguration ?? {}) as Record<string, Json>;
+    const unknown = Object.keys(config).filter((k) => k !== 'QueueConfigurations');
+    if (unknown.length > 0) throw new UnsupportedTemplateError(`${logicalId}: the local stack delivers S3 events only to queues, not ${unknown.join(', ')}`);
+    for (const c of (config.QueueConfigurations ?? []) as { Events: string[]; QueueArn: Json; Filter?: { Key?: { FilterRules?: NotificationSpec['filterRules'] } } }[]) {
+      const queueLogicalId = refOf(c.QueueArn);
+      if (!bucketLogicalId || !queueLogicalId || !queueIds.has(queueLogicalId)) {
+        throw new UnsupportedTemplateError(`${logicalId}: a bucket notification does not reference its bucket and a queue of the template directly`);
+      }
+      notifications.push({ bucketLogicalId, queueLogicalId, events: c.Events, filterRules: c.Filter?.Key?.FilterRules ?? [] });
     }
   }
 
@@ -192,10 +211,58 @@ export function readTemplate(template: CfnTemplate, outdir: string): Synthesized
     tables: ofType('AWS::DynamoDB::Table').map(([logicalId, r]) => ({ logicalId, properties: r.Properties as unknown as CfnTableProperties })),
     buckets: ofType('AWS::S3::Bucket').map(([id]) => id),
     secrets: ofType('AWS::SecretsManager::Secret').map(([id]) => id),
-    queues: ofType('AWS::SQS::Queue').map(([id]) => id),
+    queues,
+    eventSourceMappings,
     apis: ofType('AWS::ApiGatewayV2::Api').map(([id]) => id),
     notifications,
     routes,
+  };
+}
+
+/** Queue properties the local stack creates queues with; any other (FIFO, KMS keys, …) stops it. */
+const QUEUE_ATTRIBUTES = ['VisibilityTimeout', 'MessageRetentionPeriod', 'DelaySeconds', 'ReceiveMessageWaitTimeSeconds', 'MaximumMessageSize', 'SqsManagedSseEnabled'];
+
+function readQueue(logicalId: string, r: CfnResource): QueueSpec {
+  const attributes: Record<string, string> = {};
+  let redrive: QueueSpec['redrive'];
+  for (const [name, value] of Object.entries(r.Properties ?? {})) {
+    if (name === 'RedrivePolicy') {
+      const policy = value as { deadLetterTargetArn?: Json; maxReceiveCount?: Json };
+      const target = refOf(policy.deadLetterTargetArn);
+      const maxReceiveCount = Number(policy.maxReceiveCount);
+      if (!target || !Number.isInteger(maxReceiveCount)) throw new UnsupportedTemplateError(`Queue ${logicalId}: a RedrivePolicy the local stack does not know`);
+      redrive = { deadLetterQueueLogicalId: target, maxReceiveCount };
+    } else if (QUEUE_ATTRIBUTES.includes(name) && (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'string')) {
+      attributes[name] = String(value);
+    } else {
+      throw new UnsupportedTemplateError(`Queue ${logicalId}: the local stack does not know the property ${name}`);
+    }
+  }
+  return { logicalId, attributes, redrive };
+}
+
+/** Mapping properties the local stack runs; any other (filters, batching windows, …) stops it. */
+const MAPPING_PROPERTIES = ['EventSourceArn', 'FunctionName', 'BatchSize', 'ScalingConfig', 'FunctionResponseTypes'];
+
+function readEventSourceMapping(logicalId: string, r: CfnResource, queueIds: ReadonlySet<string>): EventSourceMappingSpec {
+  const props = r.Properties ?? {};
+  const unknown = Object.keys(props).filter((k) => !MAPPING_PROPERTIES.includes(k));
+  if (unknown.length > 0) throw new UnsupportedTemplateError(`Event source mapping ${logicalId}: the local stack does not know ${unknown.join(', ')}`);
+  const queueLogicalId = refOf(props.EventSourceArn);
+  const functionLogicalId = refOf(props.FunctionName);
+  if (!queueLogicalId || !queueIds.has(queueLogicalId) || !functionLogicalId) {
+    throw new UnsupportedTemplateError(`Event source mapping ${logicalId}: it must read a queue of the template and name its function directly`);
+  }
+  const scaling = (props.ScalingConfig ?? {}) as { MaximumConcurrency?: Json };
+  const responseTypes = (props.FunctionResponseTypes ?? []) as Json[];
+  return {
+    logicalId,
+    queueLogicalId,
+    functionLogicalId,
+    // Lambda's default for SQS.
+    batchSize: Number(props.BatchSize ?? 10),
+    maximumConcurrency: scaling.MaximumConcurrency === undefined ? undefined : Number(scaling.MaximumConcurrency),
+    reportBatchItemFailures: responseTypes.includes('ReportBatchItemFailures'),
   };
 }
 

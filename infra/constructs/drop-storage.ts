@@ -1,9 +1,8 @@
 // Where people drop CSV files: the drop bucket, its access-log bucket, and who may read or be told about its objects.
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { keepStackLevelLogicalIds } from './logical-ids.js';
 
@@ -82,14 +81,31 @@ export class DropStorage extends Construct {
   }
 
   /**
-   * Sends every ObjectCreated event for a `.csv` or `.CSV` key to `fn`: not just Put, since
-   * multipart uploads arrive as CompleteMultipartUpload; and both cases, since suffix filters are
-   * case-sensitive and `.CSV` files must reach the trigger to be rejected on the record.
+   * Sends every ObjectCreated event to `queue`, whatever the key: not just Put, since multipart
+   * uploads arrive as CompleteMultipartUpload; and with no key filter, since in a bucket that exists
+   * for the pipeline every object is meant for it and the trigger itself records what it cannot use.
+   * The queue's policy lets S3 send (sqs:SendMessage only) for this bucket in this account:
+   * `aws:SourceArn` alone would still match a bucket of the same name in another account, once this
+   * one is deleted and the name taken.
    */
-  notifyCsvCreated(fn: lambda.IFunction): void {
-    const destination = new LambdaDestination(fn);
-    this.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, destination, { suffix: '.csv' });
-    this.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, destination, { suffix: '.CSV' });
+  notifyObjectsCreated(queue: sqs.IQueue): void {
+    const bucketArn = this.bucket.bucketArn;
+    const destination: s3.IBucketNotificationDestination = {
+      bind: () => {
+        queue.addToResourcePolicy(
+          new iam.PolicyStatement({
+            sid: 'S3DropBucketEvents',
+            principals: [new iam.ServicePrincipal('s3.amazonaws.com')],
+            actions: ['sqs:SendMessage'],
+            resources: [queue.queueArn],
+            conditions: { ArnEquals: { 'aws:SourceArn': bucketArn }, StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+          }),
+        );
+        // S3 checks that it may send (an s3:TestEvent) when the configuration is written: the policy comes first.
+        return { arn: queue.queueArn, type: s3.BucketNotificationDestinationType.QUEUE, dependencies: [queue] };
+      },
+    };
+    this.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, destination);
 
     // CDK's own handler that writes the bucket's notification configuration at deploy time.
     const stack = Stack.of(this);

@@ -22,7 +22,7 @@ export class FixedEgress extends Construct {
     super(scope, id);
     // Its own resource, so the address stays the same whatever happens to the VPC around it.
     this.elasticIp = new ec2.CfnEIP(this, 'EgressElasticIp', { domain: 'vpc' });
-    // One AZ keeps it to one NAT gateway: if that AZ fails, Lambda's retries and the failure queue hold the files.
+    // One AZ keeps it to one NAT gateway: if that AZ fails, the uploads fail after their attempts and the failure queue holds their events for a redrive.
     this.vpc = new ec2.Vpc(this, 'EgressVpc', {
       ipAddresses: ec2.IpAddresses.cidr('10.0.0.0/24'),
       maxAzs: 1,

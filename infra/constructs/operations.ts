@@ -36,7 +36,7 @@ export interface ChartedQueue {
 
 /** The parts of the pipeline `monitor` watches. */
 export interface MonitoredParts {
-  /** The trigger's on-failure destination: a message there is an S3 event given up on. */
+  /** The events queue's dead-letter queue: a message there is an S3 event the trigger gave up on. */
   readonly failedUploadsQueue: sqs.IQueue;
   readonly triggerFunction: lambda.IFunction;
   readonly callbackFunction: lambda.IFunction;
@@ -212,7 +212,7 @@ export class Operations extends Construct {
     };
     const failedUploadsAlarm = alarm(
       'FailedUploadsAlarm',
-      'An S3 event could not be processed after every retry; see FailedUploadsQueue and README "Redrive"',
+      'An S3 event could not be processed after every attempt; see FailedUploadsQueue, the upload\'s record and README "Redrive"',
       parts.failedUploadsQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
     );
     const functions: [label: string, fn: lambda.IFunction][] = [
@@ -221,7 +221,7 @@ export class Operations extends Construct {
       ['sweeper', parts.sweeperFunction],
     ];
     const functionAlarms: [string, lambda.IFunction, string][] = [
-      ['TriggerErrorsAlarm', parts.triggerFunction, 'The trigger threw: Insider unreachable or throttling (Lambda retries), or a bug; see its log group'],
+      ['TriggerErrorsAlarm', parts.triggerFunction, 'The trigger threw: AWS unreachable or a bug (Insider trouble is retried without errors); see its log group'],
       ['CallbackErrorsAlarm', parts.callbackFunction, 'The callback function threw: a callback may be lost; see its log group'],
       ['TimeoutSweeperErrorsAlarm', parts.sweeperFunction, 'The timeout sweeper threw: stuck uploads are not being closed; see its log group'],
     ];

@@ -3,7 +3,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import { Construct } from 'constructs';
-import { FunctionRole, SweeperEnv } from '../../lambdas/shared/contract.js';
+import { FunctionRole, RECEIVED_TIMEOUT_HOURS, SweeperEnv } from '../../lambdas/shared/contract.js';
 import { NodeFunction } from '../node-function.js';
 import type { Operations } from './operations.js';
 import type { UploadsTable } from './uploads-table.js';
@@ -15,11 +15,6 @@ export interface TimeoutSweeperProps {
   readonly operations: Operations;
   /** A `submitted` upload with no callback after this many hours becomes `timed_out`. */
   readonly submittedTimeoutHours: number;
-  /**
-   * The trigger's maximum event age: a record still `received` an hour past it has no invocation
-   * left (the hour lets a last attempt that started just in time finish), and becomes `failed`.
-   */
-  readonly triggerMaxEventAge: Duration;
 }
 
 /** The sweeper function and the schedule that runs it. */
@@ -36,7 +31,8 @@ export class TimeoutSweeper extends Construct {
       environment: {
         [SweeperEnv.tableName]: props.uploads.tableName,
         [SweeperEnv.submittedTimeoutHours]: String(props.submittedTimeoutHours),
-        [SweeperEnv.receivedTimeoutHours]: String(props.triggerMaxEventAge.toHours() + 1),
+        // Past the events queue's retry window (every receive and every wait between them) and a margin.
+        [SweeperEnv.receivedTimeoutHours]: String(RECEIVED_TIMEOUT_HOURS),
         [SweeperEnv.statusTopicArn]: props.operations.statusTopic.topicArn,
       },
     });

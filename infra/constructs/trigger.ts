@@ -1,11 +1,19 @@
-// The trigger: submits each dropped CSV to Insider; its settings, signer, optional fixed egress, retries and failure queue in one place.
+// The trigger: submits each dropped CSV to Insider; its settings, signer, optional fixed egress, its events queue (retries) and failure queue in one place.
 import { Duration, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { FunctionRole, TRIGGER_ASYNC_RETRY_ATTEMPTS, TriggerEnv } from '../../lambdas/shared/contract.js';
+import {
+  FAILED_UPLOADS_RETENTION_DAYS,
+  FunctionRole,
+  TRIGGER_MAX_RECEIVES,
+  TRIGGER_TIMEOUT_SECONDS,
+  TriggerEnv,
+  UPLOAD_EVENTS_RETENTION_DAYS,
+  UPLOAD_EVENTS_VISIBILITY_TIMEOUT_SECONDS,
+} from '../../lambdas/shared/contract.js';
+import { Limits } from '../../lambdas/shared/limits.js';
 import { NodeFunction } from '../node-function.js';
 import type { DropStorage } from './drop-storage.js';
 import { FixedEgress } from './fixed-egress.js';
@@ -44,7 +52,15 @@ export interface TriggerProps {
   /** How long the trigger caches the token. */
   readonly tokenCacheSeconds: number;
   /**
-   * Trigger functions running at once, to keep a burst within Insider's rate limit.
+   * Trigger invocations the SQS event source mapping runs at once (2–1000): keeps a burst near
+   * Insider's rate limit without reserving concurrency.
+   * @default Limits.triggerMaxConcurrency.default
+   */
+  readonly maxConcurrency?: number;
+  /**
+   * Concurrency reserved for the trigger. At least `maxConcurrency`, or Lambda throttles the
+   * mapping's invocations and their messages use up receives. A reservation fails the deploy on
+   * accounts whose concurrency quota is 10 (new accounts), hence none by default.
    * @default - none reserved
    */
   readonly reservedConcurrency?: number;
@@ -62,36 +78,59 @@ export interface TriggerProps {
 
 /**
  * The trigger function with what it needs: read access to dropped objects, the uploads table and the
- * token; a signer for file URLs (a role it assumes, or an access key's secret); asynchronous retries
- * ending in the failed-uploads queue; and the drop bucket's notifications.
+ * token; a signer for file URLs (a role it assumes, or an access key's secret); and the S3 events, by
+ * way of a queue: the drop bucket notifies `eventsQueue`, an event source mapping invokes the trigger
+ * with one message at a time at a capped concurrency, the trigger hands a message back with a wait to
+ * retry it, and after TRIGGER_MAX_RECEIVES receives SQS moves it to `failedUploadsQueue`.
  */
 export class Trigger extends Construct {
   readonly function: NodeFunction;
-  /** Lambda drops a trigger event (to the failed-uploads queue) once it is this old, retried or not. */
-  readonly maxEventAge = Duration.hours(6);
-  /** S3 events the trigger gave up on (its on-failure destination). */
+  /** Every object-created event of the drop bucket, waiting for (or between) the trigger's attempts. */
+  readonly eventsQueue: sqs.Queue;
+  /** S3 events the trigger gave up on: the events queue's dead-letter queue. */
   readonly failedUploadsQueue: sqs.Queue;
   /** With `fixedEgressIp`: the VPC and Elastic IP it leaves through. */
   readonly egress: FixedEgress | undefined;
 
   constructor(scope: Construct, id: string, props: TriggerProps) {
     super(scope, id);
+    const maxConcurrency = props.maxConcurrency ?? Limits.triggerMaxConcurrency.default;
+    const { min, max } = Limits.triggerMaxConcurrency;
+    if (!(Number.isInteger(maxConcurrency) && maxConcurrency >= min && maxConcurrency <= max)) {
+      throw new Error(`${this.node.path}: maxConcurrency must be a whole number from ${min} to ${max} (an SQS event source mapping's range)`);
+    }
     if (props.reservedConcurrency !== undefined && !(Number.isInteger(props.reservedConcurrency) && props.reservedConcurrency >= 1)) {
       throw new Error(`${this.node.path}: reservedConcurrency must be a whole number ≥ 1; leave it out to reserve none`);
+    }
+    if (props.reservedConcurrency !== undefined && props.reservedConcurrency < maxConcurrency) {
+      throw new Error(
+        `${this.node.path}: reservedConcurrency (${props.reservedConcurrency}) must be at least maxConcurrency (${maxConcurrency}), or Lambda throttles the queue's invocations; leave it out to reserve none`,
+      );
     }
 
     this.failedUploadsQueue = new sqs.Queue(this, 'FailedUploadsQueue', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-      retentionPeriod: Duration.days(14),
+      retentionPeriod: Duration.days(FAILED_UPLOADS_RETENTION_DAYS),
     });
     // It holds the events waiting to be redriven; its policy must stay attached.
     keepStackLevelLogicalIds(this.failedUploadsQueue);
     Validations.of(this.failedUploadsQueue).acknowledge({
       id: 'AwsSolutions-SQS3',
       reason:
-        "This queue is the trigger's dead-letter destination (Lambda's on-failure destination); a queue behind it would only move the same messages again.",
+        "This queue is the dead-letter queue of the trigger's events queue (its redrive policy); a queue behind it would only move the same messages again.",
     });
+
+    this.eventsQueue = new sqs.Queue(this, 'UploadEventsQueue', {
+      // S3 can send to a queue encrypted with SSE-SQS; the AWS managed KMS key would refuse it.
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(UPLOAD_EVENTS_VISIBILITY_TIMEOUT_SECONDS),
+      retentionPeriod: Duration.days(UPLOAD_EVENTS_RETENTION_DAYS),
+      deadLetterQueue: { queue: this.failedUploadsQueue, maxReceiveCount: TRIGGER_MAX_RECEIVES },
+    });
+    // It holds the events not yet handled, or waiting for their next attempt.
+    keepStackLevelLogicalIds(this.eventsQueue);
 
     this.egress = props.fixedEgressIp ? new FixedEgress(this, 'Egress') : undefined;
 
@@ -106,7 +145,9 @@ export class Trigger extends Construct {
       [TriggerEnv.presignExpiresSeconds]: String(props.presignExpiresSeconds),
       [TriggerEnv.fpsTimeoutMs]: String(props.fpsTimeoutMs),
       [TriggerEnv.tokenCacheSeconds]: String(props.tokenCacheSeconds),
-      [TriggerEnv.maxInvocations]: String(1 + TRIGGER_ASYNC_RETRY_ATTEMPTS),
+      // The redrive policy's own number: the trigger's last attempt is the one before SQS gives up.
+      [TriggerEnv.maxReceives]: String(TRIGGER_MAX_RECEIVES),
+      [TriggerEnv.eventsQueueUrl]: this.eventsQueue.queueUrl,
       [TriggerEnv.statusTopicArn]: props.operations.statusTopic.topicArn,
     };
     if (props.defaultAttributeName !== undefined) {
@@ -119,17 +160,29 @@ export class Trigger extends Construct {
       entry: 'lambdas/trigger/handler.ts',
       description: 'Submits each CSV dropped in the bucket to Insider FPS',
       // The handler's retries of the FPS call (each capped by fpsTimeoutMs) must finish well
-      // inside this, so a slow Insider ends in a recorded failure rather than a killed invocation.
-      timeout: Duration.seconds(60),
+      // inside this, so a slow Insider ends in a handed-back message rather than a killed invocation.
+      timeout: Duration.seconds(TRIGGER_TIMEOUT_SECONDS),
       reservedConcurrentExecutions: props.reservedConcurrency,
       environment,
     });
-    this.function.configureAsyncInvoke({
-      retryAttempts: TRIGGER_ASYNC_RETRY_ATTEMPTS,
-      maxEventAge: this.maxEventAge,
-      onFailure: new SqsDestination(this.failedUploadsQueue),
-    });
     const role = this.function.executionRole;
+    // Lambda's poller receives, deletes and reads the queue's attributes with the execution role; the
+    // trigger itself sets a message's visibility to choose when it comes back. (CDK's SqsEventSource
+    // would also grant sqs:GetQueueUrl, which nothing calls.)
+    iam.Grant.addToPrincipal({
+      grantee: role,
+      actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ChangeMessageVisibility'],
+      resourceArns: [this.eventsQueue.queueArn],
+    });
+    const mapping = this.function.addEventSourceMapping('UploadEvents', {
+      eventSourceArn: this.eventsQueue.queueArn,
+      // One upload per invocation: a slow one holds up no other, and each message settles on its own.
+      batchSize: 1,
+      maxConcurrency,
+      reportBatchItemFailures: true,
+    });
+    // Lambda checks the role's permissions when it creates the mapping.
+    mapping.node.addDependency(role);
     props.storage.grantReadObjects(
       role,
       "The trigger reads the metadata of any object dropped in the drop bucket, whose keys people choose; the grant covers that bucket's objects and nothing else.",
@@ -140,7 +193,7 @@ export class Trigger extends Construct {
     props.uploads.grantItemWrites(this.function);
     props.tokenSecret.grantRead(this.function);
 
-    props.storage.notifyCsvCreated(this.function);
+    props.storage.notifyObjectsCreated(this.eventsQueue);
   }
 
   /** Who signs the file URLs Insider downloads, so that the recorded expiry is the one S3 enforces. */

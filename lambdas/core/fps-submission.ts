@@ -13,16 +13,39 @@ export type FpsVerdict =
   /** Worth another invocation: rate limits, outages, auth that an operator may fix meanwhile. */
   | { kind: 'retryLater'; status?: number; message: string; reason: string };
 
-export interface RetryPolicy {
+/** A backoff: full-jitter exponential from `baseDelayMs`, capped at `maxDelayMs`, at most `maxRetries` times. */
+export interface Backoff {
   /** Retries inside one invocation after the first request. */
   maxRetries: number;
   baseDelayMs: number;
   maxDelayMs: number;
+}
+
+/**
+ * How one invocation retries Insider. 5xx answers and network errors use the top-level backoff;
+ * throttling has its own, because it is expected in a burst (many environments share one 100 req/s
+ * token) and clears within a second, while an outage does not.
+ */
+export interface RetryPolicy extends Backoff {
+  /** 429 and `403 Request Limit Exceeded`. */
+  throttle: Backoff;
+  /**
+   * The longest `Retry-After` an invocation sleeps through. A longer one ends the invocation's
+   * retries and is handed back (`SubmissionResult.retryAfterMs`): SQS delivers the event again after it.
+   */
+  maxRetryAfterMs: number;
   /** Per-request timeout. */
   requestTimeoutMs: number;
 }
 
-export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxRetries: 4, baseDelayMs: 250, maxDelayMs: 4000, requestTimeoutMs: Limits.fpsTimeoutMs.default };
+export const DEFAULT_RETRY_POLICY: RetryPolicy = {
+  maxRetries: 4,
+  baseDelayMs: 250,
+  maxDelayMs: 4000,
+  throttle: { maxRetries: 20, baseDelayMs: 100, maxDelayMs: 1000 },
+  maxRetryAfterMs: 5000,
+  requestTimeoutMs: Limits.fpsTimeoutMs.default,
+};
 
 const RETRYABLE_STATUSES = new Set([429, 500, 502, 503, 504, 520]);
 
@@ -32,6 +55,12 @@ export function isRetryable(attempt: FpsAttempt): boolean {
   if (RETRYABLE_STATUSES.has(attempt.status)) return true;
   if (attempt.status === 403 && /request limit exceeded/i.test(attempt.message)) return true;
   return attempt.status >= 500;
+}
+
+/** Insider's rate limit answered (429, or `403 Request Limit Exceeded` from some of its hosts). */
+export function isThrottled(attempt: FpsAttempt): boolean {
+  if (attempt.kind !== 'response') return false;
+  return attempt.status === 429 || (attempt.status === 403 && /request limit exceeded/i.test(attempt.message));
 }
 
 function describe(attempt: FpsAttempt): string {
@@ -95,10 +124,12 @@ export interface SubmissionResult {
   requests: number;
   possiblyAccepted: boolean;
   attempts: FpsAttempt[];
+  /** Insider's `Retry-After` that the retries stopped at rather than sleep through (longer than the invocation may sleep): the next attempt must not come sooner. */
+  retryAfterMs?: number | undefined;
 }
 
 /** Full-jitter exponential backoff: a random wait in [0, min(max, base·2^n)]. */
-export function backoffDelay(retry: number, policy: RetryPolicy, random: () => number = Math.random): number {
+export function backoffDelay(retry: number, policy: Pick<Backoff, 'baseDelayMs' | 'maxDelayMs'>, random: () => number = Math.random): number {
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** retry);
   return Math.round(ceiling * random());
 }
@@ -112,7 +143,9 @@ class RetryableAttempt extends Error {
 
 /**
  * Sends the request, retrying throttling and transient errors with jittered backoff (honouring
- * `Retry-After`) until `deadline`, so the invocation ends well before the function's timeout.
+ * `Retry-After`), each from its own budget, until `deadline`, so the invocation ends well before the
+ * function's timeout. A `Retry-After` longer than the invocation may sleep ends the retries and is
+ * handed back for the queue to wait out.
  */
 export async function submitToFps(
   api: SegmentApi,
@@ -123,6 +156,8 @@ export async function submitToFps(
   const attempts: FpsAttempt[] = [];
   let possiblyAccepted = options.possiblyAccepted;
   const timeLeft = () => deadline - clock.now().getTime();
+  const retriesUsed = { throttle: 0, other: 0 };
+  let retryAfterMs: number | undefined;
 
   const last = await pRetry(
     async () => {
@@ -134,16 +169,26 @@ export async function submitToFps(
       return attempt;
     },
     {
-      retries: policy.maxRetries,
+      // Each kind's own budget is checked below; this only bounds the two together.
+      retries: policy.maxRetries + policy.throttle.maxRetries,
       // Backoff is computed here (full jitter, Retry-After) rather than by p-retry's own timer.
       minTimeout: 0,
       maxTimeout: 0,
-      onFailedAttempt: async ({ error, retriesConsumed, retriesLeft }) => {
-        if (!(error instanceof RetryableAttempt) || retriesLeft === 0) return;
+      onFailedAttempt: async ({ error }) => {
+        if (!(error instanceof RetryableAttempt)) return;
+        const kind = isThrottled(error.attempt) ? 'throttle' : 'other';
+        const backoff = kind === 'throttle' ? policy.throttle : policy;
         const retryAfter = error.attempt.kind === 'response' ? (error.attempt.retryAfterMs ?? 0) : 0;
-        const wait = Math.max(retryAfter, backoffDelay(retriesConsumed, policy, options.random));
-        // Leave room for one more request before the deadline, or stop here.
-        if (wait + Math.min(policy.requestTimeoutMs, 1000) >= timeLeft()) throw error;
+        // Leave room for one more request before the deadline.
+        const room = timeLeft() - Math.min(policy.requestTimeoutMs, 1000);
+        if (retryAfter > 0 && (retryAfter > policy.maxRetryAfterMs || retryAfter >= room)) {
+          retryAfterMs = retryAfter;
+          throw error;
+        }
+        if (retriesUsed[kind] >= backoff.maxRetries) throw error;
+        const wait = Math.max(retryAfter, backoffDelay(retriesUsed[kind], backoff, options.random));
+        if (wait >= room) throw error;
+        retriesUsed[kind]++;
         await clock.sleep(wait);
       },
       shouldRetry: ({ error }) => error instanceof RetryableAttempt && timeLeft() > 0,
@@ -153,5 +198,5 @@ export async function submitToFps(
     throw error;
   });
 
-  return { verdict: judge(last, possiblyAccepted), requests: attempts.length, possiblyAccepted, attempts };
+  return { verdict: judge(last, possiblyAccepted), requests: attempts.length, possiblyAccepted, attempts, retryAfterMs };
 }

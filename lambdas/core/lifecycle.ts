@@ -3,9 +3,10 @@ import { FINAL_STATUSES, type UploadStatus } from '../shared/contract.js';
 import type { RecordChanges, UploadRecord, UploadsStore, WriteCondition } from './ports.js';
 
 /**
- * Allowed transitions. A record never moves backwards and a final status never changes,
- * except that a genuine callback (its token checks out) completes any upload not yet completed:
- * Insider did the work, whatever we had concluded, and the record should say so.
+ * Allowed transitions. A record never moves backwards and a final status never changes, with two
+ * exceptions: a genuine callback (its token checks out) completes any upload not yet completed
+ * (Insider did the work, whatever we had concluded, and the record should say so), and a new
+ * delivery of a failed upload's S3 event (a redrive from the failure queue) re-attempts it.
  */
 export const TRANSITIONS: Readonly<Record<UploadStatus, readonly UploadStatus[]>> = {
   // A genuine callback proves Insider accepted the file, whatever we had concluded.
@@ -14,7 +15,8 @@ export const TRANSITIONS: Readonly<Record<UploadStatus, readonly UploadStatus[]>
   completed: [],
   // A rejection can follow a lost reply to a request Insider accepted (e.g. a 502, then a 405).
   rejected: ['completed'],
-  failed: ['completed'],
+  // A redriven event re-attempts the same object version, as a person asked.
+  failed: ['received', 'completed'],
   timed_out: ['completed'],
 };
 

@@ -133,6 +133,15 @@ export interface SegmentApi {
   upload(request: FpsUploadRequest, timeoutMs: number): Promise<FpsAttempt>;
 }
 
+/** The queue the trigger's S3 events arrive on. */
+export interface EventQueue {
+  /**
+   * Makes a message handed back to the queue visible again after `seconds` (0: at once), counted from
+   * now: SQS's ChangeMessageVisibility on the message's receipt handle.
+   */
+  deliverAgainIn(receiptHandle: string, seconds: number): Promise<void>;
+}
+
 export interface Clock {
   now(): Date;
   sleep(ms: number): Promise<void>;

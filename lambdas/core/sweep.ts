@@ -6,7 +6,7 @@ import type { Clock, RecordFields, Telemetry, UploadsStore } from './ports.js';
 export interface SweepSettings {
   /** A submitted upload with no callback after this long is timed out. */
   submittedTimeoutHours: number;
-  /** A received upload untouched this long has no Lambda retry left (max event age passed). */
+  /** A received upload untouched this long has no attempt left (the events queue's retry window has passed). */
   receivedTimeoutHours: number;
   batchSize?: number;
 }
@@ -49,7 +49,7 @@ export async function sweepStaleUploads(
     const changes: RecordFields = {
       status: UploadStatus.Failed,
       updatedAt: at,
-      reason: `The upload stopped before it was submitted and no retry is left${record.lastError ? ` (last error: ${record.lastError})` : ''}${
+      reason: `The upload stopped before it was submitted and no attempt is left${record.lastError ? ` (last error: ${record.lastError})` : ''}${
         record.possiblyAccepted ? `. ${MAY_HAVE_REACHED_INSIDER}` : '; see README "Redrive".'
       }`,
     };

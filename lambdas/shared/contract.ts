@@ -73,8 +73,10 @@ export const TriggerEnv = {
   presignExpiresSeconds: 'PRESIGN_EXPIRES_SECONDS',
   fpsTimeoutMs: 'FPS_TIMEOUT_MS',
   tokenCacheSeconds: 'TOKEN_CACHE_SECONDS',
-  /** How many times Lambda invokes the trigger for one event (1 + async retry attempts). */
-  maxInvocations: 'MAX_INVOCATIONS',
+  /** How often SQS delivers one event before moving it to the failure queue (the redrive policy's maxReceiveCount). */
+  maxReceives: 'MAX_RECEIVES',
+  /** The queue the trigger's S3 events come from: it sets their visibility to choose when the next attempt comes. */
+  eventsQueueUrl: 'UPLOAD_EVENTS_QUEUE_URL',
   /** The role the trigger assumes to sign file URLs (credentials with a known expiry). Set this or the next. */
   presignRoleArn: 'PRESIGN_ROLE_ARN',
   /** A secret holding an IAM user's access key (JSON) to sign file URLs that outlive an hour. */
@@ -90,8 +92,46 @@ export const SweeperEnv = {
   statusTopicArn: 'STATUS_TOPIC_ARN',
 } as const;
 
-/** Lambda's asynchronous retries for the trigger (the stack sets them; the trigger counts them). */
-export const TRIGGER_ASYNC_RETRY_ATTEMPTS = 2;
+/**
+ * How often SQS delivers one S3 event to the trigger (its `ApproximateReceiveCount` is the attempt
+ * number). The events queue's redrive policy moves the event to the failure queue after this many
+ * receives; the stack sets the same number in the trigger's environment, so its last attempt is the
+ * one that records `failed`.
+ */
+export const TRIGGER_MAX_RECEIVES = 3;
+/** The trigger function's timeout. */
+export const TRIGGER_TIMEOUT_SECONDS = 60;
+/**
+ * AWS's advice for a queue read by an event source mapping: a visibility timeout of six times the
+ * function's timeout, so a message is not received again while its invocation (and Lambda's own
+ * retries of a throttled invoke) may still run. It is also how long a message waits after an
+ * invocation that crashed.
+ */
+export const UPLOAD_EVENTS_VISIBILITY_TIMEOUT_SECONDS = 6 * TRIGGER_TIMEOUT_SECONDS;
+/** How long SQS keeps an event nobody received (SQS's default, 4 days). */
+export const UPLOAD_EVENTS_RETENTION_DAYS = 4;
+/** How long the failure queue keeps an event waiting for a redrive (SQS's maximum). */
+export const FAILED_UPLOADS_RETENTION_DAYS = 14;
+/**
+ * The longest the trigger asks SQS to wait before the next attempt (the message's visibility
+ * timeout): the cap of its backoff, and of Insider's `Retry-After` (a longer one is cut to this).
+ */
+export const TRIGGER_MAX_RETRY_DELAY_SECONDS = 900;
+/**
+ * The longest an upload can stay `received` while SQS still holds an attempt for it: each of the
+ * receives runs for at most the timeout, then waits at most the longest retry delay (or, after a
+ * crash, the queue's visibility timeout). 3 × (60 + 900) s = 48 minutes.
+ */
+export const TRIGGER_RETRY_WINDOW_SECONDS =
+  TRIGGER_MAX_RECEIVES * (TRIGGER_TIMEOUT_SECONDS + Math.max(TRIGGER_MAX_RETRY_DELAY_SECONDS, UPLOAD_EVENTS_VISIBILITY_TIMEOUT_SECONDS));
+/**
+ * Added to the retry window before the sweeper calls a `received` upload failed: a backlog in the
+ * events queue delays redeliveries, and the sweeper itself runs every 15 minutes. Its verdict is not
+ * the last word either: a later delivery of the event re-attempts a `failed` upload.
+ */
+export const RECEIVED_TIMEOUT_MARGIN_SECONDS = 3600;
+/** A `received` upload untouched this long (whole hours; 2 with the values above) has no attempt left: the sweeper fails it. */
+export const RECEIVED_TIMEOUT_HOURS = Math.ceil((TRIGGER_RETRY_WINDOW_SECONDS + RECEIVED_TIMEOUT_MARGIN_SECONDS) / 3600);
 
 export const CallbackEnv = {
   tableName: 'UPLOADS_TABLE_NAME',

@@ -22,7 +22,8 @@ const TRIGGER_ENV = {
   statusTopicArn: [TriggerEnv.statusTopicArn, envString],
   fpsTimeoutMs: [TriggerEnv.fpsTimeoutMs, envInt(Limits.fpsTimeoutMs)],
   tokenCacheSeconds: [TriggerEnv.tokenCacheSeconds, envInt(Limits.tokenCacheSeconds)],
-  maxInvocations: [TriggerEnv.maxInvocations, envInt(Limits.maxInvocations)],
+  maxReceives: [TriggerEnv.maxReceives, envInt(Limits.maxReceives)],
+  eventsQueueUrl: [TriggerEnv.eventsQueueUrl, envString],
 } as const;
 
 export type TriggerConfig = ReturnType<typeof readTriggerConfig>;
@@ -39,7 +40,7 @@ export function triggerSettingsFrom(config: TriggerConfig): TriggerSettings {
     defaultAttributeName: config.defaultAttributeName || undefined,
     maxFileBytes: config.maxFileBytes,
     presignExpiresSeconds: config.presignExpiresSeconds,
-    maxInvocations: config.maxInvocations,
+    maxReceives: config.maxReceives,
     retryPolicy: { ...DEFAULT_RETRY_POLICY, requestTimeoutMs: config.fpsTimeoutMs },
   };
 }

@@ -41,9 +41,10 @@ describe('npm run bench', () => {
     expect(result.errors).toEqual({});
     expect(result.machine).toMatchObject({ nproc: expect.any(Number), node: process.version, cpuModel: expect.any(String) });
 
-    expect(result.burstModel).toMatchObject({ files: FILES, accepted: FILES, failures: 0, duplicates: 0, timedOut: false });
+    expect(result.burstModel).toMatchObject({ files: FILES, accepted: FILES, redeliveries: 0, failures: 0, duplicates: 0, timedOut: false, runs: 1, concurrency: 2 });
+    expect(result.burstModel.perRun).toHaveLength(1);
     expect(result.burstModel.sustainedPerSecond).toBeGreaterThan(0);
-    expect(result.burst).toMatchObject({ files: FILES, accepted: FILES, completed: FILES, failures: 0, duplicates: 0, timedOut: false });
+    expect(result.burst).toMatchObject({ files: FILES, accepted: FILES, completed: FILES, redeliveries: 0, failures: 0, duplicates: 0, timedOut: false, triggerConcurrency: 2 });
     expect(result.burst.trigger.invocations).toBeGreaterThanOrEqual(FILES);
     expect(result.burst.trigger.durationP50Ms).toBeGreaterThan(0);
     expect(result.burst.runtimeOverhead.parallelPerSecond).toBeGreaterThan(0);

@@ -53,7 +53,7 @@ export function pipelineCalls(resources: Record<string, CfnResource>, resolve: R
   const tableArn = arnOf(idAt('UploadsTable/Resource'));
   const statusTopicArn = text({ Ref: idAt('StatusTopic/Resource') });
   const tokenSecretArn = tokenSecretArnOf(resources, resolve);
-  const failedUploadsQueueArn = arnOf(idAt('FailedUploadsQueue/Resource'));
+  const eventsQueueArn = arnOf(idAt('UploadEventsQueue/Resource'));
   const presignRoleArn = arnOf(idAt('PresignRole/Resource'));
   const apiId = text({ Ref: idAt('CallbackApi/Resource') });
 
@@ -68,9 +68,16 @@ export function pipelineCalls(resources: Record<string, CfnResource>, resolve: R
     // Lambda assumes each execution role to run the function.
     ...[trigger, callback, sweeper].map((f) => call(lambdaService, 'sts:AssumeRole', f.role.roleArn)),
 
+    // S3 sends each object-created event to the events queue, as the queue policy allows it.
+    { principal: { kind: 'service', service: 's3.amazonaws.com', sourceArn: dropBucketArn, sourceAccount: accountId }, action: 'sqs:SendMessage', resource: eventsQueueArn },
+    // Lambda's poller for the event source mapping: it reads the queue's attributes when the mapping
+    // is created, receives, and deletes what the trigger finished, all with the execution role.
+    call(trigger.role, 'sqs:GetQueueAttributes', eventsQueueArn),
+    call(trigger.role, 'sqs:ReceiveMessage', eventsQueueArn),
+    call(trigger.role, 'sqs:DeleteMessage', eventsQueueArn),
+
     // Trigger (lambdas/trigger/handler.ts). The bucket is versioned, so every event carries a
     // versionId and HeadObject asks for that version: s3:GetObjectVersion, never s3:GetObject.
-    { principal: { kind: 'service', service: 's3.amazonaws.com', sourceArn: dropBucketArn, sourceAccount: accountId }, action: 'lambda:InvokeFunction', resource: trigger.arn },
     call(trigger.role, 's3:GetObjectVersion', droppedObject),
     call(trigger.role, 'dynamodb:PutItem', tableArn), // claim the object version
     call(trigger.role, 'dynamodb:GetItem', tableArn), // the existing claim, the segment lock's holder
@@ -78,8 +85,9 @@ export function pipelineCalls(resources: Record<string, CfnResource>, resolve: R
     call(trigger.role, 'secretsmanager:GetSecretValue', tokenSecretArn),
     call(trigger.role, 'sts:AssumeRole', presignRoleArn),
     call(trigger.role, 'sns:Publish', statusTopicArn),
-    // Lambda's on-failure destination, sent with the execution role.
-    call(trigger.role, 'sqs:SendMessage', failedUploadsQueueArn),
+    // A message to retry comes back after the wait the trigger sets (SQS moves one to the failure
+    // queue by its redrive policy, not by anyone's SendMessage).
+    call(trigger.role, 'sqs:ChangeMessageVisibility', eventsQueueArn),
     ...logs(trigger),
 
     // Insider downloads the file through the URL the presign role's session signed, for one version.

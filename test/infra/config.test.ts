@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../infra/app.js';
 import { ConfigError, parsePipelineConfig, readConfig } from '../../infra/config.js';
 import { DEFAULT_FPS_ENDPOINT, DEFAULT_MAX_FILE_BYTES } from '../../lambdas/shared/contract.js';
+import { Limits } from '../../lambdas/shared/limits.js';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:fps/token-AbCdEf';
 const KEY_ARN = 'arn:aws:kms:eu-west-1:123456789012:key/0b6f1a4e-1111-2222-3333-444455556666';
@@ -31,7 +32,8 @@ describe('parsePipelineConfig', () => {
       presignExpiresSeconds: 3600,
       presignAccessKeySecretName: undefined,
       fixedEgressIp: false,
-      triggerReservedConcurrency: 10,
+      triggerMaxConcurrency: Limits.triggerMaxConcurrency.default,
+      triggerReservedConcurrency: 0,
       submittedTimeoutHours: 6,
       fpsTimeoutMs: 10_000,
       tokenCacheSeconds: 300,
@@ -159,7 +161,10 @@ describe('parsePipelineConfig', () => {
     ['presignExpiresSeconds', '3601', 'context presignExpiresSeconds above 3600 needs an IAM user\'s access key to sign with'],
     ['fixedEgressIp', 'yes', 'context fixedEgressIp must be true or false: use -c fixedEgressIp=true'],
     ['triggerReservedConcurrency', '-1', 'context triggerReservedConcurrency must be a whole number, at least 1, or 0'],
-    ['triggerReservedConcurrency', '2.5', 'use -c triggerReservedConcurrency=10'],
+    ['triggerReservedConcurrency', '2.5', 'use -c triggerReservedConcurrency=0'],
+    ['triggerReservedConcurrency', '5', 'context triggerReservedConcurrency must be 0 (no reservation) or at least triggerMaxConcurrency'],
+    ['triggerMaxConcurrency', '1', 'context triggerMaxConcurrency must be a whole number from 2 to 1000'],
+    ['triggerMaxConcurrency', '1001', "(the SQS event source mapping's maximum concurrency)"],
     ['fpsTimeoutMs', '60000', 'the trigger retries within a 60 s timeout'],
     ['retentionDays', true, 'context retentionDays must be a whole number of days, at least 1: use -c retentionDays=30'],
     ['notificationEmail', 'ops', 'context notificationEmail must be an email address'],

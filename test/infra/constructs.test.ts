@@ -41,7 +41,7 @@ describe('FpsTokenSecret', () => {
 });
 
 describe('Trigger', () => {
-  const props = (stack: Stack, reservedConcurrency: number): TriggerProps => {
+  const props = (stack: Stack, concurrency: Pick<TriggerProps, 'maxConcurrency' | 'reservedConcurrency'>): TriggerProps => {
     const uploads = new UploadsTable(stack, 'Uploads');
     const operations = new Operations(stack, 'Operations');
     return {
@@ -56,21 +56,35 @@ describe('Trigger', () => {
       presignExpiresSeconds: 3600,
       fpsTimeoutMs: 10_000,
       tokenCacheSeconds: 300,
-      reservedConcurrency,
+      ...concurrency,
     };
   };
 
   it.each([0, 2.5])('refuses a reserved concurrency of %s, saying to leave it out for none', (reservedConcurrency) => {
     const stack = newStack();
-    const triggerProps = props(stack, reservedConcurrency);
+    const triggerProps = props(stack, { reservedConcurrency });
     expect(() => new Trigger(stack, 'Trigger', triggerProps)).toThrow(
       'Test/Trigger: reservedConcurrency must be a whole number ≥ 1; leave it out to reserve none',
     );
   });
 
-  it('takes a whole number', () => {
+  it('refuses a reservation below the maximum concurrency, which would throttle the queue\'s invocations', () => {
     const stack = newStack();
-    expect(new Trigger(stack, 'Trigger', props(stack, 3)).function.node.path).toBe('Test/Trigger/Function');
+    const triggerProps = props(stack, { maxConcurrency: 20, reservedConcurrency: 10 });
+    expect(() => new Trigger(stack, 'Trigger', triggerProps)).toThrow(
+      "Test/Trigger: reservedConcurrency (10) must be at least maxConcurrency (20), or Lambda throttles the queue's invocations; leave it out to reserve none",
+    );
+  });
+
+  it.each([1, 1001, 2.5])('refuses a maximum concurrency of %s, outside what an SQS event source mapping takes', (maxConcurrency) => {
+    const stack = newStack();
+    const triggerProps = props(stack, { maxConcurrency });
+    expect(() => new Trigger(stack, 'Trigger', triggerProps)).toThrow('Test/Trigger: maxConcurrency must be a whole number from 2 to 1000');
+  });
+
+  it('takes a reservation that covers the maximum concurrency', () => {
+    const stack = newStack();
+    expect(new Trigger(stack, 'Trigger', props(stack, { maxConcurrency: 3, reservedConcurrency: 3 })).function.node.path).toBe('Test/Trigger/Function');
   });
 });
 

@@ -10,6 +10,8 @@ const STATEFUL: [logicalId: string, type: string][] = [
   ['UploadsTableFE9AB9DB', 'AWS::DynamoDB::Table'],
   ['FpsTokenSecretE6517C2B', 'AWS::SecretsManager::Secret'],
   ['FailedUploadsQueue42B2698F', 'AWS::SQS::Queue'],
+  // Holds the S3 events not yet handled; new with the SQS trigger, its id pinned from the start.
+  ['UploadEventsQueue1907A908', 'AWS::SQS::Queue'],
   ['EgressElasticIp', 'AWS::EC2::EIP'],
 ];
 
@@ -24,6 +26,8 @@ const ATTACHED: [logicalId: string, type: string][] = [
   ['AccessLogBucketPolicyF52D2D01', 'AWS::S3::BucketPolicy'],
   ['DropBucketNotifications0541EE6E', 'Custom::S3BucketNotifications'],
   ['FailedUploadsQueuePolicy4521BC50', 'AWS::SQS::QueuePolicy'],
+  // S3's permission to send; the notifications resource depends on it.
+  ['UploadEventsQueuePolicy50749AA0', 'AWS::SQS::QueuePolicy'],
   ['StatusTopic6D45B8D1', 'AWS::SNS::Topic'],
   ['StatusTopicPolicyD4D98344', 'AWS::SNS::TopicPolicy'],
   ['StatusTopicopsexamplecom85C63926', 'AWS::SNS::Subscription'],
@@ -70,6 +74,7 @@ describe('logical ids of a deployed stack', () => {
   it("computes ids as CDK does for a resource directly in the stack", () => {
     expect(stackLevelLogicalId(['UploadsTable', 'Resource'])).toBe('UploadsTableFE9AB9DB');
     expect(stackLevelLogicalId(['EgressElasticIp'])).toBe('EgressElasticIp');
+    expect(stackLevelLogicalId(['UploadEventsQueue', 'Resource'])).toBe('UploadEventsQueue1907A908');
     expect(stackLevelLogicalId(['StatusTopic', 'ops@example.com', 'Resource'])).toBe('StatusTopicopsexamplecom85C63926');
     expect(stackLevelLogicalId(['CallbackApi', 'POST--callbacks--{uploadId}--{token}', 'Resource'])).toBe(
       'CallbackApiPOSTcallbacksuploadIdtokenD2DE53FB',

@@ -1,4 +1,4 @@
-// The stack with every optional setting used: an imported secret (by ARN), no reserved concurrency, alerts.
+// The stack with every optional setting used: an imported secret (by ARN), a concurrency reservation, alerts.
 import type { Template } from 'aws-cdk-lib/assertions';
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -19,7 +19,8 @@ beforeAll(() => {
   synthesized = synth({
     partnerName: 'mybrand',
     tokenSecretArn: SECRET_ARN,
-    triggerReservedConcurrency: '0',
+    triggerMaxConcurrency: '12',
+    triggerReservedConcurrency: '12',
     defaultAttributeName: 'email',
     fpsEndpointUrl: 'http://127.0.0.1:4010/fps/v1/upload',
     maxFileBytes: '10485760',
@@ -41,8 +42,9 @@ it('uses the imported secret: none created, its ARN in the env, the output and t
   expect((template.toJSON().Outputs as Record<string, { Value: Json }>).TokenSecretName?.Value).toBe(SECRET_ARN);
 });
 
-it('reserves no concurrency when asked for 0', () => {
-  expect(resources[id('Trigger/Function/Resource')]?.Properties).not.toHaveProperty('ReservedConcurrentExecutions');
+it('caps the event source mapping at triggerMaxConcurrency, and reserves triggerReservedConcurrency', () => {
+  expect(resources[id('Trigger/Function/Resource')]?.Properties?.ReservedConcurrentExecutions).toBe(12);
+  template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ScalingConfig: { MaximumConcurrency: 12 } });
 });
 
 it('passes the optional and coerced settings to the trigger', () => {

@@ -14,11 +14,14 @@ import {
   METRICS_NAMESPACE,
   MetricName,
   PRESIGN_ROLE_MAX_SECONDS,
+  RECEIVED_TIMEOUT_HOURS,
   ServiceName,
   SweeperEnv,
+  TRIGGER_MAX_RECEIVES,
   TriggerEnv,
   UploadsTable,
 } from '../../lambdas/shared/contract.js';
+import { Limits } from '../../lambdas/shared/limits.js';
 import {
   actionsOf,
   allPolicyStatements,
@@ -39,6 +42,9 @@ let template: Template;
 let resources: Record<string, CfnResource>;
 const id = (constructPath: string) => logicalIdOf(resources, constructPath);
 const fn = (functionId: string) => resources[id(`${functionId}/Resource`)] as CfnResource;
+const queuePolicyStatements = (queueId: string) =>
+  (resources[id(`${queueId}/Policy/Resource`)]?.Properties?.PolicyDocument as { Statement: Record<string, Json>[] } | undefined)?.Statement ?? [];
+const dependsOn = (constructPath: string) => (resources[id(constructPath)] as { DependsOn?: string[] } | undefined)?.DependsOn;
 
 beforeAll(() => {
   synthesized = synth({ partnerName: 'mybrand' });
@@ -97,7 +103,8 @@ describe('functions', () => {
       [TriggerEnv.presignExpiresSeconds]: String(PRESIGN_ROLE_MAX_SECONDS),
       [TriggerEnv.fpsTimeoutMs]: '10000',
       [TriggerEnv.tokenCacheSeconds]: '300',
-      [TriggerEnv.maxInvocations]: '3',
+      [TriggerEnv.maxReceives]: String(TRIGGER_MAX_RECEIVES),
+      [TriggerEnv.eventsQueueUrl]: { Ref: id('UploadEventsQueue/Resource') },
       [TriggerEnv.statusTopicArn]: { Ref: id('StatusTopic/Resource') },
       [TriggerEnv.presignRoleArn]: { 'Fn::GetAtt': [id('PresignRole/Resource'), 'Arn'] },
     });
@@ -105,20 +112,62 @@ describe('functions', () => {
     expect(env).not.toHaveProperty(TriggerEnv.defaultAttributeName);
   });
 
-  it('trigger: 60 s timeout, 10 reserved, async retries to the failed-uploads queue', () => {
-    expect(fn('Trigger/Function').Properties).toMatchObject({ Timeout: 60, ReservedConcurrentExecutions: 10 });
-    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+  it('trigger: 60 s timeout, no reserved concurrency, no asynchronous invocation settings', () => {
+    expect(fn('Trigger/Function').Properties).toMatchObject({ Timeout: 60 });
+    // A reservation fails the first deploy on accounts whose concurrency quota is 10.
+    expect(fn('Trigger/Function').Properties).not.toHaveProperty('ReservedConcurrentExecutions');
+    template.resourceCountIs('AWS::Lambda::EventInvokeConfig', 0);
+  });
+
+  it('trigger reads the events queue one message at a time, at most the default concurrency at once, reporting failed items', () => {
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [id('UploadEventsQueue/Resource'), 'Arn'] },
       FunctionName: { Ref: id('Trigger/Function/Resource') },
-      MaximumRetryAttempts: 2,
-      MaximumEventAgeInSeconds: 6 * 3600,
-      DestinationConfig: {
-        OnFailure: { Destination: { 'Fn::GetAtt': [id('FailedUploadsQueue/Resource'), 'Arn'] } },
+      BatchSize: 1,
+      ScalingConfig: { MaximumConcurrency: Limits.triggerMaxConcurrency.default },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+  });
+
+  it('the events queue: SSE-SQS, 6 × the trigger timeout to stay hidden, 4 days, then the failed-uploads queue after the last receive', () => {
+    expect(resources[id('UploadEventsQueue/Resource')]?.Properties).toEqual({
+      SqsManagedSseEnabled: true,
+      VisibilityTimeout: 6 * 60,
+      MessageRetentionPeriod: 4 * 24 * 3600,
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [id('FailedUploadsQueue/Resource'), 'Arn'] }, maxReceiveCount: TRIGGER_MAX_RECEIVES },
+    });
+    expect(resources[id('FailedUploadsQueue/Resource')]?.Properties).toEqual({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
+    template.resourceCountIs('AWS::SQS::Queue', 2);
+  });
+
+  it.each(['UploadEventsQueue', 'FailedUploadsQueue'])('%s refuses plain HTTP', (queueId) => {
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: id(`${queueId}/Resource`) }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
       },
     });
-    template.hasResourceProperties('AWS::SQS::Queue', {
-      SqsManagedSseEnabled: true,
-      MessageRetentionPeriod: 14 * 24 * 3600,
-    });
+  });
+
+  it('only S3, for the drop bucket in this account, may send to the events queue, and only SendMessage', () => {
+    const statements = queuePolicyStatements('UploadEventsQueue');
+    expect(statements.filter((st) => st.Effect === 'Allow')).toEqual([
+      {
+        Sid: 'S3DropBucketEvents',
+        Effect: 'Allow',
+        Principal: { Service: 's3.amazonaws.com' },
+        Action: 'sqs:SendMessage',
+        Resource: { 'Fn::GetAtt': [id('UploadEventsQueue/Resource'), 'Arn'] },
+        Condition: {
+          ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [id('DropBucket/Resource'), 'Arn'] } },
+          StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+        },
+      },
+    ]);
+    // The failure queue takes messages only from its source queue's redrive policy.
+    const failures = queuePolicyStatements('FailedUploadsQueue');
+    expect(failures.map((st) => st.Effect)).toEqual(['Deny']);
   });
 
   it('callback and sweeper get the table name (and the sweeper its windows)', () => {
@@ -138,7 +187,7 @@ describe('functions', () => {
         NODE_OPTIONS: '--enable-source-maps',
         [SweeperEnv.tableName]: { Ref: id('UploadsTable/Resource') },
         [SweeperEnv.submittedTimeoutHours]: '6',
-        [SweeperEnv.receivedTimeoutHours]: '7',
+        [SweeperEnv.receivedTimeoutHours]: String(RECEIVED_TIMEOUT_HOURS),
         [SweeperEnv.statusTopicArn]: { Ref: id('StatusTopic/Resource') },
       },
     });
@@ -162,23 +211,17 @@ describe('functions', () => {
 });
 
 describe('drop bucket', () => {
-  it('sends every ObjectCreated event for .csv and .CSV keys to the trigger', () => {
-    const trigger = { 'Fn::GetAtt': [id('Trigger/Function/Resource'), 'Arn'] };
+  it('sends every ObjectCreated event, whatever the key, to the events queue (and nothing to a function)', () => {
     template.resourceCountIs('Custom::S3BucketNotifications', 1);
-    template.hasResourceProperties('Custom::S3BucketNotifications', {
-      BucketName: { Ref: id('DropBucket/Resource') },
-      NotificationConfiguration: {
-        LambdaFunctionConfigurations: Match.arrayWith(
-          ['.csv', '.CSV'].map((suffix) =>
-            Match.objectLike({
-              Events: ['s3:ObjectCreated:*'],
-              Filter: { Key: { FilterRules: [{ Name: 'suffix', Value: suffix }] } },
-              LambdaFunctionArn: trigger,
-            }),
-          ),
-        ),
-      },
+    const notifications = Object.values(resources).find((r) => r.Type === 'Custom::S3BucketNotifications');
+    expect(notifications?.Properties?.BucketName).toEqual({ Ref: id('DropBucket/Resource') });
+    expect(notifications?.Properties?.NotificationConfiguration).toEqual({
+      QueueConfigurations: [{ Events: ['s3:ObjectCreated:*'], QueueArn: { 'Fn::GetAtt': [id('UploadEventsQueue/Resource'), 'Arn'] } }],
     });
+    // S3 sends an s3:TestEvent when the configuration is written: the queue policy must exist first.
+    expect(dependsOn('DropBucket/Notifications/Resource')).toEqual(expect.arrayContaining([id('UploadEventsQueue/Policy/Resource')]));
+    template.resourceCountIs('AWS::Lambda::Permission', 2);
+    template.allResourcesProperties('AWS::Lambda::Permission', { Principal: Match.not('s3.amazonaws.com') });
   });
 
   it('blocks public access, is versioned and encrypted, logs access, and expires files', () => {
@@ -347,17 +390,24 @@ describe('IAM', () => {
     ]);
   });
 
-  it('trigger may send only to the failed-uploads queue (its on-failure destination)', () => {
+  it('trigger may only consume the events queue and set its messages\' visibility; nothing on the failure queue', () => {
     const sqs = functionStatements(resources, 'Trigger/Function').filter((s) => actionsOf(s).some((a) => a.startsWith('sqs:')));
-    expect(sqs.length).toBeGreaterThan(0);
-    for (const statement of sqs) {
-      expect(statement.Resource).toEqual({ 'Fn::GetAtt': [id('FailedUploadsQueue/Resource'), 'Arn'] });
-      expect(actionsOf(statement)).toContain('sqs:SendMessage');
-    }
+    expect(sqs).toEqual([
+      {
+        Effect: 'Allow',
+        // Lambda's poller: receive, delete, queue attributes; the trigger: ChangeMessageVisibility. No GetQueueUrl, no SendMessage.
+        Action: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'],
+        Resource: { 'Fn::GetAtt': [id('UploadEventsQueue/Resource'), 'Arn'] },
+      },
+    ]);
+  });
+
+  it("the event source mapping waits for the role's policy (Lambda checks it when creating the mapping)", () => {
+    expect(dependsOn('Trigger/Function/UploadEvents/Resource')).toEqual(expect.arrayContaining([id('Trigger/FunctionRole/DefaultPolicy/Resource')]));
   });
 
   it('every statement of the three functions is one this file checks', () => {
-    // sqs: Lambda's on-failure destination, checked in 'functions'.
+    // sqs: the events queue, checked above.
     const known = /^(logs|s3|dynamodb|secretsmanager|sns|sts|sqs):/;
     for (const functionId of FUNCTION_IDS) {
       for (const statement of functionStatements(resources, functionId)) {
@@ -526,6 +576,7 @@ describe('token secret and outputs', () => {
         'DashboardName',
         'CallbackBaseUrl',
         'FailedUploadsQueueUrl',
+        'UploadEventsQueueUrl',
         'StatusTopicArn',
         'TableName',
         'TokenSecretName',
@@ -533,6 +584,8 @@ describe('token secret and outputs', () => {
     );
     expect(outputs.CallbackBaseUrl?.Value).toEqual({ 'Fn::GetAtt': [id('CallbackApi/Resource'), 'ApiEndpoint'] });
     expect(outputs.BucketName?.Value).toEqual({ Ref: id('DropBucket/Resource') });
+    expect(outputs.UploadEventsQueueUrl?.Value).toEqual({ Ref: id('UploadEventsQueue/Resource') });
+    expect(outputs.FailedUploadsQueueUrl?.Value).toEqual({ Ref: id('FailedUploadsQueue/Resource') });
   });
 
   it('has no VPC unless a fixed egress IP is asked for', () => {

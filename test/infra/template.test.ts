@@ -1,4 +1,4 @@
-// The local stack's template reader on hand-made templates: functions found by their role, values resolved like CloudFormation.
+// The local stack's template reader on hand-made templates: functions found by their role, queues, event source mappings and notifications, values resolved like CloudFormation.
 import { describe, expect, it } from 'vitest';
 import { FUNCTION_ROLE_METADATA, FunctionRole } from '../../lambdas/shared/contract.js';
 import { type CfnResource, type CfnTemplate, readTemplate, resolveValue, UnsupportedTemplateError } from '../../local/template.js';
@@ -33,6 +33,63 @@ describe('readTemplate: functions', () => {
 
   it('stops on a marked function with no bundle to run', () => {
     expect(() => read({ Fn: { Type: 'AWS::Lambda::Function', Metadata: { [FUNCTION_ROLE_METADATA]: FunctionRole.sweeper } } })).toThrow(/no bundled asset/);
+  });
+});
+
+describe('readTemplate: queues, mappings and notifications', () => {
+  const arn = (logicalId: string) => ({ 'Fn::GetAtt': [logicalId, 'Arn'] });
+  const queues = (): Record<string, CfnResource> => ({
+    Dlq: { Type: 'AWS::SQS::Queue', Properties: { MessageRetentionPeriod: 1209600, SqsManagedSseEnabled: true } },
+    Events: {
+      Type: 'AWS::SQS::Queue',
+      Properties: { VisibilityTimeout: 360, MessageRetentionPeriod: 345600, RedrivePolicy: { deadLetterTargetArn: arn('Dlq'), maxReceiveCount: 3 } },
+    },
+  });
+  const mapping = (extra: Record<string, unknown> = {}): CfnResource => ({
+    Type: 'AWS::Lambda::EventSourceMapping',
+    Properties: {
+      EventSourceArn: arn('Events'),
+      FunctionName: { Ref: 'Fn' },
+      BatchSize: 1,
+      ScalingConfig: { MaximumConcurrency: 7 },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ...extra,
+    } as CfnResource['Properties'],
+  });
+  const notifications = (configuration: Record<string, unknown>): CfnResource => ({
+    Type: 'Custom::S3BucketNotifications',
+    Properties: { BucketName: { Ref: 'Bucket' }, NotificationConfiguration: configuration } as CfnResource['Properties'],
+  });
+
+  it('reads queues with their attributes and redrive policy, mappings and queue notifications', () => {
+    const stack = read({
+      ...queues(),
+      Fn: lambda({ [FUNCTION_ROLE_METADATA]: FunctionRole.trigger }),
+      Mapping: mapping(),
+      Notifications: notifications({ QueueConfigurations: [{ Events: ['s3:ObjectCreated:*'], QueueArn: arn('Events') }] }),
+    });
+    expect(stack.queues).toEqual([
+      { logicalId: 'Dlq', attributes: { MessageRetentionPeriod: '1209600', SqsManagedSseEnabled: 'true' }, redrive: undefined },
+      { logicalId: 'Events', attributes: { VisibilityTimeout: '360', MessageRetentionPeriod: '345600' }, redrive: { deadLetterQueueLogicalId: 'Dlq', maxReceiveCount: 3 } },
+    ]);
+    expect(stack.eventSourceMappings).toEqual([
+      { logicalId: 'Mapping', queueLogicalId: 'Events', functionLogicalId: 'Fn', batchSize: 1, maximumConcurrency: 7, reportBatchItemFailures: true },
+    ]);
+    expect(stack.notifications).toEqual([{ bucketLogicalId: 'Bucket', queueLogicalId: 'Events', events: ['s3:ObjectCreated:*'], filterRules: [] }]);
+  });
+
+  it.each([
+    ['a FIFO queue', { Q: { Type: 'AWS::SQS::Queue', Properties: { FifoQueue: true } } }, /Queue Q: the local stack does not know the property FifoQueue/],
+    ['a mapping with a filter', { ...queues(), Mapping: mapping({ FilterCriteria: { Filters: [] } }) }, /Mapping: the local stack does not know FilterCriteria/],
+    ['a mapping on a queue outside the template', { ...queues(), Mapping: mapping({ EventSourceArn: 'arn:aws:sqs:eu-west-1:1:other' }) }, /must read a queue of the template/],
+    [
+      'a notification to a function',
+      { ...queues(), Notifications: notifications({ LambdaFunctionConfigurations: [{ Events: ['s3:ObjectCreated:*'], LambdaFunctionArn: arn('Fn') }] }) },
+      /delivers S3 events only to queues, not LambdaFunctionConfigurations/,
+    ],
+    ['asynchronous invocation settings', { Config: { Type: 'AWS::Lambda::EventInvokeConfig', Properties: {} } }, /no asynchronous invocation settings/],
+  ])('stops on %s', (_what, resources, message) => {
+    expect(() => read(resources as Record<string, CfnResource>)).toThrow(message);
   });
 });
 

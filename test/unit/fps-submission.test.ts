@@ -1,6 +1,6 @@
-// Unit tests of the FPS verdicts and the bounded retry loop, with a scripted API and a fake clock.
+// Unit tests of the FPS verdicts and the bounded retry loop (a budget for throttling, another for outages, Retry-After handed back), with a scripted API and a fake clock.
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, DEFAULT_RETRY_POLICY, judge, mayHaveReachedInsider, submitToFps } from '../../lambdas/core/fps-submission.js';
+import { backoffDelay, DEFAULT_RETRY_POLICY, isThrottled, judge, mayHaveReachedInsider, type RetryPolicy, submitToFps } from '../../lambdas/core/fps-submission.js';
 import { FakeClock, ok, refused, reset, ScriptedApi, status, timeout } from '../../local/fakes.js';
 
 const request = { segmentName: 's', fileUrl: 'https://x/a.csv', callbackUrl: 'https://cb', attributeName: 'em' };
@@ -80,7 +80,9 @@ describe('submitToFps', () => {
     const result = await submitToFps(api, request, { policy, clock, deadline: clock.ms + 60_000, possiblyAccepted: false, random: () => 1 });
     expect(result.verdict.kind).toBe('accepted');
     expect(result.requests).toBe(4);
-    expect(clock.slept).toEqual([250, 500, 1000]);
+    // Throttling backs off from its own base; the outage's backoff starts at its first retry.
+    expect(clock.slept).toEqual([policy.throttle.baseDelayMs, 250, 500]);
+    expect(result.retryAfterMs).toBeUndefined();
   });
 
   it('honours Retry-After when it is longer than the backoff', async () => {
@@ -150,5 +152,54 @@ describe('submitToFps', () => {
     const result = await submitToFps(api, request, { policy, clock, deadline: clock.ms + 60_000, possiblyAccepted: false });
     expect(result.possiblyAccepted).toBe(true);
     expect(result.verdict).toMatchObject({ kind: 'accepted', note: expect.stringMatching(/probably succeeded/) });
+  });
+
+  const small: RetryPolicy = { ...policy, maxRetries: 1, throttle: { maxRetries: 5, baseDelayMs: 100, maxDelayMs: 300 } };
+
+  it('gives throttling its own budget: 429s after a spent 5xx budget are still retried', async () => {
+    const clock = new FakeClock();
+    const api = new ScriptedApi([status(503), status(429), status(403, 'Request Limit Exceeded'), status(429), ok]);
+    const result = await submitToFps(api, request, { policy: small, clock, deadline: clock.ms + 60_000, possiblyAccepted: false, random: () => 1 });
+    expect(result).toMatchObject({ requests: 5, verdict: { kind: 'accepted' } });
+    expect(clock.slept).toEqual([250, 100, 200, 300]);
+  });
+
+  it('stops at each budget on its own, capping the throttling backoff at its own cap', async () => {
+    const throttled = new FakeClock();
+    const throttledResult = await submitToFps(new ScriptedApi([status(429)]), request, { policy: small, clock: throttled, deadline: throttled.ms + 60_000, possiblyAccepted: false, random: () => 1 });
+    expect(throttledResult).toMatchObject({ requests: 6, verdict: { kind: 'retryLater', status: 429 } });
+    expect(throttled.slept).toEqual([100, 200, 300, 300, 300]);
+
+    const down = new FakeClock();
+    const downResult = await submitToFps(new ScriptedApi([status(503)]), request, { policy: small, clock: down, deadline: down.ms + 60_000, possiblyAccepted: false, random: () => 1 });
+    expect(downResult).toMatchObject({ requests: 2, verdict: { kind: 'retryLater', status: 503 } });
+  });
+
+  it('hands back a Retry-After longer than the invocation may sleep, without sleeping', async () => {
+    const clock = new FakeClock();
+    const api = new ScriptedApi([status(429, 'Too Many Requests', policy.maxRetryAfterMs + 1), ok]);
+    const result = await submitToFps(api, request, { policy, clock, deadline: clock.ms + 60_000, possiblyAccepted: false });
+    expect(result).toMatchObject({ requests: 1, retryAfterMs: policy.maxRetryAfterMs + 1, verdict: { kind: 'retryLater', status: 429 } });
+    expect(clock.slept).toEqual([]);
+  });
+
+  it('hands back a Retry-After that would not leave room for a request before the deadline', async () => {
+    const clock = new FakeClock();
+    const api = new ScriptedApi([status(503, 'Service Unavailable', 3000), ok]);
+    const result = await submitToFps(api, request, { policy, clock, deadline: clock.ms + 3500, possiblyAccepted: false });
+    expect(result).toMatchObject({ requests: 1, retryAfterMs: 3000 });
+    expect(clock.slept).toEqual([]);
+  });
+});
+
+describe('isThrottled', () => {
+  it.each([
+    [status(429, 'Too Many Requests'), true],
+    [status(403, 'Request Limit Exceeded'), true],
+    [status(403, 'Forbidden'), false],
+    [status(503), false],
+    [reset, false],
+  ] as const)('%o → %s', (attempt, expected) => {
+    expect(isThrottled(attempt)).toBe(expected);
   });
 });

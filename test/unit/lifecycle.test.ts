@@ -25,13 +25,18 @@ describe('transitions', () => {
     expect(() => assertTransition(['received'], 'received')).not.toThrow();
   });
 
-  it('never move a record backwards or out of a final status other than into completed', () => {
+  it('never move a record backwards or out of a final status other than into completed, or a failed one into a re-attempt', () => {
     expect(() => assertTransition(['submitted'], 'received')).toThrow('Illegal upload status transition submitted → received');
     expect(() => assertTransition(['received', 'completed'], 'failed')).toThrow('completed → failed');
     expect(() => assertTransition(['rejected'], 'failed')).toThrow('rejected → failed');
     expect(() => assertTransition(['completed'], 'rejected')).toThrow('completed → rejected');
+    expect(() => assertTransition(['timed_out'], 'received')).toThrow('timed_out → received');
+    expect(() => assertTransition(['failed'], 'received')).not.toThrow();
     expect(TRANSITIONS.completed).toEqual([]);
-    for (const status of FINAL_STATUSES) expect(TRANSITIONS[status].filter((to) => to !== UploadStatus.Completed)).toEqual([]);
+    for (const status of FINAL_STATUSES) {
+      const allowed: UploadStatus[] = status === UploadStatus.Failed ? [UploadStatus.Received, UploadStatus.Completed] : [UploadStatus.Completed];
+      expect(TRANSITIONS[status].filter((to) => !allowed.includes(to)), status).toEqual([]);
+    }
   });
 
   it('call final exactly the contract\'s final statuses', () => {

@@ -1,14 +1,14 @@
-// Unit tests of the trigger's use case with in-memory fakes: claim, checks, verdicts, retries across invocations, segment lock.
+// Unit tests of the trigger's use case with in-memory fakes: claim, checks, verdicts, retries across deliveries, re-attempts, segment lock.
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_RETRY_POLICY } from '../../lambdas/core/fps-submission.js';
-import { handleObjectCreated, type ObjectCreated, RetryLaterError, type TriggerSettings, UploadFailedError, uploadIdFor } from '../../lambdas/core/submit-upload.js';
+import { handleObjectCreated, type ObjectCreated, type TriggerSettings, uploadIdFor } from '../../lambdas/core/submit-upload.js';
 import { FakeClock, FakeObjects, fakeTokens, MemoryStore, ok, RecordingTelemetry, refused, ScriptedApi, silentLog, status, timeout } from '../../local/fakes.js';
 
 const settings: TriggerSettings = {
   callbackBaseUrl: 'https://api.test/',
   maxFileBytes: 1000,
   presignExpiresSeconds: 3600,
-  maxInvocations: 3,
+  maxReceives: 3,
   retryPolicy: { ...DEFAULT_RETRY_POLICY, maxRetries: 1, requestTimeoutMs: 100 },
 };
 
@@ -29,8 +29,14 @@ function drop(key: string, extra: Partial<ObjectCreated> = {}, info = {}): Objec
   return { bucket: 'drops', key, size: 100, sequencer: '01', ...extra };
 }
 
-const run = (object: ObjectCreated, api: ScriptedApi, overrides: Partial<TriggerSettings> = {}) =>
-  handleObjectCreated(object, { ...settings, ...overrides }, { store, objects, api, clock, tokens: fakeTokens, telemetry, log: silentLog }, clock.ms + 30_000);
+/** One delivery of the event: `attempt` is the message's receive count. */
+const run = (object: ObjectCreated, api: ScriptedApi, attempt = 1) =>
+  handleObjectCreated(
+    object,
+    settings,
+    { store, objects, api, clock, tokens: fakeTokens, telemetry, log: silentLog, random: () => 1 },
+    { attempt, deadline: clock.ms + 30_000 },
+  );
 
 describe('handleObjectCreated', () => {
   it('submits a well-named file once and records it as submitted', async () => {
@@ -84,27 +90,81 @@ describe('handleObjectCreated', () => {
     expect(await store.get(outcome.uploadId)).toMatchObject({ status: 'rejected', fpsHttpStatus: 400, fpsMessage: 'segment name already in use' });
   });
 
-  it('hands a transient failure to Lambda\'s retry, then fails on the last attempt', async () => {
+  it('hands a transient failure back to the queue with a growing wait, then fails on the last attempt', async () => {
     const api = new ScriptedApi([status(401, 'Unauthorized')]);
     const object = drop('em/auth.csv');
-    await expect(run(object, api)).rejects.toBeInstanceOf(RetryLaterError);
     const id = uploadIdFor(object);
-    expect(await store.get(id)).toMatchObject({ status: 'received', invocations: 1, reason: expect.stringMatching(/Attempt 1 of 3.*Unauthorized: check the token secret/) });
-    await expect(run(object, api)).rejects.toBeInstanceOf(RetryLaterError);
-    await expect(run(object, api)).rejects.toBeInstanceOf(UploadFailedError);
+    expect(await run(object, api, 1)).toEqual({ uploadId: id, action: 'retry', status: 'received', retryAfterSeconds: 60 });
+    expect(await store.get(id)).toMatchObject({
+      status: 'received',
+      invocations: 1,
+      reason: expect.stringMatching(/^Attempt 1 of 3 failed: Unauthorized: check the token secret.*The next attempt comes in about 60 s\.$/),
+    });
+    expect(await run(object, api, 2)).toMatchObject({ action: 'retry', retryAfterSeconds: 120 });
+    expect(await run(object, api, 3)).toEqual({ uploadId: id, action: 'gaveUp', status: 'failed' });
     expect(await store.get(id)).toMatchObject({ status: 'failed', invocations: 3, fpsHttpStatus: 401, reason: expect.stringMatching(/Gave up after 3 attempts/) });
-    // A further retry of the same event still fails, so it reaches the failure queue, without calling Insider.
-    const calls = api.requests.length;
-    await expect(run(object, api)).rejects.toBeInstanceOf(UploadFailedError);
-    expect(api.requests).toHaveLength(calls);
+    expect(telemetry.finals.map((r) => r.status)).toEqual(['failed']);
+  });
+
+  it('hands back a Retry-After longer than the invocation may sleep, without sleeping', async () => {
+    const api = new ScriptedApi([status(429, 'Too Many Requests', 120_000), ok]);
+    const outcome = await run(drop('em/slow down.csv'), api);
+    expect(outcome).toMatchObject({ action: 'retry', retryAfterSeconds: 120 });
+    expect(api.requests).toHaveLength(1);
+    expect(clock.slept).toEqual([]);
+    expect((await store.get(outcome.uploadId))?.reason).toMatch(/rate-limiting.*The next attempt comes in about 120 s\./);
+  });
+
+  it('re-attempts a failed upload when its event is delivered again, keeping its counters', async () => {
+    const object = drop('em/redriven.csv');
+    const failing = new ScriptedApi([status(503, 'Service Unavailable')]);
+    for (const attempt of [1, 2, 3]) await run(object, failing, attempt);
+    const failed = await store.get(uploadIdFor(object));
+    expect(failed).toMatchObject({ status: 'failed', invocations: 3 });
+
+    // A redriven message is a new message: its receive count starts again.
+    const working = new ScriptedApi([ok]);
+    const outcome = await run(object, working, 1);
+
+    expect(outcome).toMatchObject({ action: 'recorded', status: 'submitted' });
+    expect(working.requests).toHaveLength(1);
+    expect(await store.get(outcome.uploadId)).toMatchObject({
+      status: 'submitted',
+      invocations: 4,
+      fpsRequests: (failed?.fpsRequests ?? 0) + 1,
+      receivedAt: failed?.receivedAt,
+      note: expect.stringMatching(/^Re-attempted after it had failed/),
+    });
+    expect(store.records.size).toBe(1);
+  });
+
+  it('ends a re-attempted failed upload rejected when its object is gone', async () => {
+    const object = drop('em/expired.csv');
+    for (const attempt of [1, 2, 3]) await run(object, new ScriptedApi([status(503)]), attempt);
+    objects.objects.clear();
+    const api = new ScriptedApi([ok]);
+
+    const outcome = await run(object, api, 1);
+
+    expect(outcome).toMatchObject({ action: 'recorded', status: 'rejected' });
+    expect(await store.get(outcome.uploadId)).toMatchObject({ status: 'rejected', reason: expect.stringMatching(/deleted/), invocations: 4 });
+    expect(api.requests).toHaveLength(0);
+  });
+
+  it('leaves a finished upload alone when its event comes again', async () => {
+    const object = drop('em/done.csv');
+    await run(object, new ScriptedApi([ok]));
+    const api = new ScriptedApi([ok]);
+    expect(await run(object, api, 1)).toMatchObject({ action: 'duplicate', status: 'submitted' });
+    expect(api.requests).toHaveLength(0);
   });
 
   it('fails a possibly accepted upload with a reason that warns against dropping it again', async () => {
     const api = new ScriptedApi([status(502, '<html>502 Bad Gateway</html>'), status(503, 'Service Unavailable')]);
     const object = drop('em/lost.csv');
-    await expect(run(object, api)).rejects.toBeInstanceOf(RetryLaterError);
-    await expect(run(object, api)).rejects.toBeInstanceOf(RetryLaterError);
-    await expect(run(object, api)).rejects.toBeInstanceOf(UploadFailedError);
+    expect(await run(object, api, 1)).toMatchObject({ action: 'retry' });
+    expect(await run(object, api, 2)).toMatchObject({ action: 'retry' });
+    expect(await run(object, api, 3)).toMatchObject({ action: 'gaveUp', status: 'failed' });
     const record = await store.get(uploadIdFor(object));
     expect(record).toMatchObject({ status: 'failed', possiblyAccepted: true, reason: expect.stringMatching(/Gave up after 3 attempts\. An earlier request may have reached Insider: look for the segment in Insider's panel before dropping the file again\.$/) });
     expect(record?.reason).not.toMatch(/Redrive/);
@@ -113,9 +173,9 @@ describe('handleObjectCreated', () => {
   it('still points a failure that never reached Insider to the redrive', async () => {
     const api = new ScriptedApi([refused]);
     const object = drop('em/refused.csv');
-    await expect(run(object, api)).rejects.toBeInstanceOf(RetryLaterError);
-    await expect(run(object, api)).rejects.toBeInstanceOf(RetryLaterError);
-    await expect(run(object, api)).rejects.toBeInstanceOf(UploadFailedError);
+    expect(await run(object, api, 1)).toMatchObject({ action: 'retry' });
+    expect(await run(object, api, 2)).toMatchObject({ action: 'retry' });
+    expect(await run(object, api, 3)).toMatchObject({ action: 'gaveUp', status: 'failed' });
     const record = await store.get(uploadIdFor(object));
     expect(record?.possiblyAccepted).toBeUndefined();
     expect(record?.reason).toMatch(/network error: ECONNREFUSED.*see README "Redrive"/);
@@ -142,8 +202,8 @@ describe('handleObjectCreated', () => {
   it('remembers a timed-out request across invocations and accepts "already in use" afterwards', async () => {
     const object = drop('em/ambiguous.csv');
     const api = new ScriptedApi([timeout, timeout, status(400, 'segment name already in use')]);
-    await expect(run(object, api)).rejects.toBeInstanceOf(RetryLaterError);
-    const outcome = await run(object, api);
+    expect(await run(object, api, 1)).toMatchObject({ action: 'retry' });
+    const outcome = await run(object, api, 2);
     expect(outcome.status).toBe('submitted');
     expect(await store.get(outcome.uploadId)).toMatchObject({ possiblyAccepted: true, note: expect.stringMatching(/probably succeeded/) });
   });
@@ -185,13 +245,13 @@ describe('handleObjectCreated', () => {
       throw new Error('credentials unavailable');
     };
     const api = new ScriptedApi([ok]);
-    await expect(run(object, api)).rejects.toBeInstanceOf(RetryLaterError);
+    expect(await run(object, api, 1)).toMatchObject({ action: 'retry' });
     const id = uploadIdFor(object);
     const record = await store.get(id);
     expect(record).toMatchObject({ status: 'received', lastError: 'Internal error (Error: credentials unavailable).' });
     expect(record?.leaseUntil).toBe(clock.now().toISOString());
-    await expect(run(object, api)).rejects.toBeInstanceOf(RetryLaterError);
-    await expect(run(object, api)).rejects.toBeInstanceOf(UploadFailedError);
+    expect(await run(object, api, 2)).toMatchObject({ action: 'retry' });
+    expect(await run(object, api, 3)).toMatchObject({ action: 'gaveUp' });
     expect(await store.get(id)).toMatchObject({ status: 'failed', reason: expect.stringMatching(/credentials unavailable.*Gave up after 3 attempts/) });
     expect(api.requests).toHaveLength(0);
   });

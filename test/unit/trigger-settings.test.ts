@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { parsePipelineConfig } from '../../infra/config.js';
 import { DEFAULT_RETRY_POLICY } from '../../lambdas/core/fps-submission.js';
-import { PRESIGN_MAX_SECONDS, PRESIGN_ROLE_MAX_SECONDS, TRIGGER_ASYNC_RETRY_ATTEMPTS, TriggerEnv } from '../../lambdas/shared/contract.js';
+import { PRESIGN_MAX_SECONDS, PRESIGN_ROLE_MAX_SECONDS, TRIGGER_MAX_RECEIVES, TriggerEnv } from '../../lambdas/shared/contract.js';
 import { ConfigurationError } from '../../lambdas/shared/env.js';
 import { Limits, presignLifetimeFits, presignMaxSeconds } from '../../lambdas/shared/limits.js';
 import { invocationDeadline, readTriggerConfig, SAFETY_MARGIN_MS, triggerSettingsFrom, urlSigningFrom } from '../../lambdas/trigger/settings.js';
@@ -19,7 +19,8 @@ const env: Record<string, string> = {
   [TriggerEnv.statusTopicArn]: 'arn:aws:sns:eu-west-1:123456789012:status',
   [TriggerEnv.fpsTimeoutMs]: '10000',
   [TriggerEnv.tokenCacheSeconds]: '300',
-  [TriggerEnv.maxInvocations]: '3',
+  [TriggerEnv.maxReceives]: '3',
+  [TriggerEnv.eventsQueueUrl]: 'https://sqs.eu-west-1.amazonaws.com/123456789012/UploadEvents',
 };
 
 /** Whether synth (CDK context) and load (the trigger's environment) accept `value` for a setting both read. */
@@ -66,6 +67,7 @@ describe('limits', () => {
       presignExpiresSeconds: Limits.presignExpiresSeconds.default,
       fpsTimeoutMs: Limits.fpsTimeoutMs.default,
       tokenCacheSeconds: Limits.tokenCacheSeconds.default,
+      triggerMaxConcurrency: Limits.triggerMaxConcurrency.default,
       triggerReservedConcurrency: Limits.triggerReservedConcurrency.default,
       submittedTimeoutHours: Limits.submittedTimeoutHours.default,
       retentionDays: Limits.retentionDays.default,
@@ -73,10 +75,27 @@ describe('limits', () => {
     expect(DEFAULT_RETRY_POLICY.requestTimeoutMs).toBe(Limits.fpsTimeoutMs.default);
   });
 
-  it('counts invocations from the async retry attempts the stack sets', () => {
-    expect(Limits.maxInvocations.max).toBe(1 + TRIGGER_ASYNC_RETRY_ATTEMPTS);
-    expect(readTriggerConfig({ ...env, [TriggerEnv.maxInvocations]: String(1 + TRIGGER_ASYNC_RETRY_ATTEMPTS) }).maxInvocations).toBe(3);
-    expect(() => readTriggerConfig({ ...env, [TriggerEnv.maxInvocations]: String(2 + TRIGGER_ASYNC_RETRY_ATTEMPTS) })).toThrow(TriggerEnv.maxInvocations);
+  it('reads the receive count the stack sets from the redrive policy, within what SQS allows', () => {
+    expect(Limits.maxReceives.default).toBe(TRIGGER_MAX_RECEIVES);
+    expect(readTriggerConfig(env).maxReceives).toBe(TRIGGER_MAX_RECEIVES);
+    expect(() => readTriggerConfig({ ...env, [TriggerEnv.maxReceives]: '0' })).toThrow(TriggerEnv.maxReceives);
+    expect(() => readTriggerConfig({ ...env, [TriggerEnv.maxReceives]: '1001' })).toThrow(TriggerEnv.maxReceives);
+  });
+
+  it('needs the events queue URL', () => {
+    expect(readTriggerConfig(env).eventsQueueUrl).toBe(env[TriggerEnv.eventsQueueUrl]);
+    expect(() => readTriggerConfig({ ...env, [TriggerEnv.eventsQueueUrl]: undefined })).toThrow(`${TriggerEnv.eventsQueueUrl}=(unset)`);
+  });
+
+  it('allows no reservation, or one that covers the maximum concurrency', () => {
+    expect(parsePipelineConfig({ partnerName: 'b' })).toMatchObject({ triggerReservedConcurrency: 0 });
+    expect(parsePipelineConfig({ partnerName: 'b', triggerMaxConcurrency: '20', triggerReservedConcurrency: '20' })).toMatchObject({
+      triggerMaxConcurrency: 20,
+      triggerReservedConcurrency: 20,
+    });
+    expect(() => parsePipelineConfig({ partnerName: 'b', triggerMaxConcurrency: '20', triggerReservedConcurrency: '10' })).toThrow(
+      'context triggerReservedConcurrency must be 0 (no reservation) or at least triggerMaxConcurrency',
+    );
   });
 
   it('lets a role-signed URL live an hour and any URL 7 days', () => {
@@ -96,7 +115,7 @@ describe('trigger settings', () => {
       defaultAttributeName: 'email',
       maxFileBytes: 1000,
       presignExpiresSeconds: 3600,
-      maxInvocations: 3,
+      maxReceives: 3,
       retryPolicy: { ...DEFAULT_RETRY_POLICY, requestTimeoutMs: 5000 },
     });
     expect(triggerSettingsFrom(readTriggerConfig(env)).defaultAttributeName).toBeUndefined();

@@ -10,7 +10,7 @@ import {
 } from './template-iam.js';
 
 export type CallPrincipal =
-  /** A role's own credentials: a function's execution role, also for the calls Lambda makes with it (logs, the on-failure destination). */
+  /** A role's own credentials: a function's execution role, also for the calls Lambda makes with it (logs, the SQS event source mapping's poller). */
   | { readonly kind: 'role'; readonly roleArn: string }
   /** A session of a role assumed with sts:AssumeRole, e.g. the presign role's session behind a presigned URL. */
   | { readonly kind: 'assumedRole'; readonly roleArn: string; readonly sessionName: string }
