@@ -75,6 +75,7 @@ export class PipelineStack extends Stack {
       triggerFunction: this.trigger.function,
       callbackFunction: this.callback.function,
       sweeperFunction: this.sweeper.function,
+      queues: [{ title: 'Upload events (bucket → trigger)', queue: this.trigger.eventsQueue }],
     });
 
     // Output ids are what users read (`cdk deploy` prints them): they stay at the stack's root.

@@ -191,7 +191,7 @@ export class Operations extends Construct {
    * Adding to the dashboard is a one-line change: a metric the functions emit is a line in
    * `PIPELINE_GRAPHS` (e.g. `{ metric: Metric.lowMatchRate, from: [ServiceName.callback] }` in the
    * match-rate graph); a queue is an entry in `parts.queues` where the stack calls this (e.g.
-   * `queues: [{ title: 'Upload events (bucket → trigger)', queue: this.trigger.uploadEventsQueue }]`);
+   * `queues: [{ title: 'Upload events (bucket → trigger)', queue: this.trigger.eventsQueue }]`);
    * any other widget is `operations.dashboard.addWidgets(widget)`.
    */
   monitor(parts: MonitoredParts): void {
