@@ -36,7 +36,7 @@ const DROPS: DropCase[] = [
   { row: 'Empty file (0 bytes)', key: 'em/Empty.csv', body: '', expect: { status: 'rejected' }, reason: /The file is empty/ },
   { row: 'File over the size limit', key: 'em/Big.csv', body: 'x'.repeat(MAX_FILE_BYTES + 1), expect: { status: 'rejected' }, reason: /Insider accepts at most 1 KB\. Split it/ },
   { row: 'Upper-case extension `.CSV`', key: 'em/Upper.CSV', expect: { status: 'rejected' }, reason: /rename it to end in lower-case "\.csv"/ },
-  { row: 'Not a CSV (`.txt`)', key: 'em/notes.txt', expect: { status: 'rejected' }, reason: /File name "notes\.txt" does not end in "\.csv": only \.csv files are sent to Insider/ },
+  { row: 'Not a CSV (`.txt`)', key: 'em/notes.txt', expect: { status: 'rejected' }, reason: /File name "notes\.txt" does not end in "\.csv" \(it ends in "\.txt"\); only \.csv files are sent to Insider/ },
   { row: 'Metadata `segment-name` blank', key: 'em/m1.csv', metadata: { 'segment-name': ' ' }, expect: { status: 'rejected' }, reason: /metadata "segment-name" is empty/ },
   { row: 'Metadata `segment-name` over 40 characters', key: 'em/m2.csv', metadata: { 'segment-name': 'y'.repeat(45) }, expect: { status: 'rejected' }, reason: /from metadata "segment-name" has 45 characters/ },
   { row: 'Metadata `attribute-name` blank', key: 'em/m3.csv', metadata: { 'attribute-name': '' }, expect: { status: 'rejected' }, reason: /metadata "attribute-name" is empty/ },

@@ -123,10 +123,14 @@ describe('the operations dashboard', () => {
 
   it("shows the failed-uploads queue's depth and oldest message, with its alarm's threshold", () => {
     const queue = ['QueueName', `${id('FailedUploadsQueue/Resource')}.QueueName`];
+    const events = ['QueueName', `${id('UploadEventsQueue/Resource')}.QueueName`];
     const lines = chartedMetrics().filter((m) => m.namespace === 'AWS/SQS');
     expect(lines.map((m) => [m.name, ...m.dimensions])).toEqual([
       ['ApproximateNumberOfMessagesVisible', ...queue],
       ['ApproximateAgeOfOldestMessage', ...queue],
+      // The events queue (bucket → trigger) is charted too, without an alarm.
+      ['ApproximateNumberOfMessagesVisible', ...events],
+      ['ApproximateAgeOfOldestMessage', ...events],
     ]);
     const widget = widgets.find((w) => w.properties.title === lines[0]?.title);
     expect(widget?.properties.annotations?.horizontal).toEqual([expect.objectContaining({ value: 1, label: 'FailedUploadsAlarm' })]);
