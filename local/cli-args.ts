@@ -106,7 +106,7 @@ export function plan(argv: string[], examplesDir = join(ROOT, 'examples')): { dr
   if (values.help) return { drops: [], timeoutSeconds: 0, help: true };
   if (!values.serve) {
     const misplaced = SERVE_ONLY.filter((flag) => values[flag] !== undefined);
-    if (misplaced.length > 0) throw new Error(`${misplaced.map((f) => `--${f}`).join(', ')} only go with --serve`);
+    if (misplaced.length > 0) throw new Error(`${misplaced.map((f) => `--${f}`).join(', ')} ${misplaced.length === 1 ? 'goes' : 'go'} only with --serve`);
   } else if (values.timeout !== undefined) {
     throw new Error('--timeout does not go with --serve: serve mode waits for Ctrl-C');
   }
