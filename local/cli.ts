@@ -18,8 +18,14 @@ async function serve(settings: ServeSettings, drops: Drop[]): Promise<number> {
     process.once('SIGTERM', resolve);
   });
   console.log(`${signal}: stopping…`);
-  // A second Ctrl-C does not wait for a clean stop.
-  process.once('SIGINT', () => process.exit(130));
+  // A second Ctrl-C does not wait for a clean stop. The first one can arrive twice at once (from the
+  // terminal to the whole process group, and relayed by tsx): only a later one counts.
+  const stopping = Date.now();
+  const force = () => {
+    if (Date.now() - stopping > 1_000) process.exit(130);
+  };
+  process.on('SIGINT', force);
+  process.on('SIGTERM', force);
   await session.stop();
   console.log('Stopped.');
   return 0;

@@ -161,6 +161,9 @@ describe('npm start -- --serve, with the AWS CLI', () => {
     // The table browser reads the same table: the console's Query on an index.
     const browser = /Table browser\s+(http:\/\/127\.0\.0\.1:\d+)\/tables\/(\S+)/.exec(stdout);
     expect(browser?.[1]).toBe(`http://127.0.0.1:${base + SERVE_PORT_OFFSETS.tableBrowser}`);
+    const html = await fetch(`${browser?.[1]}/tables/${browser?.[2]}`);
+    expect(html.status).toBe(200);
+    expect(await html.text()).toContain('bySegment');
     const filters = encodeURIComponent(JSON.stringify({ segmentName: { type: 'S', value: 'Gold', operator: '=' } }));
     const page = await fetch(`${browser?.[1]}/tables/${browser?.[2]}/items?operationType=query&queryableSelection=bySegment&filters=${filters}`);
     expect(page.status).toBe(200);
