@@ -1,6 +1,6 @@
 // Serve mode as a user lives in it: `npm start -- --serve` on fixed ports, driven with the real AWS CLI by the very commands it prints.
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,8 +12,8 @@ const ROOT = new URL('../..', import.meta.url).pathname;
 const run = promisify(execFile);
 
 /** Debian's AWS CLI v2 (a pip-installed v1 may shadow it on PATH). Throws, failing the tests, when there is none. */
-function findAwsCli(): string {
-  const found = existsSync('/usr/bin/aws') ? '/usr/bin/aws' : spawnSync('bash', ['-c', 'command -v aws'], { encoding: 'utf8' }).stdout.trim();
+function findAwsCli(debianPath = '/usr/bin/aws', path = process.env.PATH ?? ''): string {
+  const found = existsSync(debianPath) ? debianPath : (spawnSync('/bin/sh', ['-c', 'command -v aws'], { encoding: 'utf8', env: { PATH: path } }).stdout ?? '').trim();
   const version = found ? spawnSync(found, ['--version'], { encoding: 'utf8' }) : undefined;
   if (!found || version?.status !== 0 || !/^aws-cli\/2\./.test(version.stdout)) {
     throw new Error(
@@ -65,6 +65,20 @@ function parseSteps(banner: string): { exportLine: string; steps: { title: strin
 interface Item {
   [name: string]: { S?: string; N?: string } | undefined;
 }
+
+describe('the AWS CLI the test needs', () => {
+  it('is required: without a v2 the test fails, saying to install Debian\'s awscli', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fps-no-cli-'));
+    try {
+      expect(() => findAwsCli(join(dir, 'none'), dir)).toThrow(/found none: install Debian's awscli \(sudo apt-get install awscli\)/);
+      // A pip-installed v1 on PATH is not enough.
+      writeFileSync(join(dir, 'aws'), '#!/bin/sh\necho "aws-cli/1.45.11 Python/3.11.7"\n', { mode: 0o755 });
+      expect(() => findAwsCli(join(dir, 'none'), dir)).toThrow(/aws-cli\/1\.45\.11.*install Debian's awscli/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('npm start -- --serve, with the AWS CLI', () => {
   const outDir = mkdtempSync(join(tmpdir(), 'fps-serve-'));
