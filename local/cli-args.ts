@@ -1,5 +1,5 @@
 // Argument parsing and the records table for `npm start` (kept apart from main so they can be tested).
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, statSync, type WriteStream } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { UploadRecord } from '../lambdas/core/ports.js';
@@ -135,6 +135,23 @@ export function plan(argv: string[], examplesDir = join(ROOT, 'examples')): { dr
     return { path, key, metadata };
   });
   return serve ? { timeoutSeconds: 0, drops, help: false, serve } : { timeoutSeconds, drops, help: false };
+}
+
+/** One log file per function in `dir` (`<function>.log`, started afresh), for the stack's `logSink`. */
+export function functionLogFiles(dir: string): { sink: (line: string, fn: string) => void; close(): Promise<void> } {
+  mkdirSync(dir, { recursive: true });
+  const logs = new Map<string, WriteStream>();
+  return {
+    sink(line, fn) {
+      let stream = logs.get(fn);
+      if (!stream) {
+        stream = createWriteStream(join(dir, `${fn}.log`), { flags: 'w' });
+        logs.set(fn, stream);
+      }
+      stream.write(`${line}\n`);
+    },
+    close: () => Promise.all([...logs.values()].map((stream) => new Promise<void>((resolve) => stream.end(resolve)))).then(() => undefined),
+  };
 }
 
 function truncate(text: string, width: number): string {

@@ -1,9 +1,9 @@
 // `npm start`: runs the whole pipeline on the local stack, drops CSV files and prints the resulting records; with --serve, keeps it running.
-import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { UploadRecord } from '../lambdas/core/ports.js';
 import { FINAL_STATUSES } from '../lambdas/shared/contract.js';
-import { type Drop, plan, ROOT, type ServeSettings, table, USAGE } from './cli-args.js';
+import { type Drop, functionLogFiles, plan, ROOT, type ServeSettings, table, USAGE } from './cli-args.js';
 import { startServe } from './serve.js';
 import { startLocalStack } from './stack.js';
 
@@ -40,16 +40,8 @@ async function main(): Promise<number> {
   if (serveSettings) return serve(serveSettings, drops);
   if (drops.length === 0) throw new Error('No .csv files to drop');
   const logDir = join(ROOT, '.local', 'logs');
-  mkdirSync(logDir, { recursive: true });
-  const logs = new Map<string, ReturnType<typeof createWriteStream>>();
-  const logSink = (line: string, fn: string) => {
-    let stream = logs.get(fn);
-    if (!stream) {
-      stream = createWriteStream(join(logDir, `${fn}.log`), { flags: 'w' });
-      logs.set(fn, stream);
-    }
-    stream.write(`${line}\n`);
-  };
+  const logs = functionLogFiles(logDir);
+  const logSink = logs.sink;
 
   const started = Date.now();
   const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
@@ -92,7 +84,7 @@ async function main(): Promise<number> {
     }
   } finally {
     await stack.stop();
-    for (const stream of logs.values()) stream.end();
+    await logs.close();
   }
   return code;
 }

@@ -1,21 +1,13 @@
 // What serve mode prints: every endpoint, the stack's names, and copy-paste AWS CLI commands for each README step (pure, so it can be tested).
 import { UploadsTable } from '../lambdas/shared/contract.js';
+import type { LocalEndpoints } from './stack.js';
 
 export interface ServeInfo {
   region: string;
   /** What the AWS CLI signs with: s3rver checks signatures against its own key, the other emulators take any. */
   credentials: { accessKeyId: string; secretAccessKey: string };
-  endpoints: {
-    s3: string;
-    dynamodb: string;
-    secretsManager: string;
-    sns: string;
-    sts: string;
-    sqs: string;
-    api: string;
-    fpsSimulator: string;
-    tableBrowser: string;
-  };
+  /** The AWS services', and the callback API, the FPS simulator's upload URL and the table browser. */
+  endpoints: LocalEndpoints & { api: string; fpsSimulator: string; tableBrowser: string };
   bucket: string;
   tableName: string;
   /** The table browser's page for the table. */

@@ -1,9 +1,9 @@
 // Serve mode (`npm start -- --serve`): the local stack kept running on fixed ports, with its schedules, a table browser and the status notifications shown.
-import { appendFileSync, createWriteStream, mkdirSync, readFileSync, type WriteStream } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, relative } from 'node:path';
 import { CALLBACK_ROUTE, FunctionRole, SweeperEnv, TriggerEnv } from '../lambdas/shared/contract.js';
-import { type Drop, ROOT, SERVE_PORT_OFFSETS, type ServedEndpoint, type ServeSettings } from './cli-args.js';
+import { type Drop, functionLogFiles, ROOT, SERVE_PORT_OFFSETS, type ServedEndpoint, type ServeSettings } from './cli-args.js';
 import { scheduledEvent, startScheduleTimer, type ScheduleTimer } from './schedule.js';
 import { serveBanner, type ServeInfo } from './serve-guide.js';
 import type { PublishedMessage } from './sns.js';
@@ -92,17 +92,8 @@ export async function startServe(options: ServeOptions): Promise<ServeSession> {
   const ports = servePorts(options.portBase);
   await checkPortsFree(ports);
   const logDir = join(options.outDir, 'logs');
-  mkdirSync(logDir, { recursive: true });
+  const logs = functionLogFiles(logDir);
   const notificationsFile = join(options.outDir, 'status-notifications.jsonl');
-  const logs = new Map<string, WriteStream>();
-  const logSink = (line: string, fn: string) => {
-    let stream = logs.get(fn);
-    if (!stream) {
-      stream = createWriteStream(join(logDir, `${fn}.log`), { flags: 'a' });
-      logs.set(fn, stream);
-    }
-    stream.write(`${line}\n`);
-  };
   const onNotification = (message: PublishedMessage) => {
     const at = new Date();
     options.print(notificationLine(message, at));
@@ -113,14 +104,14 @@ export async function startServe(options: ServeOptions): Promise<ServeSession> {
     }
   };
 
-  const stack = await startLocalStack({ logSink, onNotification, ports, timeScale: options.timeScale, context: options.context });
+  const stack = await startLocalStack({ logSink: logs.sink, onNotification, ports, timeScale: options.timeScale, context: options.context });
   const timers: ScheduleTimer[] = [];
   let browser: TableBrowser | undefined;
   const stop = async () => {
     for (const timer of timers) timer.stop();
     await browser?.stop();
     await stack.stop();
-    await Promise.all([...logs.values()].map((stream) => new Promise<void>((resolve) => stream.end(resolve))));
+    await logs.close();
   };
   try {
     browser = await startTableBrowser({ dynamodbEndpoint: stack.endpoints.dynamodb, region: LOCAL_REGION, port: ports.tableBrowser });
@@ -138,7 +129,7 @@ export async function startServe(options: ServeOptions): Promise<ServeSession> {
             // The event carries the scheduled time, and the sweeper judges staleness at it, as in the cloud.
             fn.invoke(scheduledEvent(scheduledAt, { ruleArn, region: LOCAL_REGION, accountId: LOCAL_ACCOUNT })).then(
               (result) => options.print(`[schedule ${scheduledAt.toISOString().slice(11, 19)}Z] ${spec.role}: ${summarise(result)}`),
-              (error: unknown) => options.print(`[schedule ${scheduledAt.toISOString().slice(11, 19)}Z] ${spec.role} failed: ${String(error)} (see ${relative(ROOT, logDir)}/${spec.role}.log)`),
+              (error: unknown) => options.print(`[schedule ${scheduledAt.toISOString().slice(11, 19)}Z] ${spec.role} failed: ${String(error)} (see ${relativeOrAbsolute(logDir)}/${spec.role}.log)`),
             );
           },
         }),
