@@ -24,6 +24,8 @@ export interface LocalHttpApiOptions {
   integrationTimeoutMs?: number;
   /** Why a request became a 500/503: the client only sees "Internal Server Error", as with the real API. */
   onError?: (err: unknown, routeKey: string) => void;
+  /** @default a free port */
+  port?: number;
 }
 
 export interface LocalHttpApi {
@@ -225,7 +227,7 @@ export function mapLambdaResult(result: unknown): { status: number; headers: Rec
   return { status: 200, headers: { ...JSON_HEADERS }, body: Buffer.from(body, 'utf8') };
 }
 
-/** Starts the local HTTP API on 127.0.0.1 and an ephemeral port. */
+/** Starts the local HTTP API on 127.0.0.1, on `opts.port` or a free port. */
 export async function startLocalHttpApi(opts: LocalHttpApiOptions): Promise<LocalHttpApi> {
   const routes = opts.routes.map(compile);
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
@@ -328,7 +330,7 @@ export async function startLocalHttpApi(opts: LocalHttpApiOptions): Promise<Loca
       sendJson(res, 500, 'Internal Server Error', '');
     });
   });
-  const port = await listenOnLoopback(server);
+  const port = await listenOnLoopback(server, opts.port);
 
   return {
     url: `http://127.0.0.1:${port}`,

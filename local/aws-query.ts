@@ -27,10 +27,12 @@ export interface QueryServer {
 /**
  * Serves `POST /` with form parameters; `handle` gets them and returns the inner XML of
  * `<{Action}Response>`'s `<{Action}Result>`. Requests are not SigV4-verified (see secrets-manager.ts).
+ * Listens on `port` (default: a free one).
  */
 export async function startQueryServer(
   xmlns: string,
   handle: (action: string, params: URLSearchParams) => string,
+  port = 0,
 ): Promise<QueryServer> {
   const reply = (res: ServerResponse, status: number, body: string) => {
     res.writeHead(status, { 'content-type': 'text/xml', 'x-amzn-requestid': randomUUID() });
@@ -59,6 +61,6 @@ export async function startQueryServer(
       }
     });
   });
-  const port = await listenOnLoopback(server);
-  return { endpoint: `http://127.0.0.1:${port}`, stop: () => closeServer(server) };
+  const listening = await listenOnLoopback(server, port);
+  return { endpoint: `http://127.0.0.1:${listening}`, stop: () => closeServer(server) };
 }

@@ -1,29 +1,47 @@
-// `npm start`: runs the whole pipeline on the local stack, drops CSV files and prints the resulting records.
-import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+// `npm start`: runs the whole pipeline on the local stack, drops CSV files and prints the resulting records; with --serve, keeps it running.
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { UploadRecord } from '../lambdas/core/ports.js';
 import { FINAL_STATUSES } from '../lambdas/shared/contract.js';
-import { plan, ROOT, table, USAGE } from './cli-args.js';
+import { type Drop, functionLogFiles, plan, ROOT, type ServeSettings, table, USAGE } from './cli-args.js';
+import { startServe } from './serve.js';
 import { startLocalStack } from './stack.js';
 
+/** Serve mode: start, print the banner, and run until SIGINT or SIGTERM, then stop everything. */
+async function serve(settings: ServeSettings, drops: Drop[]): Promise<number> {
+  const started = Date.now();
+  console.log('Starting the local stack in serve mode: synthesizing the CDK app (esbuild bundles), then the emulators on fixed ports…');
+  const session = await startServe({ ...settings, drops, print: (line) => console.log(line) });
+  console.log(`\nServing (ready in ${((Date.now() - started) / 1000).toFixed(1)}s). Ctrl-C stops the local stack.`);
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  console.log(`${signal}: stopping…`);
+  // A second Ctrl-C does not wait for a clean stop. The first one can arrive twice at once (from the
+  // terminal to the whole process group, and relayed by tsx): only a later one counts.
+  const stopping = Date.now();
+  const force = () => {
+    if (Date.now() - stopping > 1_000) process.exit(130);
+  };
+  process.on('SIGINT', force);
+  process.on('SIGTERM', force);
+  await session.stop();
+  console.log('Stopped.');
+  return 0;
+}
+
 async function main(): Promise<number> {
-  const { drops, timeoutSeconds, help } = plan(process.argv.slice(2));
+  const { drops, timeoutSeconds, help, serve: serveSettings } = plan(process.argv.slice(2));
   if (help) {
     console.log(USAGE);
     return 0;
   }
+  if (serveSettings) return serve(serveSettings, drops);
   if (drops.length === 0) throw new Error('No .csv files to drop');
   const logDir = join(ROOT, '.local', 'logs');
-  mkdirSync(logDir, { recursive: true });
-  const logs = new Map<string, ReturnType<typeof createWriteStream>>();
-  const logSink = (line: string, fn: string) => {
-    let stream = logs.get(fn);
-    if (!stream) {
-      stream = createWriteStream(join(logDir, `${fn}.log`), { flags: 'w' });
-      logs.set(fn, stream);
-    }
-    stream.write(`${line}\n`);
-  };
+  const logs = functionLogFiles(logDir);
+  const logSink = logs.sink;
 
   const started = Date.now();
   const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
@@ -66,7 +84,7 @@ async function main(): Promise<number> {
     }
   } finally {
     await stack.stop();
-    for (const stream of logs.values()) stream.end();
+    await logs.close();
   }
   return code;
 }

@@ -17,13 +17,13 @@ export interface LocalDynamoDb {
   stop(): Promise<void>;
 }
 
-export async function startDynalite(): Promise<LocalDynamoDb> {
+/** Starts dynalite on 127.0.0.1, on `port` (default: a free one). */
+export async function startDynalite(port = 0): Promise<LocalDynamoDb> {
   const dynalite = require('dynalite') as (options: Record<string, unknown>) => DynaliteServer;
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve, reject) => server.listen(0, '127.0.0.1', (error) => (error ? reject(error) : resolve())));
-  const { port } = server.address();
+  await new Promise<void>((resolve, reject) => server.listen(port, '127.0.0.1', (error) => (error ? reject(error) : resolve())));
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: `http://127.0.0.1:${server.address().port}`,
     stop: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

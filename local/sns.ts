@@ -24,7 +24,16 @@ export interface LocalSns {
 /** SNS's own limits on a subject. */
 const SUBJECT = /^[\x20-\x7E]{1,99}$/;
 
-export async function startLocalSns(options: { topics: string[] }): Promise<LocalSns> {
+export interface LocalSnsOptions {
+  /** Topic ARNs that exist. */
+  topics: string[];
+  /** Called with each message as it is published (serve mode prints them and appends them to a file). */
+  onPublish?: (message: PublishedMessage) => void;
+  /** @default a free port */
+  port?: number;
+}
+
+export async function startLocalSns(options: LocalSnsOptions): Promise<LocalSns> {
   const topics = new Set(options.topics);
   const messages: PublishedMessage[] = [];
   let failing = false;
@@ -42,9 +51,11 @@ export async function startLocalSns(options: { topics: string[] }): Promise<Loca
       attributes[params.get(`MessageAttributes.entry.${i}.Name`) as string] = params.get(`MessageAttributes.entry.${i}.Value.StringValue`) ?? '';
     }
     const messageId = randomUUID();
-    messages.push({ topicArn, subject, message, attributes, messageId });
+    const published = { topicArn, subject, message, attributes, messageId };
+    messages.push(published);
+    options.onPublish?.(published);
     return `<MessageId>${xmlEscape(messageId)}</MessageId>`;
-  });
+  }, options.port);
   return {
     endpoint: server.endpoint,
     messages,

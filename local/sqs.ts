@@ -47,6 +47,8 @@ export interface LocalSqsOptions {
   timeScale?: number;
   region?: string;
   accountId?: string;
+  /** @default a free port */
+  port?: number;
 }
 
 export interface LocalSqs {
@@ -411,7 +413,7 @@ export async function startLocalSqs(options: LocalSqsOptions = {}): Promise<Loca
       void handle(req, res, body);
     });
   });
-  const port = await listenOnLoopback(server);
+  const port = await listenOnLoopback(server, options.port);
   const endpoint = `http://127.0.0.1:${port}`;
   queues = new SqsQueues({ endpoint, timeScale: options.timeScale, region: options.region, accountId: options.accountId });
   for (const q of options.queues ?? []) queues.createQueue(q.name, q.attributes);

@@ -17,13 +17,14 @@ import { type SqsEventSource, startSqsEventSource } from './event-source-mapping
 import { LocalFunction } from './lambda-runtime.js';
 import { matchesEventType, matchesNotificationFilter, type S3rverEvent, toS3Notification } from './s3-events.js';
 import { type LocalSecretsManager, startLocalSecretsManager } from './secrets-manager.js';
+import { scheduledEvent } from './schedule.js';
 import { type PublishedMessage, startLocalSns } from './sns.js';
 import { type LocalSqs, startLocalSqs } from './sqs.js';
 import { type LocalSts, startLocalSts } from './sts.js';
 import { type FunctionSpec, type QueueSpec, resolveValue, type SynthesizedStack, synthesize, UnsupportedTemplateError } from './template.js';
 
 export const LOCAL_REGION = 'us-east-1';
-const LOCAL_ACCOUNT = '000000000000';
+export const LOCAL_ACCOUNT = '000000000000';
 /** s3rver's built-in credentials: presigned URLs are verified against them. */
 const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
@@ -51,6 +52,33 @@ export interface LocalStackOptions {
   logSink?: (line: string, fn: string) => void;
   /** Overrides the trigger's event source mapping's maximum concurrency (for benchmarks that sweep it). */
   triggerMaxConcurrency?: number;
+  /** Fixed ports for the endpoints (serve mode); any left out gets a free port. @default all free ports */
+  ports?: Partial<LocalPorts>;
+  /** Called with each message published to the template's topics, as it is published. */
+  onNotification?: (message: PublishedMessage) => void;
+}
+
+/** The local endpoints, each on its own loopback port. */
+export interface LocalPorts {
+  s3: number;
+  dynamodb: number;
+  secretsManager: number;
+  sns: number;
+  sts: number;
+  sqs: number;
+  /** The HTTP API (Insider's callbacks). */
+  api: number;
+  fpsSimulator: number;
+}
+
+/** The AWS endpoints, as `http://127.0.0.1:PORT`. */
+export interface LocalEndpoints {
+  s3: string;
+  dynamodb: string;
+  secretsManager: string;
+  sns: string;
+  sts: string;
+  sqs: string;
 }
 
 /** SQS time runs 100 times faster locally unless a caller asks otherwise (see LocalStackOptions.timeScale). */
@@ -82,6 +110,8 @@ export interface LocalStack {
   readonly partnerName: string;
   readonly s3: S3Client;
   readonly dynamodb: DynamoDBClient;
+  /** Where each emulated AWS service listens (the functions get them as AWS_ENDPOINT_URL_*). */
+  readonly endpoints: LocalEndpoints;
   readonly simulator: FpsSimulator;
   readonly api: LocalHttpApi;
   readonly secrets: LocalSecretsManager;
@@ -131,13 +161,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     }
   };
   try {
-    const simulator = await startFpsSimulator({ ...options.simulator, accounts: [{ partnerName, token }] });
+    const ports = options.ports ?? {};
+    const simulator = await startFpsSimulator({ ...options.simulator, port: ports.fpsSimulator ?? options.simulator?.port, accounts: [{ partnerName, token }] });
     cleanups.push(() => simulator.stop());
 
     const synth = synthesize({ partnerName, fpsEndpointUrl: simulator.url, ...options.context });
     cleanups.push(() => rmSync(synth.outdir, { recursive: true, force: true }));
 
-    const db = await startDynalite();
+    const db = await startDynalite(ports.dynamodb);
     cleanups.push(() => db.stop());
     const tableNames = new Map<string, string>();
     for (const table of synth.tables) {
@@ -151,7 +182,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const s3Dir = mkdtempSync(join(tmpdir(), 'fps-s3-'));
     cleanups.push(() => rmSync(s3Dir, { recursive: true, force: true }));
     const s3rver = new S3rver({
-      port: 0,
+      port: ports.s3 ?? 0,
       address: '127.0.0.1',
       silent: true,
       directory: s3Dir,
@@ -169,19 +200,20 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const secretArns = new Map(synth.secrets.map((id) => [id, `arn:aws:secretsmanager:${LOCAL_REGION}:${LOCAL_ACCOUNT}:secret:${id}-local`]));
     const secrets = await startLocalSecretsManager({
       secrets: Object.fromEntries([...secretArns].map(([id, arn]) => [arn, { name: id, value: token }])),
+      port: ports.secretsManager,
     });
     cleanups.push(() => secrets.stop());
 
     const idsOfType = (type: string) => Object.entries(synth.template.Resources).filter(([, r]) => r.Type === type).map(([id]) => id);
     const topicArns = new Map(idsOfType('AWS::SNS::Topic').map((id) => [id, `arn:aws:sns:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${id}`]));
-    const sns = await startLocalSns({ topics: [...topicArns.values()] });
+    const sns = await startLocalSns({ topics: [...topicArns.values()], onPublish: options.onNotification, port: ports.sns });
     cleanups.push(() => sns.stop());
     const roleArns = new Map(idsOfType('AWS::IAM::Role').map((id) => [id, `arn:aws:iam::${LOCAL_ACCOUNT}:role/${id}`]));
-    const sts = await startLocalSts({ roles: [...roleArns.values()], credentials: LOCAL_CREDENTIALS });
+    const sts = await startLocalSts({ roles: [...roleArns.values()], credentials: LOCAL_CREDENTIALS, port: ports.sts });
     cleanups.push(() => sts.stop());
 
     const timeScale = options.timeScale ?? DEFAULT_TIME_SCALE;
-    const sqs = await startLocalSqs({ timeScale, region: LOCAL_REGION, accountId: LOCAL_ACCOUNT });
+    const sqs = await startLocalSqs({ timeScale, region: LOCAL_REGION, accountId: LOCAL_ACCOUNT, port: ports.sqs });
     cleanups.push(() => sqs.stop());
     const queueSpecs = new Map(synth.queues.map((q) => [q.logicalId, q]));
     createQueues(sqs, synth.queues);
@@ -198,7 +230,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       if (!fn) throw new UnsupportedTemplateError(`No local function for ${logicalId}`);
       return fn;
     };
-    const api = await startLocalHttpApi({ routes: routeTargets });
+    const api = await startLocalHttpApi({ routes: routeTargets, port: ports.api });
     cleanups.push(() => api.stop());
 
     const lookup = (logicalId: string, attribute?: string): string => {
@@ -369,6 +401,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       partnerName,
       s3,
       dynamodb,
+      endpoints: { s3: s3Endpoint, dynamodb: db.endpoint, secretsManager: secrets.endpoint, sns: sns.endpoint, sts: sts.endpoint, sqs: sqs.endpoint },
       simulator,
       api,
       secrets,
@@ -413,7 +446,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         duplicateRate = rate;
       },
       async sweep(at = new Date()) {
-        return pipelineFunctions.sweeper.invoke({ source: 'aws.events', 'detail-type': 'Scheduled Event', time: at.toISOString().replace(/\.\d{3}Z$/, 'Z'), detail: {} });
+        return pipelineFunctions.sweeper.invoke(scheduledEvent(at, { region: LOCAL_REGION, accountId: LOCAL_ACCOUNT }));
       },
       stop: stopAll,
     };

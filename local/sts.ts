@@ -23,6 +23,8 @@ export interface LocalStsOptions {
   roles: string[];
   /** The key every session gets: s3rver verifies signatures against its own, so hand out that one. */
   credentials: { accessKeyId: string; secretAccessKey: string };
+  /** @default a free port */
+  port?: number;
 }
 
 /** The caller is always a role here (a function's), so STS's role-chaining cap applies. */
@@ -62,6 +64,6 @@ export async function startLocalSts(options: LocalStsOptions): Promise<LocalSts>
       `<AssumedRoleId>AROALOCAL${xmlEscape(roleName.slice(0, 12).toUpperCase())}:${xmlEscape(sessionName)}</AssumedRoleId>`,
       '</AssumedRoleUser>',
     ].join('');
-  });
+  }, options.port);
   return { endpoint: server.endpoint, sessions, stop: server.stop };
 }

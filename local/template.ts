@@ -1,4 +1,4 @@
-// Synthesizes the real CDK app and reads what the local stack needs from its template: functions, tables, queues, event source mappings, routes, notifications.
+// Synthesizes the real CDK app and reads what the local stack needs from its template: functions, tables, queues, event source mappings, routes, notifications, schedules.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,6 +64,15 @@ export interface RouteSpec {
   functionLogicalId: string;
 }
 
+/** An EventBridge rule that invokes a function of the template on a `rate(…)` schedule. */
+export interface ScheduleSpec {
+  logicalId: string;
+  functionLogicalId: string;
+  /** As the template writes it, e.g. `rate(15 minutes)`. */
+  expression: string;
+  intervalMs: number;
+}
+
 export interface SynthesizedStack {
   template: CfnTemplate;
   outdir: string;
@@ -76,6 +85,7 @@ export interface SynthesizedStack {
   apis: string[];
   notifications: NotificationSpec[];
   routes: RouteSpec[];
+  schedules: ScheduleSpec[];
 }
 
 /** Thrown when the template has a shape the local stack does not know: better to stop than to drift. */
@@ -204,6 +214,9 @@ export function readTemplate(template: CfnTemplate, outdir: string): Synthesized
     routes.push({ method, path, functionLogicalId: fn });
   }
 
+  const functionIds = new Set(functions.map((f) => f.logicalId));
+  const schedules = ofType('AWS::Events::Rule').flatMap(([logicalId, r]) => readSchedule(logicalId, r, functionIds) ?? []);
+
   return {
     template,
     outdir,
@@ -216,7 +229,40 @@ export function readTemplate(template: CfnTemplate, outdir: string): Synthesized
     apis: ofType('AWS::ApiGatewayV2::Api').map(([id]) => id),
     notifications,
     routes,
+    schedules,
   };
+}
+
+const RATE_UNITS_MS: Record<string, number> = { minute: 60_000, minutes: 60_000, hour: 3_600_000, hours: 3_600_000, day: 86_400_000, days: 86_400_000 };
+
+/** The interval of an EventBridge `rate(value unit)` expression (the singular unit only with 1, as EventBridge requires). */
+export function rateIntervalMs(expression: string): number | undefined {
+  const m = /^rate\((\d+) (minutes?|hours?|days?)\)$/.exec(expression);
+  if (!m) return undefined;
+  const value = Number(m[1]);
+  const unit = m[2] as string;
+  if (value < 1 || (value === 1) !== !unit.endsWith('s')) return undefined;
+  return value * (RATE_UNITS_MS[unit] as number);
+}
+
+/** Rule properties the local stack runs; any other (event patterns, inputs, …) stops it. */
+const RULE_PROPERTIES = ['Description', 'ScheduleExpression', 'State', 'Targets', 'Name'];
+
+/** The rule's schedule; undefined when the rule is disabled. */
+function readSchedule(logicalId: string, r: CfnResource, functionIds: ReadonlySet<string>): ScheduleSpec | undefined {
+  const props = r.Properties ?? {};
+  const unknown = Object.keys(props).filter((k) => !RULE_PROPERTIES.includes(k));
+  if (unknown.length > 0) throw new UnsupportedTemplateError(`Rule ${logicalId}: the local stack runs only schedules, not ${unknown.join(', ')}`);
+  const expression = String(props.ScheduleExpression ?? '');
+  const intervalMs = rateIntervalMs(expression);
+  if (intervalMs === undefined) throw new UnsupportedTemplateError(`Rule ${logicalId}: the local stack runs rate(…) schedules only, not ${JSON.stringify(props.ScheduleExpression)}`);
+  const targets = (props.Targets ?? []) as { Arn?: Json; Input?: Json; InputPath?: Json; InputTransformer?: Json }[];
+  const target = targets[0];
+  const functionLogicalId = refOf(target?.Arn);
+  if (targets.length !== 1 || !functionLogicalId || !functionIds.has(functionLogicalId) || target?.Input || target?.InputPath || target?.InputTransformer) {
+    throw new UnsupportedTemplateError(`Rule ${logicalId}: the local stack runs a schedule with one target, a pipeline function receiving the scheduled event`);
+  }
+  return props.State === 'DISABLED' ? undefined : { logicalId, functionLogicalId, expression, intervalMs };
 }
 
 /** Queue properties the local stack creates queues with; any other (FIFO, KMS keys, …) stops it. */

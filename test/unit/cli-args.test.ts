@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { plan, table } from '../../local/cli-args.js';
+import { DEFAULT_PORT_BASE, plan, ROOT, table } from '../../local/cli-args.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cli-args-'));
 mkdirSync(join(dir, 'Email Address'));
@@ -29,6 +29,51 @@ describe('plan', () => {
 
   it('answers --help without dropping anything', () => {
     expect(plan(['--help'], dir)).toMatchObject({ help: true, drops: [] });
+  });
+});
+
+describe('plan --serve', () => {
+  it('drops nothing by default, serves on the default ports in real time, and writes under .local', () => {
+    expect(plan(['--serve'], dir)).toEqual({
+      help: false,
+      timeoutSeconds: 0,
+      drops: [],
+      serve: { portBase: DEFAULT_PORT_BASE, timeScale: 1, sweepEverySeconds: undefined, context: {}, outDir: join(ROOT, '.local') },
+    });
+  });
+
+  it('drops the samples with --examples, or the files given', () => {
+    expect(plan(['--serve', '--examples'], dir).drops.map((d) => d.key)).toEqual(['Email Address/VIP.csv', 'loose.csv']);
+    expect(plan(['--serve', join(dir, 'Email Address', 'VIP.csv'), '--segment', 'Gold'], dir).drops).toEqual([
+      { path: join(dir, 'Email Address', 'VIP.csv'), key: 'Email Address/VIP.csv', metadata: { 'segment-name': 'Gold' } },
+    ]);
+    expect(() => plan(['--serve', '--examples', join(dir, 'loose.csv')], dir)).toThrow(/not both/);
+    expect(() => plan(['--serve', '--segment', 'Gold'], dir)).toThrow(/give the files too/);
+  });
+
+  it('reads the port base, time scale, sweep interval, context and output folder', () => {
+    const { serve } = plan(['--serve', '--port-base', '0', '--time-scale', '0.01', '--sweep-every', '2', '-c', 'tokenCacheSeconds=5', '--context', 'defaultAttributeName=a=b', '--out-dir', 'tmp/x'], dir);
+    expect(serve).toEqual({ portBase: 0, timeScale: 0.01, sweepEverySeconds: 2, context: { tokenCacheSeconds: '5', defaultAttributeName: 'a=b' }, outDir: join(process.cwd(), 'tmp/x') });
+  });
+
+  it.each([
+    [['--port-base', '80'], /--port-base must be 0 \(free ports\) or a port from 1024 to 65527/],
+    [['--port-base', '65530'], /--port-base must be/],
+    [['--port-base', '4600.5'], /--port-base must be/],
+    [['--time-scale', '0'], /--time-scale must be a positive number/],
+    [['--sweep-every', 'soon'], /--sweep-every must be a positive number/],
+    [['-c', 'tokenCacheSeconds'], /-c takes key=value/],
+    [['-c', '=5'], /-c takes key=value/],
+    [['-c', 'partnerName=x'], /set by the local stack/],
+    [['--timeout', '5'], /--timeout does not go with --serve/],
+  ])('refuses %j', (args, message) => {
+    expect(() => plan(['--serve', ...args], dir)).toThrow(message);
+  });
+
+  it('keeps the serve flags to serve mode, so npm start without --serve is unchanged', () => {
+    expect(() => plan(['--port-base', '4600'], dir)).toThrow(/--port-base goes only with --serve/);
+    expect(() => plan(['--examples', '-c', 'a=b'], dir)).toThrow(/--context, --examples go only with --serve/);
+    expect(plan([], dir)).toEqual({ drops: plan([], dir).drops, timeoutSeconds: 60, help: false });
   });
 });
 

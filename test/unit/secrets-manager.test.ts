@@ -1,6 +1,8 @@
 // Checks the local Secrets Manager endpoint against the real AWS SDK v3 client.
 import {
   GetSecretValueCommand,
+  PutSecretValueCommand,
+  ResourceExistsException,
   ResourceNotFoundException,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
@@ -71,6 +73,51 @@ describe('local Secrets Manager', () => {
     const back = await client.send(new GetSecretValueCommand({ SecretId: 'fps-token' }));
     expect(back.SecretString).toBe('s3cret');
     expect(() => sm.setSecret('missing', 'v')).toThrow(/no such secret/);
+  });
+
+  it('lists its secrets by ARN and name', () => {
+    expect(sm.list()).toEqual([{ arn: ARN, name: 'fps-token' }]);
+  });
+
+  describe('PutSecretValue', () => {
+    it('adds a version that becomes AWSCURRENT; the one before becomes AWSPREVIOUS', async () => {
+      const before = await client.send(new GetSecretValueCommand({ SecretId: ARN }));
+      const put = await client.send(new PutSecretValueCommand({ SecretId: 'fps-token', SecretString: 'new-token' }));
+      expect(put).toMatchObject({ ARN, Name: 'fps-token', VersionStages: ['AWSCURRENT'] });
+      expect(put.VersionId).not.toBe(before.VersionId);
+      const current = await client.send(new GetSecretValueCommand({ SecretId: ARN }));
+      expect(current).toMatchObject({ SecretString: 'new-token', VersionId: put.VersionId, VersionStages: ['AWSCURRENT'] });
+      const previous = await client.send(new GetSecretValueCommand({ SecretId: ARN, VersionStage: 'AWSPREVIOUS' }));
+      expect(previous).toMatchObject({ SecretString: before.SecretString, VersionId: before.VersionId, VersionStages: ['AWSPREVIOUS'] });
+      const byId = await client.send(new GetSecretValueCommand({ SecretId: ARN, VersionId: before.VersionId }));
+      expect(byId.SecretString).toBe(before.SecretString);
+      sm.setSecret(ARN, 's3cret');
+    });
+
+    it('takes the ClientRequestToken as the version id, and a repeated token is a retry', async () => {
+      const token = 'a'.repeat(32);
+      const first = await client.send(new PutSecretValueCommand({ SecretId: ARN, SecretString: 'v1', ClientRequestToken: token }));
+      expect(first.VersionId).toBe(token);
+      const again = await client.send(new PutSecretValueCommand({ SecretId: ARN, SecretString: 'v1', ClientRequestToken: token }));
+      expect(again.VersionId).toBe(token);
+      const other = await client.send(new PutSecretValueCommand({ SecretId: ARN, SecretString: 'v2', ClientRequestToken: token })).catch((e: unknown) => e);
+      expect(other).toBeInstanceOf(ResourceExistsException);
+      expect((await client.send(new GetSecretValueCommand({ SecretId: ARN }))).SecretString).toBe('v1');
+      sm.setSecret(ARN, 's3cret');
+    });
+
+    it('refuses an unknown secret, a missing value and a binary one', async () => {
+      const put = (input: Record<string, unknown>) =>
+        client.send(new PutSecretValueCommand({ SecretId: ARN, ...input })).then(
+          () => undefined,
+          (e: unknown) => (e as Error).name,
+        );
+      expect(await put({ SecretId: 'nope', SecretString: 'x' })).toBe('ResourceNotFoundException');
+      expect(await put({})).toBe('InvalidRequestException');
+      expect(await put({ SecretBinary: new Uint8Array([1]) })).toBe('InvalidRequestException');
+      expect(await put({ SecretString: 'x'.repeat(65_537) })).toBe('InvalidParameterException');
+      expect((await client.send(new GetSecretValueCommand({ SecretId: ARN }))).SecretString).toBe('s3cret');
+    });
   });
 
   it('counts GetSecretValue calls, including misses', async () => {
