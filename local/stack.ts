@@ -280,8 +280,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     };
     const makeFunction = (spec: FunctionSpec) => {
       const environment: Record<string, string> = { ...platformEnv, ...recordingEndpoints.get(spec.logicalId) };
+      // The SDK sends a queue's calls to its URL's host: queue URLs name the function's own SQS endpoint, as in AWS.
+      const sqsEndpoint = environment.AWS_ENDPOINT_URL_SQS as string;
+      const ownLookup = (logicalId: string, attribute?: string) => lookup(logicalId, attribute).replace(`${sqs.endpoint}/`, `${sqsEndpoint}/`);
       for (const [name, value] of Object.entries(spec.environment)) {
-        environment[name] = resolveValue(value, { lookup, region: LOCAL_REGION, accountId: LOCAL_ACCOUNT });
+        environment[name] = resolveValue(value, { lookup: ownLookup, region: LOCAL_REGION, accountId: LOCAL_ACCOUNT });
       }
       return new LocalFunction({
         name: spec.role,

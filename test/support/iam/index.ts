@@ -14,4 +14,4 @@ export {
   readIam,
   UnsupportedIamTemplateError,
 } from './template-iam.js';
-export { evaluateRecordedCalls, expectEveryCallAllowed, localResolver, recordedCalls } from './recorded.js';
+export { evaluateRecordedCalls, expectEveryCallAllowed, localResolver, recordedCalls, stopAfterCheckingCalls } from './recorded.js';

@@ -39,3 +39,13 @@ export async function expectEveryCallAllowed(stack: LocalStack): Promise<IamEval
   expect(describeDenials(evaluation)).toBe('');
   return evaluation;
 }
+
+/** For `afterAll`: the IAM check on every call the stack recorded, then the stack stopped whatever the check found. */
+export async function stopAfterCheckingCalls(stack: LocalStack | undefined): Promise<void> {
+  if (!stack) return;
+  try {
+    await expectEveryCallAllowed(stack);
+  } finally {
+    await stack.stop();
+  }
+}
