@@ -117,9 +117,13 @@ describe('resolveValue', () => {
     expect(resolveValue({ 'Fn::Join': ['.', ['execute-api', { Ref: 'AWS::URLSuffix' }]] }, context)).toBe('execute-api.amazonaws.com');
   });
 
-  it('substitutes Fn::Sub variables, pseudo parameters, Refs, attributes, and keeps ${!literals}', () => {
+  it('substitutes Fn::Sub variables, pseudo parameters, Refs and attributes, and keeps escaped literals', () => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation's Fn::Sub syntax
     expect(resolveValue({ 'Fn::Sub': 'cdk-assets-${AWS::AccountId}-${AWS::Region}' }, context)).toBe('cdk-assets-123456789012-eu-west-1');
-    expect(resolveValue({ 'Fn::Sub': ['${Table}/${Role.Arn}/${x}/${!Literal}', { x: { Ref: 'Queue' } }] }, context)).toBe('ref:Table/Role.Arn/ref:Queue/${Literal}');
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation's Fn::Sub syntax
+    const withVariables = { 'Fn::Sub': ['${Table}/${Role.Arn}/${x}/${!Literal}', { x: { Ref: 'Queue' } }] };
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: what Fn::Sub makes of an escaped literal
+    expect(resolveValue(withVariables, context)).toBe('ref:Table/Role.Arn/ref:Queue/${Literal}');
   });
 
   it('stops on an intrinsic it does not know', () => {
