@@ -55,7 +55,7 @@ export interface LocalStackOptions {
   /** Overrides the trigger's event source mapping's maximum concurrency (for benchmarks that sweep it). */
   triggerMaxConcurrency?: number;
   /**
-   * Record every AWS call the functions make, and the calls AWS makes for them (`LocalStack.calls`),
+   * Record every AWS call the functions make, and the calls AWS makes for them (`LocalStack.recorder`),
    * through a recording proxy per function. Off: the functions call the emulators directly.
    * @default true
    */
@@ -131,7 +131,7 @@ export interface LocalStack {
    * own, their pollers', the presigned downloads (by the signing role's session), and the platform's
    * (Lambda's logs, S3's events, invocations). Empty with `recordCalls: false`.
    */
-  readonly calls: Pick<CallRecorder, 'calls' | 'unmapped'>;
+  readonly recorder: Pick<CallRecorder, 'calls' | 'unmapped'>;
   /** A template value (Ref, GetAtt, Join, Sub) as the local stack resolves it, ARNs included. */
   resolve(value: Json): string;
   stop(): Promise<void>;
@@ -296,7 +296,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         maxConcurrency: environmentsFor(spec),
         logSink: options.logSink,
         onPlatformEvent: recording
-          ? (event) => (event.kind === 'environmentStarted' ? platform.environmentStarted : platform.invoked).call(platform, spec.logicalId, event.logStreamName, spec.role)
+          ? ({ kind, logStreamName }) =>
+              kind === 'environmentStarted'
+                ? platform.environmentStarted(spec.logicalId, logStreamName, spec.role)
+                : platform.invoked(spec.logicalId, logStreamName, spec.role)
           : undefined,
       });
     };
@@ -472,7 +475,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         if (recording) platform.scheduleInvoked(synth.functions.find((f) => f.role === FunctionRole.sweeper)?.logicalId ?? '');
         return pipelineFunctions.sweeper.invoke({ source: 'aws.events', 'detail-type': 'Scheduled Event', time: at.toISOString().replace(/\.\d{3}Z$/, 'Z'), detail: {} });
       },
-      calls: recorder,
+      recorder,
       resolve,
       stop: stopAll,
     };

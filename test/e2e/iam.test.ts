@@ -152,7 +152,7 @@ function statementsAt(copy: Mutable, path: string, property = 'PolicyDocument'):
 describe('the calls the local stack recorded', () => {
   it('are each allowed by the template, and hold the actions each principal needs, no more', () => {
     const actions = new Map<string, Set<string>>();
-    for (const call of stack.calls.calls) actions.set(who(call), (actions.get(who(call)) ?? new Set()).add(call.action));
+    for (const call of stack.recorder.calls) actions.set(who(call), (actions.get(who(call)) ?? new Set()).add(call.action));
     const sorted = Object.fromEntries([...actions].map(([principal, set]) => [principal, [...set].sort()]).sort(([a], [b]) => String(a).localeCompare(String(b))));
 
     expect(describeDenials(evaluation)).toBe('');
@@ -183,9 +183,9 @@ describe('the calls the local stack recorded', () => {
       's3.amazonaws.com': ['sqs:SendMessage'],
     });
     // Every read of a dropped object names its version: the bucket is versioned.
-    expect(stack.calls.calls.filter((c) => c.action.startsWith('s3:Get')).map((c) => c.action)).not.toContain('s3:GetObject');
+    expect(stack.recorder.calls.filter((c) => c.action.startsWith('s3:Get')).map((c) => c.action)).not.toContain('s3:GetObject');
     // The sweeper's query goes to the byStatus index, not the table.
-    expect(stack.calls.calls.find((c) => c.action === 'dynamodb:Query')?.resource).toMatch(/:table\/[^/]+\/index\/byStatus$/);
+    expect(stack.recorder.calls.find((c) => c.action === 'dynamodb:Query')?.resource).toMatch(/:table\/[^/]+\/index\/byStatus$/);
   });
 
   it('leave no grant unused: each statement of every role is exercised by some call', () => {
@@ -198,10 +198,10 @@ describe('the calls the local stack recorded', () => {
   });
 
   it('went through the retries, the failure queue and both redrives', () => {
-    const visibility = stack.calls.calls.filter((c) => c.action === 'sqs:ChangeMessageVisibility');
+    const visibility = stack.recorder.calls.filter((c) => c.action === 'sqs:ChangeMessageVisibility');
     expect(visibility.length).toBeGreaterThanOrEqual(1 + 3 * TRIGGER_MAX_RECEIVES);
     // The redrive command copied a version onto its key: a new event, a new read of the new version.
-    expect(stack.calls.calls.filter((c) => c.action === 's3:GetObjectVersion' && c.resource.endsWith(COMMAND_REDRIVEN)).length).toBeGreaterThanOrEqual(2);
+    expect(stack.recorder.calls.filter((c) => c.action === 's3:GetObjectVersion' && c.resource.endsWith(COMMAND_REDRIVEN)).length).toBeGreaterThanOrEqual(2);
   });
 });
 

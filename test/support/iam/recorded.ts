@@ -13,7 +13,7 @@ export function localResolver(stack: LocalStack): Resolve {
 
 /** The recorded calls as the IAM check takes them. */
 export function recordedCalls(stack: LocalStack): AwsCall[] {
-  return stack.calls.calls.map(({ principal, action, resource }) => ({ principal, action, resource }));
+  return stack.recorder.calls.map(({ principal, action, resource }) => ({ principal, action, resource }));
 }
 
 /**
@@ -33,8 +33,8 @@ export async function evaluateRecordedCalls(
  * the recorder could not map to an IAM action. Call it before stopping the stack (e.g. in `afterAll`).
  */
 export async function expectEveryCallAllowed(stack: LocalStack): Promise<IamEvaluation> {
-  expect(stack.calls.unmapped, 'requests the call recorder could not map to IAM actions').toEqual([]);
-  expect(stack.calls.calls.length, 'no AWS call was recorded: is recordCalls off?').toBeGreaterThan(0);
+  expect(stack.recorder.unmapped, 'requests the call recorder could not map to IAM actions').toEqual([]);
+  expect(stack.recorder.calls.length, 'no AWS call was recorded: is recordCalls off?').toBeGreaterThan(0);
   const evaluation = await evaluateRecordedCalls(stack);
   expect(describeDenials(evaluation)).toBe('');
   return evaluation;
