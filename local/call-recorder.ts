@@ -159,7 +159,9 @@ export function startCallRecorder(options: CallRecorderOptions): CallRecorder {
     if (service === 's3') {
       // Object bodies stream through untouched; the path, query and headers name the action.
       const mapped = mapOrNote(undefined);
-      options.onS3Request?.(decodeURIComponent(new URL(url, 'http://local').pathname.split('/')[1] ?? ''), at);
+      const bucket = new URL(url, 'http://local').pathname.split('/')[1] ?? '';
+      // A malformed escape is S3's to refuse; the bucket name has none anyway.
+      if (!bucket.includes('%')) options.onS3Request?.(bucket, at);
       const recorded = mapped ? recordMapped(mapped) : [];
       forward(undefined, (status) => {
         for (const call of recorded) call.status = status;
@@ -179,20 +181,15 @@ export function startCallRecorder(options: CallRecorderOptions): CallRecorder {
         return;
       }
       const body = Buffer.concat(chunks);
-      let mapped = mapOrNote(body);
-      if (mapped && service === 'secretsmanager') {
-        // The ARN IAM evaluates is the secret's full one, which the answer names (the request may give a name).
-        const asked = mapped;
-        mapped = undefined;
-        forward(body, (status, responseBody) => {
+      const mapped = mapOrNote(body);
+      // Secrets Manager: IAM evaluates the secret's full ARN, which its answer names (the request may give a name).
+      const deferred = service === 'secretsmanager';
+      const recorded = mapped && !deferred ? recordMapped(mapped) : [];
+      forward(body, (status, responseBody) => {
+        if (mapped && deferred) {
           const arn = secretArnIn(responseBody);
-          const recorded = recordMapped({ ...asked, requirements: asked.requirements.map((r) => ({ ...r, resource: arn ?? r.resource })) });
-          for (const call of recorded) call.status = status;
-        });
-        return;
-      }
-      const recorded = mapped ? recordMapped(mapped) : [];
-      forward(body, (status) => {
+          recorded.push(...recordMapped({ ...mapped, requirements: mapped.requirements.map((r) => ({ ...r, resource: arn ?? r.resource })) }));
+        }
         for (const call of recorded) call.status = status;
       });
     });
