@@ -49,6 +49,12 @@ export interface LocalFunctionOptions {
   async?: AsyncInvokeConfig;
   /** Receives every line the function writes, plus the platform's START/END/REPORT lines. */
   logSink?: (line: string, fn: string) => void;
+  /**
+   * Told what Lambda does with the execution role on its own, for a call recorder: an environment
+   * starts (Lambda assumes the role and creates the environment's log stream), an invocation runs (its
+   * log events are put to that stream).
+   */
+  onPlatformEvent?: (event: { kind: 'environmentStarted' | 'invoked'; logStreamName: string }) => void;
 }
 
 export interface LocalFunctionStats {
@@ -115,6 +121,11 @@ interface Sleeper {
   wake(): void;
 }
 
+/** The log stream of the environment numbered `seq`. */
+function logStreamName(seq: number): string {
+  return `local/[$LATEST]${seq.toString(16).padStart(8, '0')}`;
+}
+
 /** Lambda's reserved variables are set last so the function's own environment cannot change them. */
 function lambdaEnvironment(
   opts: Pick<LocalFunctionOptions, 'name' | 'assetDir' | 'handler' | 'environment'>,
@@ -130,7 +141,7 @@ function lambdaEnvironment(
     AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
     AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
     AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${opts.name}`,
-    AWS_LAMBDA_LOG_STREAM_NAME: `local/[$LATEST]${seq.toString(16).padStart(8, '0')}`,
+    AWS_LAMBDA_LOG_STREAM_NAME: logStreamName(seq),
     AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
     LAMBDA_TASK_ROOT: opts.assetDir,
     _HANDLER: opts.handler,
@@ -320,6 +331,7 @@ export class LocalFunction {
     const seq = this.nextEnvSeq++;
     const child = spawnChild(this.opts, this.memoryMb, seq);
     this.counters.coldStarts++;
+    this.opts.onPlatformEvent?.({ kind: 'environmentStarted', logStreamName: logStreamName(seq) });
     for (const stream of [child.stdout, child.stderr]) {
       if (stream) forEachLine(stream, (line) => this.sink(line, this.name));
     }
@@ -425,6 +437,7 @@ export class LocalFunction {
 
     this.sink(`START RequestId: ${requestId} Version: $LATEST`, this.name);
     startLogged = true;
+    this.opts.onPlatformEvent?.({ kind: 'invoked', logStreamName: logStreamName(env.seq) });
     startedAt = performance.now();
     const id = this.nextInvokeId++;
     const deadlineMs = Date.now() + timeoutMs;

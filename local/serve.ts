@@ -104,7 +104,9 @@ export async function startServe(options: ServeOptions): Promise<ServeSession> {
     }
   };
 
-  const stack = await startLocalStack({ logSink: logs.sink, onNotification, ports, timeScale: options.timeScale, context: options.context });
+  // No call recording: a session may run for days and the recorder keeps every call (the e2e tests check IAM),
+  // and presigned URLs then name the fixed S3 port rather than a recording proxy's.
+  const stack = await startLocalStack({ logSink: logs.sink, onNotification, ports, timeScale: options.timeScale, context: options.context, recordCalls: false });
   const timers: ScheduleTimer[] = [];
   let browser: TableBrowser | undefined;
   const stop = async () => {

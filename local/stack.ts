@@ -11,17 +11,20 @@ import { decodeS3EventKey } from '../lambdas/core/naming.js';
 import { isSegmentLockItem, recordFromItem } from '../lambdas/adapters/dynamodb-uploads-store.js';
 import { FINAL_STATUSES, FunctionRole } from '../lambdas/shared/contract.js';
 import { type LocalHttpApi, startLocalHttpApi } from './api-gateway.js';
+import { type CallRecorder, endpointVariables, startCallRecorder } from './call-recorder.js';
 import { createTableFromTemplate, startDynalite } from './dynamodb.js';
 import { type FpsSimulator, type FpsSimulatorOptions, startFpsSimulator } from './fps-simulator.js';
 import { type SqsEventSource, startSqsEventSource } from './event-source-mapping.js';
 import { LocalFunction } from './lambda-runtime.js';
+import { PlatformCalls } from './platform-calls.js';
 import { matchesEventType, matchesNotificationFilter, type S3rverEvent, toS3Notification } from './s3-events.js';
+import { emulateVersioning, versionedBucketIds } from './s3-versions.js';
 import { type LocalSecretsManager, startLocalSecretsManager } from './secrets-manager.js';
 import { scheduledEvent } from './schedule.js';
 import { type PublishedMessage, startLocalSns } from './sns.js';
 import { type LocalSqs, startLocalSqs } from './sqs.js';
 import { type LocalSts, startLocalSts } from './sts.js';
-import { type FunctionSpec, type QueueSpec, resolveValue, type SynthesizedStack, synthesize, UnsupportedTemplateError } from './template.js';
+import { derivedValue, type FunctionSpec, type Json, type QueueSpec, resolveValue, type SynthesizedStack, synthesize, UnsupportedTemplateError } from './template.js';
 
 export const LOCAL_REGION = 'us-east-1';
 export const LOCAL_ACCOUNT = '000000000000';
@@ -56,6 +59,12 @@ export interface LocalStackOptions {
   ports?: Partial<LocalPorts>;
   /** Called with each message published to the template's topics, as it is published. */
   onNotification?: (message: PublishedMessage) => void;
+  /**
+   * Record every AWS call the functions make, and the calls AWS makes for them (`LocalStack.recorder`),
+   * through a recording proxy per function. Off: the functions call the emulators directly.
+   * @default true
+   */
+  recordCalls?: boolean;
 }
 
 /** The local endpoints, each on its own loopback port. */
@@ -147,6 +156,14 @@ export interface LocalStack {
   setDuplicateEventRate(rate: number): void;
   /** Runs the scheduled timeout sweeper once, as if scheduled at `at` (default now). */
   sweep(at?: Date): Promise<unknown>;
+  /**
+   * Every AWS call made for the stack, each with its principal, IAM action and resource: the functions'
+   * own, their pollers', the presigned downloads (by the signing role's session), and the platform's
+   * (Lambda's logs, S3's events, invocations). Empty with `recordCalls: false`.
+   */
+  readonly recorder: Pick<CallRecorder, 'calls' | 'unmapped'>;
+  /** A template value (Ref, GetAtt, Join, Sub) as the local stack resolves it, ARNs included. */
+  resolve(value: Json): string;
   stop(): Promise<void>;
 }
 
@@ -188,6 +205,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       directory: s3Dir,
       configureBuckets: [...bucketNames.values()].map((name) => ({ name })),
     });
+    const versions = emulateVersioning(s3rver, versionedBucketIds(synth.template).map((id) => bucketNames.get(id) ?? id));
     const s3Address = (await s3rver.run()) as { port: number };
     cleanups.push(() => {
       const closing = s3rver.close();
@@ -223,7 +241,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const routeTargets = synth.routes.map((route) => ({
       method: route.method,
       path: route.path,
-      fn: { invoke: (event: unknown) => requireFunction(route.functionLogicalId).invoke(event) },
+      fn: {
+        invoke: (event: unknown) => {
+          if (recording) platform.routeInvoked(route.method, route.path, route.functionLogicalId);
+          return requireFunction(route.functionLogicalId).invoke(event);
+        },
+      },
     }));
     const requireFunction = (logicalId: string) => {
       const fn = byLogicalId.get(logicalId);
@@ -243,8 +266,32 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       if (queueSpecs.has(logicalId) && (!attribute || attribute === 'QueueUrl')) return sqs.queueUrl(logicalId);
       if (queueSpecs.has(logicalId) && attribute === 'Arn') return sqs.queueArn(logicalId);
       if (queueSpecs.has(logicalId) && attribute === 'QueueName') return logicalId;
+      const type = synth.template.Resources[logicalId]?.Type;
+      const name = tableNames.get(logicalId) ?? bucketNames.get(logicalId) ?? logicalId;
+      const derived = type === undefined ? undefined : derivedValue(type, name, attribute, { region: LOCAL_REGION, accountId: LOCAL_ACCOUNT });
+      if (derived !== undefined) return derived;
       throw new UnsupportedTemplateError(`The local stack has no value for ${logicalId}${attribute ? `.${attribute}` : ''}`);
     };
+
+    const resolve = (value: Json) => resolveValue(value, { lookup, region: LOCAL_REGION, accountId: LOCAL_ACCOUNT });
+    const recorder = startCallRecorder({
+      region: LOCAL_REGION,
+      accountId: LOCAL_ACCOUNT,
+      upstreams: { s3: s3Endpoint, dynamodb: db.endpoint, secretsmanager: secrets.endpoint, sns: sns.endpoint, sts: sts.endpoint, sqs: sqs.endpoint },
+      sessionOf: (token) => sts.sessions.find((session) => session.sessionToken === token),
+      onS3Request: (bucketName, at) => platform.s3Requested(bucketName, at),
+    });
+    cleanups.push(() => recorder.stop());
+    const platform = new PlatformCalls({ template: synth.template, resolve, region: LOCAL_REGION, accountId: LOCAL_ACCOUNT, recorder });
+    const recording = options.recordCalls ?? true;
+    // Each function's calls go through a proxy that knows its execution role.
+    const recordingEndpoints = new Map<string, Record<string, string>>();
+    if (recording) {
+      platform.notificationsConfigured();
+      for (const spec of synth.functions) {
+        recordingEndpoints.set(spec.logicalId, endpointVariables(await recorder.proxy(platform.executionRole(spec.logicalId), spec.role)));
+      }
+    }
 
     const platformEnv = {
       AWS_REGION: LOCAL_REGION,
@@ -264,9 +311,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       POWERTOOLS_DEV: 'false',
     };
     const makeFunction = (spec: FunctionSpec) => {
-      const environment: Record<string, string> = { ...platformEnv };
+      const environment: Record<string, string> = { ...platformEnv, ...recordingEndpoints.get(spec.logicalId) };
+      // The SDK sends a queue's calls to its URL's host: queue URLs name the function's own SQS endpoint, as in AWS.
+      const sqsEndpoint = environment.AWS_ENDPOINT_URL_SQS as string;
+      const ownLookup = (logicalId: string, attribute?: string) => lookup(logicalId, attribute).replace(`${sqs.endpoint}/`, `${sqsEndpoint}/`);
       for (const [name, value] of Object.entries(spec.environment)) {
-        environment[name] = resolveValue(value, { lookup, region: LOCAL_REGION, accountId: LOCAL_ACCOUNT });
+        environment[name] = resolveValue(value, { lookup: ownLookup, region: LOCAL_REGION, accountId: LOCAL_ACCOUNT });
       }
       return new LocalFunction({
         name: spec.role,
@@ -277,6 +327,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         memoryMb: spec.memoryMb,
         maxConcurrency: environmentsFor(spec),
         logSink: options.logSink,
+        onPlatformEvent: recording
+          ? ({ kind, logStreamName }) =>
+              kind === 'environmentStarted'
+                ? platform.environmentStarted(spec.logicalId, logStreamName, spec.role)
+                : platform.invoked(spec.logicalId, logStreamName, spec.role)
+          : undefined,
       });
     };
     /** A mapping's maximum concurrency, or for the trigger's the caller's override (benchmarks sweep it). */
@@ -315,7 +371,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       const queueVisibility = Number(queueSpecs.get(mapping.queueLogicalId)?.attributes.VisibilityTimeout ?? 30);
       eventSources.push(
         await startSqsEventSource({
-          endpoint: sqs.endpoint,
+          // The function's own SQS endpoint: with recordCalls, its role's recording proxy.
+          endpoint: fn.environment.AWS_ENDPOINT_URL_SQS ?? sqs.endpoint,
           queueUrl: sqs.queueUrl(mapping.queueLogicalId),
           credentials: { accessKeyId: fn.environment.AWS_ACCESS_KEY_ID ?? '', secretAccessKey: fn.environment.AWS_SECRET_ACCESS_KEY ?? '' },
           region: LOCAL_REGION,
@@ -342,12 +399,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         if (n.bucketLogicalId !== bucketId) continue;
         if (!matchesEventType(record.eventName, n.events) || !matchesNotificationFilter(record.s3.object.key, n.filterRules)) continue;
         // What S3 sends: the event notification as the message body (its queue policy lets it).
-        const body = JSON.stringify(toS3Notification(raw));
+        const body = JSON.stringify(toS3Notification(raw, { versionId: versions.current(record.s3.bucket.name, record.s3.object.key) }));
         sqs.sendMessage(n.queueLogicalId, body);
+        if (recording) platform.eventSent(n.bucketLogicalId, n.queueLogicalId);
         deliveredEvents.push({ key: record.s3.object.key, duplicate: false });
         if (duplicateRate > 0 && Math.random() < duplicateRate) {
           // The same event again, same sequencer: what S3's at-least-once delivery looks like.
           sqs.sendMessage(n.queueLogicalId, body);
+          if (recording) platform.eventSent(n.bucketLogicalId, n.queueLogicalId);
           deliveredEvents.push({ key: record.s3.object.key, duplicate: true });
         }
       }
@@ -446,8 +505,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         duplicateRate = rate;
       },
       async sweep(at = new Date()) {
+        if (recording) platform.scheduleInvoked(synth.functions.find((f) => f.role === FunctionRole.sweeper)?.logicalId ?? '');
         return pipelineFunctions.sweeper.invoke(scheduledEvent(at, { region: LOCAL_REGION, accountId: LOCAL_ACCOUNT }));
       },
+      recorder,
+      resolve,
       stop: stopAll,
     };
     return stack;

@@ -144,8 +144,44 @@ export function resolveValue(value: unknown, context: ResolveContext): string {
     if (Array.isArray(getAtt)) return context.lookup(String(getAtt[0]), String(getAtt[1]));
     const join = v['Fn::Join'];
     if (Array.isArray(join) && Array.isArray(join[1])) return join[1].map((part) => resolveValue(part, context)).join(String(join[0]));
+    const sub = v['Fn::Sub'];
+    if (typeof sub === 'string' || (Array.isArray(sub) && typeof sub[0] === 'string')) {
+      const [text, variables = {}] = (typeof sub === 'string' ? [sub] : sub) as [string, Record<string, unknown>?];
+      return text.replace(/\$\{([^}!]+)\}/g, (_, name: string) => {
+        if (name in variables) return resolveValue(variables[name], context);
+        const [logicalId = '', attribute] = name.split('.');
+        return attribute ? context.lookup(logicalId, attribute) : resolveValue({ Ref: name }, context);
+      }).replace(/\$\{!/g, '${');
+    }
   }
   throw new UnsupportedTemplateError(`Cannot resolve ${JSON.stringify(value)}`);
+}
+
+/**
+ * A resource's `Ref` (no attribute) or `Arn`, for the types whose values AWS derives from the
+ * physical name, the Region and the account; undefined for any other type or attribute.
+ */
+export function derivedValue(type: string, name: string, attribute: string | undefined, env: { region: string; accountId: string }): string | undefined {
+  const { region, accountId } = env;
+  const arns: Record<string, string> = {
+    'AWS::IAM::Role': `arn:aws:iam::${accountId}:role/${name}`,
+    'AWS::S3::Bucket': `arn:aws:s3:::${name}`,
+    'AWS::DynamoDB::Table': `arn:aws:dynamodb:${region}:${accountId}:table/${name}`,
+    // A log group's Arn ends in `:*`, which is why a grant on it covers its streams.
+    'AWS::Logs::LogGroup': `arn:aws:logs:${region}:${accountId}:log-group:${name}:*`,
+    'AWS::Lambda::Function': `arn:aws:lambda:${region}:${accountId}:function:${name}`,
+    'AWS::Events::Rule': `arn:aws:events:${region}:${accountId}:rule/${name}`,
+    'AWS::SNS::Topic': `arn:aws:sns:${region}:${accountId}:${name}`,
+    'AWS::KMS::Key': `arn:aws:kms:${region}:${accountId}:key/${name}`,
+    'AWS::IAM::ManagedPolicy': `arn:aws:iam::${accountId}:policy/${name}`,
+  };
+  // Types whose Ref is their ARN rather than their name.
+  const refIsArn = new Set(['AWS::SNS::Topic', 'AWS::IAM::ManagedPolicy']);
+  const arn = arns[type];
+  if (attribute === 'Arn' || (attribute === 'TopicArn' && type === 'AWS::SNS::Topic')) return arn;
+  if (attribute !== undefined) return undefined;
+  if (refIsArn.has(type)) return arn;
+  return arn !== undefined || type === 'AWS::ApiGatewayV2::Api' ? name : undefined;
 }
 
 export function readTemplate(template: CfnTemplate, outdir: string): SynthesizedStack {

@@ -44,17 +44,13 @@ export class UploadsTable extends Construct {
   }
 
   /**
-   * Single-item reads and writes, conditional ones included: what the trigger needs to claim an
-   * object version, lock and release a segment name, and record the outcome. No scans or queries.
+   * Single-item reads and conditional writes: what the trigger needs to claim an object version
+   * (PutItem), lock and release a segment name and record the outcome (UpdateItem), and read a claim
+   * or a lock's holder (GetItem). No deletes (a lock is released by an update), no transactions, no
+   * scans or queries.
    */
   grantItemWrites(grantee: iam.IGrantable): iam.Grant {
-    return this.grantOnTable(grantee, [
-      'dynamodb:GetItem',
-      'dynamodb:PutItem',
-      'dynamodb:UpdateItem',
-      'dynamodb:ConditionCheckItem',
-      'dynamodb:DeleteItem',
-    ]);
+    return this.grantOnTable(grantee, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
   }
 
   /** Reading and updating existing items only: what the callback needs to record Insider's counts once. */

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, parsePipelineConfig } from '../../infra/config.js';
 import type { UploadRecord } from '../../lambdas/core/ports.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
+import { stopAfterCheckingCalls } from '../support/iam/index.js';
 
 const MAX_FILE_BYTES = 1024;
 let stack: LocalStack;
@@ -13,9 +14,8 @@ beforeAll(async () => {
   stack = await startLocalStack({ context: { maxFileBytes: MAX_FILE_BYTES }, simulator: { faults: { callbackDropped: 1 } } });
 });
 
-afterAll(async () => {
-  await stack?.stop();
-});
+// Every AWS call the functions and the platform made here must be allowed by the template's IAM.
+afterAll(() => stopAfterCheckingCalls(stack));
 
 interface DropCase {
   /** The row's first cell in the README table, verbatim. */

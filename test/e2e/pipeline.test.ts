@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UploadRecord } from '../../lambdas/core/ports.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
+import { stopAfterCheckingCalls } from '../support/iam/index.js';
 
 let stack: LocalStack;
 const MAX_FILE_BYTES = 2048;
@@ -21,9 +22,8 @@ beforeAll(async () => {
   stack.simulator.setScript((payload) => (payload.segmentName ? SCRIPTED[payload.segmentName] : undefined));
 });
 
-afterAll(async () => {
-  await stack?.stop();
-});
+// Every AWS call the functions and the platform made here must be allowed by the template's IAM.
+afterAll(() => stopAfterCheckingCalls(stack));
 
 const emails = (n: number, prefix = 'user') => Array.from({ length: n }, (_, i) => `${prefix}${i}@example.com`).join('\n');
 const requestsFor = (segment: string) => stack.simulator.requests.filter((r) => r.segmentName === segment);

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UploadRecord } from '../../lambdas/core/ports.js';
 import { TRIGGER_MAX_RECEIVES } from '../../lambdas/shared/contract.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
+import { stopAfterCheckingCalls } from '../support/iam/index.js';
 
 /** Every SQS wait runs 100 times faster: a 120 s Retry-After lasts 1.2 s. */
 const TIME_SCALE = 0.01;
@@ -31,7 +32,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   sqs?.destroy();
-  await stack?.stop();
+  await stopAfterCheckingCalls(stack);
 });
 
 const emails = (n: number) => Array.from({ length: n }, (_, i) => `user${i}@example.com`).join('\n');

@@ -4,6 +4,7 @@ import type { FinalStatusMessage } from '../../lambdas/adapters/sns-status-publi
 import type { UploadRecord } from '../../lambdas/core/ports.js';
 import { MAX_CALLBACK_BODY_BYTES, METRICS_NAMESPACE, MetricName, PRESIGN_ROLE_MAX_SECONDS, ServiceName } from '../../lambdas/shared/contract.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
+import { stopAfterCheckingCalls } from '../support/iam/index.js';
 
 const TOKEN = 'a-very-recognisable-token-123';
 const COMPLETED_KEY = 'em/Secret check.csv';
@@ -49,9 +50,8 @@ beforeAll(async () => {
   expect(timedOut?.status).toBe('timed_out');
 });
 
-afterAll(async () => {
-  await stack?.stop();
-});
+// Every AWS call the functions and the platform made here must be allowed by the template's IAM.
+afterAll(() => stopAfterCheckingCalls(stack));
 
 describe('secrets', () => {
   it('the token reaches Insider but neither the template nor any function log line', () => {

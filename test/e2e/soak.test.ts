@@ -5,6 +5,7 @@ import type { UploadRecord } from '../../lambdas/core/ports.js';
 import { FINAL_STATUSES } from '../../lambdas/shared/contract.js';
 import { mulberry32 } from '../../local/prng.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
+import { stopAfterCheckingCalls } from '../support/iam/index.js';
 
 const SEED = Number(process.env.SOAK_SEED ?? 20261129);
 const NORMAL_FILES = Number(process.env.SOAK_FILES ?? 190);
@@ -49,9 +50,8 @@ beforeAll(async () => {
   });
 }, 120_000);
 
-afterAll(async () => {
-  await stack?.stop();
-});
+// Every AWS call the functions and the platform made here must be allowed by the template's IAM.
+afterAll(() => stopAfterCheckingCalls(stack));
 
 function csv(): string {
   const n = 1 + Math.floor(random() * 6);

@@ -1,7 +1,7 @@
 // The local stack's template reader on hand-made templates: functions found by their role, queues, event source mappings and notifications, values resolved like CloudFormation.
 import { describe, expect, it } from 'vitest';
 import { FUNCTION_ROLE_METADATA, FunctionRole } from '../../lambdas/shared/contract.js';
-import { type CfnResource, type CfnTemplate, readTemplate, resolveValue, UnsupportedTemplateError } from '../../local/template.js';
+import { type CfnResource, type CfnTemplate, derivedValue, readTemplate, resolveValue, UnsupportedTemplateError } from '../../local/template.js';
 
 const lambda = (metadata: Record<string, string>): CfnResource => ({
   Type: 'AWS::Lambda::Function',
@@ -117,7 +117,36 @@ describe('resolveValue', () => {
     expect(resolveValue({ 'Fn::Join': ['.', ['execute-api', { Ref: 'AWS::URLSuffix' }]] }, context)).toBe('execute-api.amazonaws.com');
   });
 
+  it('substitutes Fn::Sub variables, pseudo parameters, Refs and attributes, and keeps escaped literals', () => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation's Fn::Sub syntax
+    expect(resolveValue({ 'Fn::Sub': 'cdk-assets-${AWS::AccountId}-${AWS::Region}' }, context)).toBe('cdk-assets-123456789012-eu-west-1');
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation's Fn::Sub syntax
+    const withVariables = { 'Fn::Sub': ['${Table}/${Role.Arn}/${x}/${!Literal}', { x: { Ref: 'Queue' } }] };
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: what Fn::Sub makes of an escaped literal
+    expect(resolveValue(withVariables, context)).toBe('ref:Table/Role.Arn/ref:Queue/${Literal}');
+  });
+
   it('stops on an intrinsic it does not know', () => {
     expect(() => resolveValue({ 'Fn::Select': [0, ['a', 'b']] }, context)).toThrow(UnsupportedTemplateError);
+  });
+});
+
+describe('derivedValue: the ARNs and Refs AWS builds from a physical name', () => {
+  const env = { region: 'us-east-1', accountId: '000000000000' };
+
+  it.each([
+    ['AWS::IAM::Role', 'Arn', 'arn:aws:iam::000000000000:role/name'],
+    ['AWS::IAM::Role', undefined, 'name'],
+    ['AWS::S3::Bucket', 'Arn', 'arn:aws:s3:::name'],
+    ['AWS::DynamoDB::Table', 'Arn', 'arn:aws:dynamodb:us-east-1:000000000000:table/name'],
+    ['AWS::Logs::LogGroup', 'Arn', 'arn:aws:logs:us-east-1:000000000000:log-group:name:*'],
+    ['AWS::Lambda::Function', 'Arn', 'arn:aws:lambda:us-east-1:000000000000:function:name'],
+    ['AWS::Events::Rule', 'Arn', 'arn:aws:events:us-east-1:000000000000:rule/name'],
+    ['AWS::SNS::Topic', undefined, 'arn:aws:sns:us-east-1:000000000000:name'],
+    ['AWS::ApiGatewayV2::Api', undefined, 'name'],
+    ['AWS::S3::Bucket', 'DomainName', undefined],
+    ['AWS::CloudWatch::Alarm', undefined, undefined],
+  ])('%s %s', (type, attribute, expected) => {
+    expect(derivedValue(type, 'name', attribute, env)).toBe(expected);
   });
 });

@@ -216,6 +216,18 @@ describe('LocalFunction', () => {
     expect(f.logs).toEqual([]);
   });
 
+  it("tells what Lambda does with the role: a log stream per environment, log events per invocation", async () => {
+    const events: { kind: string; logStreamName: string }[] = [];
+    const f = fn('sleep', { maxConcurrency: 2, onPlatformEvent: (event) => events.push(event) });
+    await Promise.all([f.invoke({ ms: 200 }), f.invoke({ ms: 200 })]);
+    await f.invoke({ ms: 0 });
+
+    const streams = events.filter((e) => e.kind === 'environmentStarted').map((e) => e.logStreamName);
+    expect(streams).toEqual(['local/[$LATEST]00000001', 'local/[$LATEST]00000002']);
+    expect(events.filter((e) => e.kind === 'invoked')).toHaveLength(3);
+    expect(events.every((e) => streams.includes(e.logStreamName))).toBe(true);
+  });
+
   it('rejects with the name and message the function threw', async () => {
     const f = fn('throws');
     const err = await f.invoke({ n: 7 }).catch((e: unknown) => e);

@@ -1,5 +1,6 @@
 // Asks the IAM policy simulator whether each AWS call would be allowed by a template's IAM, why not, and which grants no call used.
 import { getDenialReasons, type RequestAnalysis, runSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
+import type { Principal } from '../../../local/call-recorder.js';
 import {
   accountOfArn,
   type IamModel,
@@ -9,13 +10,8 @@ import {
   resourcePolicyFor,
 } from './template-iam.js';
 
-export type CallPrincipal =
-  /** A role's own credentials: a function's execution role, also for the calls Lambda makes with it (logs, the SQS event source mapping's poller). */
-  | { readonly kind: 'role'; readonly roleArn: string }
-  /** A session of a role assumed with sts:AssumeRole, e.g. the presign role's session behind a presigned URL. */
-  | { readonly kind: 'assumedRole'; readonly roleArn: string; readonly sessionName: string }
-  /** An AWS service acting for a resource, e.g. s3.amazonaws.com invoking a function for a bucket notification. */
-  | { readonly kind: 'service'; readonly service: string; readonly sourceArn?: string; readonly sourceAccount?: string };
+/** Who makes a call, as IAM sees it: a role, a session of an assumed role, or a service acting for a resource. */
+export type CallPrincipal = Principal;
 
 export interface AwsCall {
   readonly principal: CallPrincipal;

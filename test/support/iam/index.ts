@@ -14,3 +14,4 @@ export {
   readIam,
   UnsupportedIamTemplateError,
 } from './template-iam.js';
+export { evaluateRecordedCalls, expectEveryCallAllowed, localResolver, recordedCalls, stopAfterCheckingCalls } from './recorded.js';
