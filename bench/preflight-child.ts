@@ -8,11 +8,17 @@ export interface ChildArgs {
   file: string;
   attributeName: string;
   gzip: boolean;
-  /** `preflight`: the scanner as the trigger runs it; `csvParseOnly`: the scanner with every line through csv-parse; `csvParseRaw`: csv-parse's stream parser alone, counting records. */
-  mode: 'preflight' | 'csvParseOnly' | 'csvParseRaw';
+  /**
+   * `preflight`: the scanner as the trigger runs it; `csvParseOnly`: the scanner with every line through
+   * csv-parse; `csvParseRaw`: csv-parse's stream parser alone, counting records; `readOnly`: the file read
+   * through the same stream and nothing else, counting lines (what reading alone costs in memory).
+   */
+  mode: 'preflight' | 'csvParseOnly' | 'csvParseRaw' | 'readOnly';
   maxBytes: number;
   /** The duplicate table's cap (default: the scanner's), to see what the table costs. */
   maxTrackedValues?: number | undefined;
+  /** False: the scan without its GC pacing, to see what the pacing saves. */
+  gcPacing?: boolean | undefined;
 }
 
 export interface ChildResult {
@@ -43,7 +49,15 @@ async function measure(args: ChildArgs): Promise<ChildResult> {
   // What an S3 GetObject body hands over: a byte stream in 64 KB chunks.
   const body = createReadStream(args.file, { highWaterMark: 64 * 1024 });
   let result: Pick<ChildResult, 'bytes' | 'verdict' | 'values' | 'changed' | 'cleanBytes'>;
-  if (args.mode === 'csvParseRaw') {
+  if (args.mode === 'readOnly') {
+    let lines = 0;
+    let bytes = 0;
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      bytes += chunk.length;
+      for (let at = chunk.indexOf(0x0a); at !== -1; at = chunk.indexOf(0x0a, at + 1)) lines++;
+    }
+    result = { bytes, verdict: 'n/a', values: lines, changed: false, cleanBytes: 0 };
+  } else if (args.mode === 'csvParseRaw') {
     let records = 0;
     let bytes = 0;
     body.on('data', (chunk) => {
@@ -60,6 +74,7 @@ async function measure(args: ChildArgs): Promise<ChildResult> {
       maxBytes: args.maxBytes,
       csvParseOnly: args.mode === 'csvParseOnly',
       maxTrackedValues: args.maxTrackedValues,
+      gcPacing: args.gcPacing,
       // The copy is built and handed over as it would be to an upload; here it is only counted.
       sink: (chunk) => {
         cleanBytes += chunk.length;

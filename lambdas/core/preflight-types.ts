@@ -37,6 +37,8 @@ export interface PreflightOptions {
   maxLineLength?: number | undefined;
   /** Send every line through csv-parse instead of only quoted ones (for tests that compare the two, and the benchmark). */
   csvParseOnly?: boolean | undefined;
+  /** Default true: pace V8's young-generation collections so the chunks read are freed every few MB (see `paceYoungGc` in preflight.ts). False only for the benchmark that shows what it saves. */
+  gcPacing?: boolean | undefined;
 }
 
 /** How many rows (or values) had a problem, and the first line numbers where it happened. Never the values. */

@@ -76,6 +76,36 @@ async function* gunzip(body: AsyncIterable<Uint8Array>, scanner: PreflightScanne
   }
 }
 
+/**
+ * Heap bytes allocated, and dropped at once, per byte read or copied (see `paceYoungGc`): with as many
+ * heap bytes as chunk bytes, a collection comes every MB or two of file and finds 1–2 MB of dead chunks.
+ */
+const GC_PACE = 1;
+/** Bytes a slot of a JavaScript array takes on the heap (64-bit, no pointer compression, as Node builds). */
+const ARRAY_SLOT_BYTES = 8;
+/** Largest array allocated at once: below V8's large-object size (128 KB), so it lives and dies in the young generation. */
+const PACER_MAX_BYTES = 64 * 1024;
+// Written and never read: the array must be allocated, and dead by the next collection.
+// biome-ignore lint/correctness/noUnusedVariables: see above
+let pacer: unknown[] | undefined;
+
+/**
+ * Lets V8 free the chunks read and the copy's chunks soon after they die. They are Buffers, whose
+ * memory lies outside the JavaScript heap; V8 frees a dead one at the next young-generation collection,
+ * which comes when the young heap is full or after 32 MB of new Buffers (twice the largest young
+ * generation). The scan itself allocates next to nothing on the heap, so without this the dead chunks
+ * of a large file pile up to that 32 MB before each collection, and peak memory with them (the
+ * benchmark's "no GC pacing" case). A short-lived array in proportion to the bytes fills the young heap
+ * instead. Each array is dropped at once, so no collection copies it and the young generation does not
+ * grow. It costs about 1% of the scan's time.
+ */
+function paceYoungGc(bytes: number): void {
+  for (let left = bytes * GC_PACE; left > 0; left -= PACER_MAX_BYTES) {
+    pacer = new Array(Math.ceil(Math.min(left, PACER_MAX_BYTES) / ARRAY_SLOT_BYTES));
+    pacer = undefined;
+  }
+}
+
 function waitForDrain(sink: Writable): Promise<void> {
   return new Promise((resolve, reject) => {
     const done = (err?: Error) => {
@@ -134,10 +164,15 @@ export async function preflight(body: AsyncIterable<Uint8Array>, options: Prefli
   const scanner = new PreflightScanner(options);
   const sink = options.sink;
   const source = options.gzip ? gunzip(body, scanner) : body;
+  const pacing = options.gcPacing !== false;
   try {
     for await (const chunk of source) {
       const more = scanner.push(chunk);
       const out = scanner.takeOutput();
+      if (pacing) {
+        paceYoungGc(chunk.length);
+        if (out) paceYoungGc(out.length);
+      }
       if (out && sink && more) await writeToSink(sink, out);
       if (!more) break;
     }

@@ -102,32 +102,33 @@ const E164_MIN_LENGTH = 3;
 const E164_MAX_LENGTH = 16;
 
 /**
- * For each country calling code libphonenumber-js knows (indexed by its digits read as a number, one
- * table per code length: codes are prefix-free), two bit masks of national number lengths: those that
- * some plan sharing the code allows, and those that every plan sharing it allows. Built from the
- * library's own metadata on the first phone number checked (an email-only run never pays for it).
+ * For each country calling code libphonenumber-js knows, two bit masks of national number lengths: those
+ * that some plan sharing the code allows (`some`), and those that every plan sharing it allows
+ * (`every`). Indexed by `CODE_OFFSET[digits] + code` (one range per code length: codes are
+ * prefix-free); `KNOWN` marks the codes that exist. Built from the library's own metadata on the first
+ * phone number checked (an email-only run never pays for it).
  */
-interface LengthMasks {
-  some: number;
-  every: number;
-}
-let callingCodeTables: readonly (LengthMasks | undefined)[][] | undefined;
-function buildCallingCodes(): readonly (LengthMasks | undefined)[][] {
-  const tables: (LengthMasks | undefined)[][] = [new Array(10), new Array(100), new Array(1000)];
+const CODE_OFFSET = [0, 0, 10, 110] as const;
+const KNOWN = 1 << 30;
+let callingCodes: { some: Int32Array; every: Int32Array } | undefined;
+function buildCallingCodes(): { some: Int32Array; every: Int32Array } {
+  const some = new Int32Array(1110);
+  const every = new Int32Array(1110);
   const plans = new Metadata(metadata);
   const add = (code: string, selector: string) => {
     plans.selectNumberingPlan(selector as CountryCode);
     let mask = 0;
     for (const length of plans.numberingPlan?.possibleLengths() ?? []) mask |= 1 << length;
-    const table = tables[code.length - 1] as (LengthMasks | undefined)[];
-    const known = table[Number(code)];
-    table[Number(code)] = known ? { some: known.some | mask, every: known.every & mask } : { some: mask, every: mask };
+    const at = (CODE_OFFSET[code.length as 1 | 2 | 3] as number) + Number(code);
+    const known = ((some[at] as number) & KNOWN) !== 0;
+    every[at] = known ? (every[at] as number) & mask : mask;
+    some[at] = (some[at] as number) | mask | KNOWN;
   };
   for (const [code, countries] of Object.entries(metadata.country_calling_codes)) {
     for (const country of countries) add(code, country);
   }
   for (const code of Object.keys(metadata.nonGeographic ?? {})) add(code, code);
-  return tables;
+  return { some, every };
 }
 
 /** What libphonenumber-js itself says: the value parses, is already in canonical E.164 form, and has a possible length. */
@@ -154,17 +155,18 @@ export function isE164Bytes(bytes: Uint8Array, start: number, end: number): bool
     const b = bytes[i] as number;
     if (b < 0x30 || b > 0x39) return false;
   }
-  callingCodeTables ??= buildCallingCodes();
-  const callingCodes = callingCodeTables;
+  callingCodes ??= buildCallingCodes();
+  const { some, every } = callingCodes;
   let code = 0;
   for (let digits = 1; digits <= 3 && digits < length; digits++) {
     code = code * 10 + (bytes[start + digits] as number) - 0x30;
-    const masks = callingCodes[digits - 1]?.[code];
-    if (masks === undefined) continue;
+    const at = (CODE_OFFSET[digits] as number) + code;
+    const lengths = some[at] as number;
+    if ((lengths & KNOWN) === 0) continue;
     const bit = 1 << (length - 1 - digits);
-    if ((masks.some & bit) === 0) return false;
+    if ((lengths & bit) === 0) return false;
     const trunkZero = start + 1 + digits < end && bytes[start + 1 + digits] === 0x30;
-    if ((masks.every & bit) !== 0 && !trunkZero) return true;
+    if (((every[at] as number) & bit) !== 0 && !trunkZero) return true;
     return isE164ByLibrary(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1', start, end));
   }
   // Calling codes are prefix-free and 1–3 digits long: none matched, so the code does not exist.
