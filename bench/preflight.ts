@@ -6,18 +6,21 @@
 //
 // `runPreflightBench` is for `npm run bench`; `tsx bench/preflight.ts [--runs n] [--sizes a,b,c] [--out f]`
 // runs it alone and prints the table.
-import { spawnSync } from 'node:child_process';
-import { closeSync, createReadStream, createWriteStream, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { closeSync, createReadStream, createWriteStream, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { createGzip } from 'node:zlib';
+import S3rver from '@20minutes/s3rver';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DEFAULT_MAX_FILE_BYTES } from '../lambdas/shared/contract.js';
 import { mulberry32 } from '../local/prng.js';
 import { bundleLikeNodeFunction } from './bundle.js';
 import type { ChildArgs, ChildResult } from './preflight-child.js';
+import type { S3ChildArgs } from './preflight-s3-child.js';
 import { machineInfo, median, round } from './support.js';
 
 const KB = 1024;
@@ -34,7 +37,10 @@ export const PREFLIGHT_TARGETS = {
 } as const;
 /** Lambda gives a function CPU in proportion to its memory: 1,769 MB is one vCPU (AWS Lambda docs, "Memory and computing power"). */
 export const LAMBDA_MB_PER_VCPU = 1769;
-/** Headroom over the measured rate: Lambda's CPUs, the S3 download and the copy's upload (TLS, SDK) on the same core. */
+/**
+ * Headroom over the measured rate, S3 transfer included: TLS (s3rver speaks plain HTTP), the SDK's
+ * checksums (left out against s3rver), and a shared machine's and Lambda's CPU varying from run to run.
+ */
 export const SIZING_HEADROOM = 1.5;
 
 /** The lists benchmarked: realistic shapes of what people drop. */
@@ -79,6 +85,7 @@ export type Variant =
   | 'noGcPacing'
   | 'noOptimizer'
   | 'readOnly'
+  | 'viaS3'
   | 'csvParseOnly'
   | 'csvParseRaw';
 const VARIANT_WORDS: Record<Variant, string> = {
@@ -89,11 +96,12 @@ const VARIANT_WORDS: Record<Variant, string> = {
   noGcPacing: ' — no GC pacing',
   noOptimizer: ' — node --no-opt (no optimizing compiler)',
   readOnly: ' — the file read through the stream, no scan',
+  viaS3: ' — GetObject, scan, multipart upload of the copy (s3rver, no TLS)',
   csvParseOnly: ' — every line through csv-parse',
   csvParseRaw: " — csv-parse's stream parser alone",
 };
 /** Variants run on the email list at the largest size: where the time and the memory go. */
-const LARGEST_VARIANTS: readonly Variant[] = ['noDuplicateCheck', 'noChecks', 'smallYoungGeneration', 'noGcPacing', 'noOptimizer', 'readOnly'];
+const LARGEST_VARIANTS: readonly Variant[] = ['noDuplicateCheck', 'noChecks', 'smallYoungGeneration', 'noGcPacing', 'noOptimizer', 'readOnly', 'viaS3'];
 
 export interface PreflightBenchCase {
   list: ListKind;
@@ -125,6 +133,8 @@ export interface PreflightSizing {
   basis: string;
   /** Its rate on one core (CPU time). */
   singleCoreMBps: number;
+  /** CPU of GetObject + scan + multipart upload of the copy ÷ CPU of the scan alone (email list, largest size); 1 when not measured. */
+  s3Factor: number;
   /** Share of a vCPU needed to scan `maxFileBytes` within the target seconds. */
   vcpuNeeded: number;
   /** The memory that buys that share (1,769 MB per vCPU). */
@@ -268,11 +278,41 @@ async function gzipFile(source: string, target: string): Promise<void> {
   await pipeline(createReadStream(source), createGzip(), createWriteStream(target));
 }
 
-function runChild(bundle: string, args: ChildArgs, nodeFlags: string[]): ChildResult {
-  const run = spawnSync(process.execPath, [...nodeFlags, bundle, JSON.stringify(args)], { encoding: 'utf8', timeout: 600_000, maxBuffer: MB });
-  if (run.status !== 0) throw new Error(`The pre-flight child failed (${run.status ?? run.signal}): ${run.stderr.trim().slice(0, 500)}`);
-  return JSON.parse(run.stdout.trim()) as ChildResult;
+const execFileAsync = promisify(execFile);
+
+/** Runs a child without blocking this process, which may be serving it S3 (s3rver). */
+async function runChild(bundle: string, args: ChildArgs | S3ChildArgs, nodeFlags: string[]): Promise<ChildResult> {
+  try {
+    const { stdout } = await execFileAsync(process.execPath, [...nodeFlags, bundle, JSON.stringify(args)], { encoding: 'utf8', timeout: 600_000, maxBuffer: MB });
+    return JSON.parse(stdout.trim()) as ChildResult;
+  } catch (error) {
+    const { code, signal, stderr } = error as { code?: unknown; signal?: unknown; stderr?: string };
+    throw new Error(`The pre-flight child failed (${String(code ?? signal)}): ${(stderr ?? '').trim().slice(0, 500)}`);
+  }
 }
+
+/** s3rver in this process, with a drop and a copy bucket: the child's GetObject and Upload talk to it over loopback. */
+async function startS3(directory: string): Promise<{ endpoint: string; client: S3Client; stop: () => Promise<void> }> {
+  const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory, configureBuckets: [{ name: S3_BUCKET }, { name: S3_COPY_BUCKET }] });
+  const { port } = (await server.run()) as { port: number };
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = new S3Client({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  const stop = async () => {
+    client.destroy();
+    const closing = server.close();
+    server.httpServer?.closeAllConnections();
+    await closing;
+  };
+  return { endpoint, client, stop };
+}
+const S3_BUCKET = 'drop';
+const S3_COPY_BUCKET = 'prepared';
 
 const sizeLabel = (bytes: number) => (bytes >= MB ? `${round(bytes / MB, 1)} MB` : `${round(bytes / KB, 1)} KB`);
 
@@ -281,20 +321,30 @@ export function computeSizing(cases: readonly PreflightBenchCase[], maxFileBytes
   const candidates = cases.filter((c) => c.variant === 'trigger' && c.size === largest && c.cpuMBps > 0);
   const slowest = candidates.sort((a, b) => a.cpuMBps - b.cpuMBps)[0];
   if (!slowest) return null;
+  // What reading the object from S3 and uploading the copy add to the scan, where measured.
+  const viaS3 = cases.find((c) => c.variant === 'viaS3' && c.size === largest);
+  const direct = viaS3 && cases.find((c) => c.variant === 'trigger' && c.list === viaS3.list && !c.gzip && c.size === largest);
+  const s3Factor = viaS3 && direct && direct.cpuMs > 0 ? round(viaS3.cpuMs / direct.cpuMs, 2) : 1;
   const fileMb = maxFileBytes / MB;
   const needMBps = fileMb / PREFLIGHT_TARGETS.checkSeconds;
-  const vcpuNeeded = needMBps / slowest.cpuMBps;
+  const effectiveMBps = slowest.cpuMBps / s3Factor;
+  const vcpuNeeded = needMBps / effectiveMBps;
   const minimumMemoryMb = Math.ceil(vcpuNeeded * LAMBDA_MB_PER_VCPU);
   const recommendedMemoryMb = Math.max(256, Math.ceil((minimumMemoryMb * SIZING_HEADROOM) / 64) * 64);
-  const expectedSeconds = round(fileMb / (slowest.cpuMBps * (recommendedMemoryMb / LAMBDA_MB_PER_VCPU)), 1);
+  const expectedSeconds = round(fileMb / (effectiveMBps * (recommendedMemoryMb / LAMBDA_MB_PER_VCPU)), 1);
   const basis = `${LIST_WORDS[slowest.list]}, ${sizeLabel(slowest.bytes)}${slowest.gzip ? ', gzip' : ''}`;
+  const withS3 =
+    s3Factor === 1
+      ? ''
+      : `; with the S3 download and the copy's upload, which take ${s3Factor}× the scan's CPU (the ${viaS3?.list} list through s3rver), ${round(effectiveMBps, 1)} MB/s`;
   const arithmetic =
-    `${round(fileMb, 0)} MB in ${PREFLIGHT_TARGETS.checkSeconds} s needs ${round(needMBps, 2)} MB/s; the slowest case (${basis}) scans ${slowest.cpuMBps} MB/s on one core, ` +
-    `so ${round(needMBps, 2)} ÷ ${slowest.cpuMBps} = ${round(vcpuNeeded, 3)} vCPU = ${round(vcpuNeeded, 3)} × ${LAMBDA_MB_PER_VCPU} MB = ${minimumMemoryMb} MB at least; ` +
+    `${round(fileMb, 0)} MB in ${PREFLIGHT_TARGETS.checkSeconds} s needs ${round(needMBps, 2)} MB/s; the slowest case (${basis}) scans ${slowest.cpuMBps} MB/s on one core${withS3}, ` +
+    `so ${round(needMBps, 2)} ÷ ${round(effectiveMBps, 1)} = ${round(vcpuNeeded, 3)} vCPU = ${round(vcpuNeeded, 3)} × ${LAMBDA_MB_PER_VCPU} MB = ${minimumMemoryMb} MB at least; ` +
     `× ${SIZING_HEADROOM} headroom, rounded up to 64 MB: ${recommendedMemoryMb} MB (${round(recommendedMemoryMb / LAMBDA_MB_PER_VCPU, 3)} vCPU, ${expectedSeconds} s for ${round(fileMb, 0)} MB)`;
   return {
     basis,
     singleCoreMBps: slowest.cpuMBps,
+    s3Factor,
     vcpuNeeded: round(vcpuNeeded, 3),
     minimumMemoryMb,
     recommendedMemoryMb,
@@ -314,13 +364,16 @@ export async function runPreflightBench(
   const ownDir = options.workDir === undefined;
   const dir = options.workDir ?? mkdtempSync(join(tmpdir(), 'fps-preflight-bench-'));
   mkdirSync(dir, { recursive: true });
+  let s3: Awaited<ReturnType<typeof startS3>> | undefined;
   try {
     progress('Bundling the scanner like a Lambda function…');
     const built = await bundleLikeNodeFunction('bench/preflight-child.ts', join(dir, 'bundle'));
     const bundle = join(built.dir, 'index.mjs');
+    // The S3 child has a bundle of its own, so the SDK it loads is in no other case's memory.
+    const s3Bundle = join((await bundleLikeNodeFunction('bench/preflight-s3-child.ts', join(dir, 's3-bundle'))).dir, 'index.mjs');
     const cases: PreflightBenchCase[] = [];
 
-    const measure = (list: ListKind, file: string, size: number, bytes: number, gzip: boolean, variant: Variant) => {
+    const measure = async (list: ListKind, file: string, size: number, bytes: number, gzip: boolean, variant: Variant) => {
       progress(`  ${LIST_WORDS[list]}, ${sizeLabel(bytes)}${gzip ? ', gzip' : ''}${VARIANT_WORDS[variant]}: ${options.runs} run(s)…`);
       const mode: ChildArgs['mode'] = variant === 'csvParseOnly' || variant === 'csvParseRaw' || variant === 'readOnly' ? variant : 'preflight';
       const args: ChildArgs = {
@@ -335,7 +388,15 @@ export async function runPreflightBench(
       };
       const nodeFlags = variant === 'smallYoungGeneration' ? ['--max-semi-space-size=1'] : variant === 'noOptimizer' ? ['--no-opt'] : [];
       const runs: ChildResult[] = [];
-      for (let i = 0; i < options.runs; i++) runs.push(runChild(bundle, args, nodeFlags));
+      if (variant === 'viaS3') {
+        s3 ??= await startS3(join(dir, 's3rver'));
+        const key = `${list}-${size}.csv`;
+        await s3.client.send(new PutObjectCommand({ Bucket: S3_BUCKET, Key: key, Body: readFileSync(file) }));
+        const s3Args: S3ChildArgs = { endpoint: s3.endpoint, bucket: S3_BUCKET, key, copyBucket: S3_COPY_BUCKET, attributeName: args.attributeName, maxBytes: args.maxBytes };
+        for (let i = 0; i < options.runs; i++) runs.push(await runChild(s3Bundle, s3Args, []));
+      } else {
+        for (let i = 0; i < options.runs; i++) runs.push(await runChild(bundle, args, nodeFlags));
+      }
       const cpuMs = median(runs.map((r) => r.cpuMs));
       const wallMs = median(runs.map((r) => r.wallMs));
       const first = runs[0] as ChildResult;
@@ -366,18 +427,18 @@ export async function runPreflightBench(
         const file = join(dir, `${list}-${size}.csv`);
         progress(`Writing a ${sizeLabel(size)} ${LIST_WORDS[list]}…`);
         const bytes = writeList(file, list, size, size ^ list.length);
-        measure(list, file, size, bytes, false, 'trigger');
+        await measure(list, file, size, bytes, false, 'trigger');
         if (options.gzip) {
           await gzipFile(file, `${file}.gz`);
-          measure(list, `${file}.gz`, size, bytes, true, 'trigger');
+          await measure(list, `${file}.gz`, size, bytes, true, 'trigger');
         }
         if (list === 'email' && size === largest && sizes.length > 1) {
           // Where the time and the memory go, at the largest size.
-          for (const variant of LARGEST_VARIANTS) measure(list, file, size, bytes, false, variant);
+          for (const variant of LARGEST_VARIANTS) await measure(list, file, size, bytes, false, variant);
         }
         if (list === 'email' && size === options.comparisonBytes) {
-          measure(list, file, size, bytes, false, 'csvParseOnly');
-          measure(list, file, size, bytes, false, 'csvParseRaw');
+          await measure(list, file, size, bytes, false, 'csvParseOnly');
+          await measure(list, file, size, bytes, false, 'csvParseRaw');
         }
         rmSync(file, { force: true });
         rmSync(`${file}.gz`, { force: true });
@@ -425,6 +486,7 @@ export async function runPreflightBench(
       sizing: computeSizing(cases, options.maxFileBytes),
     };
   } finally {
+    await s3?.stop();
     if (ownDir) rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -469,7 +531,19 @@ export function renderPreflightTable(result: PreflightBenchResult): string {
         `with no scan, peaks at ${b.readOnlyMb} MB (${b.readOnlyRatio}× the smallest file's peak)`,
     );
   }
-  if (result.sizing) out.push(`  trigger memory size: ${result.sizing.recommendedMemoryMb} MB. ${result.sizing.arithmetic}`);
+  const sizing = result.sizing;
+  if (sizing) {
+    out.push(`  trigger memory size: ${sizing.recommendedMemoryMb} MB. ${sizing.arithmetic}`);
+    const csvOnly = result.cases.find((c) => c.variant === 'csvParseOnly');
+    if (csvOnly) {
+      const fileMb = result.options.maxFileBytes / MB;
+      const seconds = round(fileMb / ((csvOnly.cpuMBps / sizing.s3Factor) * (sizing.recommendedMemoryMb / LAMBDA_MB_PER_VCPU)), 0);
+      out.push(
+        `  not covered by that size: a file whose every line needs csv-parse (a quote inside a value) scans at ${csvOnly.cpuMBps} MB/s ` +
+          `(every line through csv-parse, ${sizeLabel(csvOnly.bytes)}); ${round(fileMb, 0)} MB of it would take about ${seconds} s at ${sizing.recommendedMemoryMb} MB`,
+      );
+    }
+  }
   return out.join('\n');
 }
 
