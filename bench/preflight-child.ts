@@ -1,8 +1,11 @@
 // One pre-flight measurement in a fresh process, bundled like a Lambda function, so its peak memory is its own.
 // Run by bench/preflight.ts as `node <bundle> '<json args>'`; prints one JSON line.
-import { createReadStream, readFileSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { parse } from 'csv-parse';
 import { preflight } from '../lambdas/core/preflight.js';
+import { printMeasurement, type WorkResult } from './preflight-measure.js';
+
+export type { ChildResult } from './preflight-measure.js';
 
 export interface ChildArgs {
   file: string;
@@ -21,34 +24,10 @@ export interface ChildArgs {
   gcPacing?: boolean | undefined;
 }
 
-export interface ChildResult {
-  wallMs: number;
-  /** User + system CPU time of the scan: one core's work, whatever else the machine was doing. */
-  cpuMs: number;
-  /** Linux VmHWM after loading the code, before reading the file. */
-  loadedPeakRssBytes: number;
-  /** Linux VmHWM at the end: what Lambda reports as Max Memory Used. */
-  peakRssBytes: number;
-  /** Bytes scanned (decompressed). */
-  bytes: number;
-  verdict: string;
-  values: number;
-  changed: boolean;
-  cleanBytes: number;
-}
-
-function peakRss(): number {
-  const hwm = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
-  return hwm ? Number(hwm[1]) * 1024 : process.resourceUsage().maxRSS * 1024;
-}
-
-async function measure(args: ChildArgs): Promise<ChildResult> {
-  const loadedPeakRssBytes = peakRss();
-  const wall = performance.now();
-  const cpu = process.cpuUsage();
+async function measure(args: ChildArgs): Promise<WorkResult> {
   // What an S3 GetObject body hands over: a byte stream in 64 KB chunks.
   const body = createReadStream(args.file, { highWaterMark: 64 * 1024 });
-  let result: Pick<ChildResult, 'bytes' | 'verdict' | 'values' | 'changed' | 'cleanBytes'>;
+  let result: WorkResult;
   if (args.mode === 'readOnly') {
     let lines = 0;
     let bytes = 0;
@@ -82,23 +61,8 @@ async function measure(args: ChildArgs): Promise<ChildResult> {
     });
     result = { bytes: report.bytes, verdict: report.verdict, values: report.values, changed: report.changed, cleanBytes };
   }
-  const used = process.cpuUsage(cpu);
-  return {
-    ...result,
-    wallMs: performance.now() - wall,
-    cpuMs: (used.user + used.system) / 1000,
-    loadedPeakRssBytes,
-    peakRssBytes: peakRss(),
-  };
+  return result;
 }
 
 const raw = process.argv[2];
-if (raw) {
-  measure(JSON.parse(raw) as ChildArgs).then(
-    (result) => process.stdout.write(`${JSON.stringify(result)}\n`),
-    (error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
-      process.exit(1);
-    },
-  );
-}
+if (raw) void printMeasurement(() => measure(JSON.parse(raw) as ChildArgs));

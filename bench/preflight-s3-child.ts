@@ -1,11 +1,10 @@
 // One pre-flight measurement the way the trigger runs it, in a fresh process: the object from S3, the scan, the clean copy back through a multipart upload.
 // Run by bench/preflight.ts against s3rver (in the parent process, so its work is not counted) as `node <bundle> '<json args>'`; prints one JSON line.
-import { readFileSync } from 'node:fs';
 import { PassThrough, type Readable } from 'node:stream';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { preflight } from '../lambdas/core/preflight.js';
-import type { ChildResult } from './preflight-child.js';
+import { printMeasurement, type WorkResult } from './preflight-measure.js';
 
 export interface S3ChildArgs {
   endpoint: string;
@@ -18,13 +17,8 @@ export interface S3ChildArgs {
 
 const MB = 1024 * 1024;
 
-function peakRss(): number {
-  const hwm = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
-  return hwm ? Number(hwm[1]) * 1024 : process.resourceUsage().maxRSS * 1024;
-}
-
-async function measure(args: S3ChildArgs): Promise<ChildResult> {
-  const s3 = new S3Client({
+function client(args: S3ChildArgs): S3Client {
+  return new S3Client({
     endpoint: args.endpoint,
     region: 'us-east-1',
     credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
@@ -33,9 +27,9 @@ async function measure(args: S3ChildArgs): Promise<ChildResult> {
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
-  const loadedPeakRssBytes = peakRss();
-  const wall = performance.now();
-  const cpu = process.cpuUsage();
+}
+
+async function measure(s3: S3Client, args: S3ChildArgs): Promise<WorkResult> {
   const object = await s3.send(new GetObjectCommand({ Bucket: args.bucket, Key: args.key }));
   const copy = new PassThrough({ highWaterMark: 64 * 1024 });
   // The usage documented on `preflight`: the Upload's defaults, 4 parts of 5 MB in flight.
@@ -50,28 +44,12 @@ async function measure(args: S3ChildArgs): Promise<ChildResult> {
     await upload.abort();
     copy.destroy();
   }
-  const used = process.cpuUsage(cpu);
-  s3.destroy();
-  return {
-    bytes: report.bytes,
-    verdict: report.verdict,
-    values: report.values,
-    changed: report.changed,
-    cleanBytes: report.cleanBytes,
-    wallMs: performance.now() - wall,
-    cpuMs: (used.user + used.system) / 1000,
-    loadedPeakRssBytes,
-    peakRssBytes: peakRss(),
-  };
+  return { bytes: report.bytes, verdict: report.verdict, values: report.values, changed: report.changed, cleanBytes: report.cleanBytes };
 }
 
 const raw = process.argv[2];
 if (raw) {
-  measure(JSON.parse(raw) as S3ChildArgs).then(
-    (result) => process.stdout.write(`${JSON.stringify(result)}\n`),
-    (error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
-      process.exit(1);
-    },
-  );
+  const args = JSON.parse(raw) as S3ChildArgs;
+  const s3 = client(args);
+  void printMeasurement(() => measure(s3, args)).finally(() => s3.destroy());
 }
