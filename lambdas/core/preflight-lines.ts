@@ -91,6 +91,8 @@ export class LineSplitter {
   private text: Buffer = this.work;
   private nextQuote = -1;
   private nextComma = -1;
+  /** Lines went to the text path since the last row read here: it may hold a batch or an open quoted value. */
+  private textLines = false;
 
   constructor(
     private readonly tally: PreflightTally,
@@ -182,7 +184,7 @@ export class LineSplitter {
     if (ending === Ending.Lf) t.lf++;
     else if (ending === Ending.CrLf) t.crlf++;
     else if (ending === Ending.Cr) t.cr++;
-    if (this.csv.inGroup) {
+    if (this.textLines && this.csv.inGroup) {
       this.csv.continueGroup(text.toString('utf8', start, end), ending);
       return;
     }
@@ -199,7 +201,15 @@ export class LineSplitter {
       }
       if (this.quotedLine(start, end, lineNo)) return;
     }
+    this.textLines = true;
     this.csv.line(text.toString('utf8', start, end), ending, lineNo);
+  }
+
+  /** Rows batched on the text path come before a row read here. */
+  private flushText(): void {
+    if (!this.textLines) return;
+    this.csv.flushBatch();
+    this.textLines = false;
   }
 
   /** An ASCII line without a quote: blank, or a row whose first field ends at the first comma. */
@@ -210,7 +220,7 @@ export class LineSplitter {
       this.tally.blankLines.add(lineNo);
       return;
     }
-    this.csv.flushBatch();
+    this.flushText();
     let comma = this.nextComma;
     if (comma !== -1 && comma < start) this.nextComma = comma = text.indexOf(0x2c, start);
     const multiColumn = comma !== -1 && comma < end;
@@ -260,7 +270,7 @@ export class LineSplitter {
       if (i === end) break;
       i++; // the comma
     }
-    this.csv.flushBatch();
+    this.flushText();
     const row = this.row;
     const quoted = text[start] === 0x22;
     row.start = fieldStart;
