@@ -8,12 +8,14 @@
 const CHUNK_BYTES = 64 * 1024;
 /** Up to this many bytes a loop copies faster than a native call. */
 const SHORT_COPY = 48;
+/** "No chunk" and "no run": a Buffer rather than undefined, so the optimized code never meets another type there. */
+const NONE: Buffer = Buffer.alloc(0);
 
 export class CleanCopyWriter {
-  private chunk: Buffer | undefined;
+  private chunk: Buffer = NONE;
   private used = 0;
   private ready: Buffer[] = [];
-  private runSource: Buffer | undefined;
+  private runSource: Buffer = NONE;
   private runStart = 0;
   private runEnd = 0;
   /** Bytes handed out so far (`take` and `end`). */
@@ -32,8 +34,8 @@ export class CleanCopyWriter {
   /** Copies the pending run; called before `source` changes. */
   flushRun(): void {
     const source = this.runSource;
-    if (source === undefined) return;
-    this.runSource = undefined;
+    if (source === NONE) return;
+    this.runSource = NONE;
     // Runs are ASCII (only ASCII lines are copied as they are), so a chunk may end anywhere inside one.
     for (let at = this.runStart; at < this.runEnd; ) {
       const chunk = this.room(1);
@@ -87,7 +89,7 @@ export class CleanCopyWriter {
   /** The chunk being filled, with at least `bytes` free: a chunk without that room is handed out first. */
   private room(bytes: number): Buffer {
     const chunk = this.chunk;
-    if (chunk !== undefined && this.used + bytes <= chunk.length) return chunk;
+    if (this.used + bytes <= chunk.length) return chunk;
     this.emit();
     const next = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, bytes));
     this.chunk = next;
@@ -95,11 +97,11 @@ export class CleanCopyWriter {
   }
 
   private emit(): void {
-    if (this.chunk !== undefined && this.used > 0) {
+    if (this.used > 0) {
       this.ready.push(this.chunk.subarray(0, this.used));
       this.bytes += this.used;
     }
-    this.chunk = undefined;
+    this.chunk = NONE;
     this.used = 0;
   }
 }
