@@ -136,9 +136,10 @@ async function writeToSink(sink: CleanCopySink, chunk: Buffer): Promise<void> {
 
 /**
  * Reads `body` once and returns the figures and the verdict. Memory stays bounded whatever the file:
- * a chunk, the current line (at most `maxLineLength`), a batch of quoted lines (64 KB), the duplicate
- * table (at most `maxTrackedValues` fingerprints) and 64 KB of copy waiting for the sink. Reading stops
- * as soon as the verdict is certain (too large, not text, not CSV), which closes `body`.
+ * a chunk and the current line (a work buffer of 256 KB, more only for lines near `maxLineLength`), a
+ * batch of quoted lines (64 KB), the duplicate table (at most `maxTrackedValues` fingerprints), 64 KB
+ * of copy waiting for the sink, and the chunks already read until V8 frees them (see `paceYoungGc`).
+ * Reading stops as soon as the verdict is certain (too large, not text, not CSV), which closes `body`.
  *
  * Throws only when reading `body` or writing to the sink fails (network, S3): the caller retries then.
  *
