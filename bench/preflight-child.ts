@@ -1,49 +1,42 @@
 // One pre-flight measurement in a fresh process, bundled like a Lambda function, so its peak memory is its own.
 // Run by bench/preflight.ts as `node <bundle> '<json args>'`; prints one JSON line.
-import { createReadStream, readFileSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { parse } from 'csv-parse';
 import { preflight } from '../lambdas/core/preflight.js';
+import { printMeasurement, type WorkResult } from './preflight-measure.js';
+
+export type { ChildResult } from './preflight-measure.js';
 
 export interface ChildArgs {
   file: string;
   attributeName: string;
   gzip: boolean;
-  /** `preflight`: the scanner as the trigger runs it; `csvParseOnly`: the scanner with every line through csv-parse; `csvParseRaw`: csv-parse's stream parser alone, counting records. */
-  mode: 'preflight' | 'csvParseOnly' | 'csvParseRaw';
+  /**
+   * `preflight`: the scanner as the trigger runs it; `csvParseOnly`: the scanner with every line through
+   * csv-parse; `csvParseRaw`: csv-parse's stream parser alone, counting records; `readOnly`: the file read
+   * through the same stream and nothing else, counting lines (what reading alone costs in memory).
+   */
+  mode: 'preflight' | 'csvParseOnly' | 'csvParseRaw' | 'readOnly';
   maxBytes: number;
   /** The duplicate table's cap (default: the scanner's), to see what the table costs. */
   maxTrackedValues?: number | undefined;
+  /** False: the scan without its GC pacing, to see what the pacing saves. */
+  gcPacing?: boolean | undefined;
 }
 
-export interface ChildResult {
-  wallMs: number;
-  /** User + system CPU time of the scan: one core's work, whatever else the machine was doing. */
-  cpuMs: number;
-  /** Linux VmHWM after loading the code, before reading the file. */
-  loadedPeakRssBytes: number;
-  /** Linux VmHWM at the end: what Lambda reports as Max Memory Used. */
-  peakRssBytes: number;
-  /** Bytes scanned (decompressed). */
-  bytes: number;
-  verdict: string;
-  values: number;
-  changed: boolean;
-  cleanBytes: number;
-}
-
-function peakRss(): number {
-  const hwm = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
-  return hwm ? Number(hwm[1]) * 1024 : process.resourceUsage().maxRSS * 1024;
-}
-
-async function measure(args: ChildArgs): Promise<ChildResult> {
-  const loadedPeakRssBytes = peakRss();
-  const wall = performance.now();
-  const cpu = process.cpuUsage();
+async function measure(args: ChildArgs): Promise<WorkResult> {
   // What an S3 GetObject body hands over: a byte stream in 64 KB chunks.
   const body = createReadStream(args.file, { highWaterMark: 64 * 1024 });
-  let result: Pick<ChildResult, 'bytes' | 'verdict' | 'values' | 'changed' | 'cleanBytes'>;
-  if (args.mode === 'csvParseRaw') {
+  let result: WorkResult;
+  if (args.mode === 'readOnly') {
+    let lines = 0;
+    let bytes = 0;
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      bytes += chunk.length;
+      for (let at = chunk.indexOf(0x0a); at !== -1; at = chunk.indexOf(0x0a, at + 1)) lines++;
+    }
+    result = { bytes, verdict: 'n/a', values: lines, changed: false, cleanBytes: 0 };
+  } else if (args.mode === 'csvParseRaw') {
     let records = 0;
     let bytes = 0;
     body.on('data', (chunk) => {
@@ -60,6 +53,7 @@ async function measure(args: ChildArgs): Promise<ChildResult> {
       maxBytes: args.maxBytes,
       csvParseOnly: args.mode === 'csvParseOnly',
       maxTrackedValues: args.maxTrackedValues,
+      gcPacing: args.gcPacing,
       // The copy is built and handed over as it would be to an upload; here it is only counted.
       sink: (chunk) => {
         cleanBytes += chunk.length;
@@ -67,23 +61,8 @@ async function measure(args: ChildArgs): Promise<ChildResult> {
     });
     result = { bytes: report.bytes, verdict: report.verdict, values: report.values, changed: report.changed, cleanBytes };
   }
-  const used = process.cpuUsage(cpu);
-  return {
-    ...result,
-    wallMs: performance.now() - wall,
-    cpuMs: (used.user + used.system) / 1000,
-    loadedPeakRssBytes,
-    peakRssBytes: peakRss(),
-  };
+  return result;
 }
 
 const raw = process.argv[2];
-if (raw) {
-  measure(JSON.parse(raw) as ChildArgs).then(
-    (result) => process.stdout.write(`${JSON.stringify(result)}\n`),
-    (error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
-      process.exit(1);
-    },
-  );
-}
+if (raw) void printMeasurement(() => measure(JSON.parse(raw) as ChildArgs));

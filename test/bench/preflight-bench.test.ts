@@ -7,9 +7,9 @@ describe('runPreflightBench', () => {
     // Arrange / Act
     const result = await runPreflightBench({ sizes: [16 * 1024, 1024], runs: 1, lists: ['email', 'phone', 'export'], gzip: true, comparisonBytes: 16 * 1024 });
 
-    // Assert: 3 lists × 2 sizes × plain/gzip, the three variants at the largest email, the two parser comparisons.
+    // Assert: 3 lists × 2 sizes × plain/gzip, the seven variants at the largest email, the two parser comparisons.
     expect(result.options.sizes).toEqual([1024, 16 * 1024]);
-    expect(result.cases).toHaveLength(3 * 2 * 2 + 3 + 2);
+    expect(result.cases).toHaveLength(3 * 2 * 2 + 7 + 2);
     for (const c of result.cases) {
       expect(c.runs).toBe(1);
       expect(c.bytes).toBeGreaterThan(0.8 * c.size);
@@ -21,11 +21,16 @@ describe('runPreflightBench', () => {
       expect(c.peakRssMb).toBeGreaterThanOrEqual(c.loadedPeakRssMb);
       expect(c.values).toBeGreaterThan(0);
       // The generated lists are valid: the scanner accepts them all.
-      expect(c.verdict).toBe(c.variant === 'csvParseRaw' ? 'n/a' : 'accept');
+      expect(c.verdict).toBe(c.variant === 'csvParseRaw' || c.variant === 'readOnly' ? 'n/a' : 'accept');
     }
     const variants = result.cases.map((c) => c.variant);
     expect(variants.filter((v) => v === 'trigger')).toHaveLength(12);
     expect(variants).toEqual(expect.arrayContaining(['noDuplicateCheck', 'noChecks', 'smallYoungGeneration', 'csvParseOnly', 'csvParseRaw']));
+    expect(variants).toEqual(expect.arrayContaining(['noGcPacing', 'noOptimizer', 'readOnly', 'viaS3']));
+    // Reading alone sees the same file: as many lines as the scan has values.
+    const readOnly = result.cases.find((c) => c.variant === 'readOnly');
+    const scanned = result.cases.find((c) => c.variant === 'trigger' && c.list === 'email' && !c.gzip && c.size === 16 * 1024);
+    expect(readOnly?.values).toBe(scanned?.values);
     // The export (header, every field quoted) always needs a copy; so does gzip.
     expect(result.cases.filter((c) => c.list === 'export' || c.gzip).every((c) => c.changed)).toBe(true);
 
@@ -34,7 +39,14 @@ describe('runPreflightBench', () => {
     expect(result.plainMBps).toBeGreaterThan(0);
     expect(result.targetsMet.plainMBps).toEqual(expect.any(Boolean));
 
+    const breakdown = result.memoryBreakdown;
+    expect(breakdown).not.toBeNull();
+    expect(breakdown?.smallMb).toBe(result.memoryRatios.find((r) => r.list === 'email' && !r.gzip)?.smallMb);
+    expect(breakdown?.readOnlyRatio).toBeCloseTo((breakdown?.readOnlyMb ?? 0) / (breakdown?.smallMb ?? 1), 1);
+
     expect(result.sizing).not.toBeNull();
+    // The S3 transfer is measured, and only adds work.
+    expect(result.sizing?.s3Factor).toBeGreaterThan(1);
     expect(result.sizing?.recommendedMemoryMb).toBeGreaterThanOrEqual(256);
     expect((result.sizing?.recommendedMemoryMb ?? 0) % 64).toBe(0);
     expect(result.sizing?.arithmetic).toMatch(/^50 MB in 10 s needs 5 MB\/s; the slowest case/);
@@ -42,6 +54,8 @@ describe('runPreflightBench', () => {
     const table = renderPreflightTable(result);
     expect(table).toMatch(/^Pre-flight scan: /);
     expect(table).toMatch(/trigger memory size: \d+ MB\./);
+    expect(table).toMatch(/where the largest email list's peak goes: /);
+    expect(table).toMatch(/not covered by that size: a file whose every line needs csv-parse/);
   });
 });
 

@@ -1,8 +1,20 @@
 // Unit tests of the value formats (email, E.164 against libphonenumber-js), normalization and the duplicate fingerprints.
+import { type CountryCode, Metadata } from 'libphonenumber-js/core';
 import metadata from 'libphonenumber-js/min/metadata';
 import { describe, expect, it } from 'vitest';
 import { FingerprintSet } from '../../lambdas/core/fingerprints.js';
-import { formatForAttribute, isE164, isE164ByLibrary, isEmail, normalizeValue } from '../../lambdas/core/value-formats.js';
+import { formatForAttribute, isE164, isE164ByLibrary, isE164Bytes, isEmail, isEmailBytes, normalizeValue } from '../../lambdas/core/value-formats.js';
+import { mulberry32 } from '../../local/prng.js';
+
+const pick = <T>(random: () => number, items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
+
+const isAsciiText = (value: string): boolean => Buffer.byteLength(value, 'utf8') === value.length;
+
+/** `value` in a buffer between other bytes, as the scanner finds it in a file. */
+function inBuffer(value: string): { bytes: Buffer; start: number; end: number } {
+  const bytes = Buffer.from(`9,${value}\n0`, 'latin1');
+  return { bytes, start: 2, end: 2 + value.length };
+}
 
 describe('formatForAttribute', () => {
   it.each([
@@ -62,6 +74,66 @@ describe('isEmail', () => {
   });
 });
 
+describe('isEmail and isEmailBytes equal the regular expressions they replaced', () => {
+  // The rule as it was written before the byte check: WHATWG's expression (ASCII, then Unicode), then the label rules.
+  const EMAIL_SHAPE = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$/;
+  const EMAIL_SHAPE_UNICODE = /^[\p{L}\p{N}\p{M}.!#$%&'*+/=?^_`{|}~-]+@[\p{L}\p{N}\p{M}-]+(?:\.[\p{L}\p{N}\p{M}-]+)+$/u;
+  function referenceIsEmail(value: string): boolean {
+    if (value.length > 254) return false;
+    if (!EMAIL_SHAPE.test(value) && !(/[\u0080-\uffff]/.test(value) && EMAIL_SHAPE_UNICODE.test(value))) return false;
+    const at = value.lastIndexOf('@');
+    const labels = value.slice(at + 1).split('.');
+    return labels.every((label) => label.length <= 63 && !label.startsWith('-') && !label.endsWith('-'));
+  }
+
+  // Characters that matter to the rule, and some that do not belong in an address at all.
+  const LETTERS = ['a', 'b', 'z', 'A', 'Z', '0', '9', 'x', 'm'];
+  const SPECIAL = ['.', '-', '_', '+', "'", '!', '#', '$', '%', '&', '*', '/', '=', '?', '^', '`', '{', '|', '}', '~'];
+  const BAD = ['@', ' ', ',', '"', '(', ')', ':', ';', '<', '>', '[', ']', '\\', '\t', '\x7f', '\x00'];
+  const WIDE = ['ü', 'é', '日', '\u0301', '\u00a0', 'ß', '٣', '😀'];
+  /** `length` characters: mostly letters; `other` is the share of specials (as many again of bad ones, or wide ones when `wide`). */
+  function randomPart(random: () => number, length: number, other: number, wide: boolean): string {
+    let out = '';
+    for (let i = 0; i < length; i++) {
+      const r = random();
+      out += r >= other ? pick(random, LETTERS) : r < other * 0.6 ? pick(random, SPECIAL) : pick(random, wide && r < other * 0.8 ? WIDE : BAD);
+    }
+    return out;
+  }
+  function randomValue(random: () => number): string {
+    const wide = random() < 0.2;
+    if (random() < 0.1) return randomPart(random, Math.floor(random() * 40), 0.5, wide);
+    const labels = 1 + Math.floor(random() * 4);
+    const long = random() < 0.1;
+    const domain = Array.from({ length: labels }, () => randomPart(random, long ? 58 + Math.floor(random() * 10) : 1 + Math.floor(random() * 8), 0.01, wide))
+      .map((label) => (random() < 0.05 ? `-${label}` : random() < 0.05 ? `${label}-` : random() < 0.2 ? `${label}-x` : label))
+      .join(random() < 0.03 ? '..' : '.');
+    const local = randomPart(random, random() < 0.05 ? 180 + Math.floor(random() * 80) : 1 + Math.floor(random() * 12), 0.1, wide);
+    return `${random() < 0.03 ? '' : local}${random() < 0.03 ? '' : '@'}${random() < 0.03 ? '' : domain}`;
+  }
+
+  it('on 200,000 random values, valid and not, ASCII and not, near every limit', () => {
+    const random = mulberry32(2026);
+    let valid = 0;
+    let validWide = 0;
+    for (let n = 0; n < 200_000; n++) {
+      const value = randomValue(random);
+      const expected = referenceIsEmail(value);
+      if (expected) valid++;
+      if (expected && !isAsciiText(value)) validWide++;
+      expect(isEmail(value), value).toBe(expected);
+      if (isAsciiText(value)) {
+        const { bytes, start, end } = inBuffer(value);
+        expect(isEmailBytes(bytes, start, end), value).toBe(expected);
+      }
+    }
+    // Both answers occur often enough to mean something.
+    expect(valid).toBeGreaterThan(20_000);
+    expect(valid).toBeLessThan(180_000);
+    expect(validWide).toBeGreaterThan(1000);
+  });
+});
+
 describe('isE164', () => {
   it.each(['+14155552671', '+447911123456', '+4915112345678', '+33612345678', '+6598765432', '+905321234567', '+8613800138000', '+390612345678'])(
     'accepts %s',
@@ -115,6 +187,70 @@ describe('isE164', () => {
     }
     expect(checked).toBeGreaterThan(40_000);
     expect(differ / checked).toBeLessThan(1e-3);
+  });
+});
+
+describe('isE164 and isE164Bytes equal the regular expression and lookups they replaced', () => {
+  // The check as it was written before the byte version: the syntax by regular expression, then the length tables.
+  const E164_SYNTAX = /^\+[1-9]\d{1,14}$/;
+  const tables: ({ some: number; every: number } | undefined)[][] = [new Array(10), new Array(100), new Array(1000)];
+  const plans = new Metadata(metadata);
+  const add = (code: string, selector: string) => {
+    plans.selectNumberingPlan(selector as CountryCode);
+    let mask = 0;
+    for (const length of plans.numberingPlan?.possibleLengths() ?? []) mask |= 1 << length;
+    const table = tables[code.length - 1] as ({ some: number; every: number } | undefined)[];
+    const known = table[Number(code)];
+    table[Number(code)] = known ? { some: known.some | mask, every: known.every & mask } : { some: mask, every: mask };
+  };
+  for (const [code, countries] of Object.entries(metadata.country_calling_codes)) for (const country of countries) add(code, country);
+  for (const code of Object.keys(metadata.nonGeographic ?? {})) add(code, code);
+  function referenceIsE164(value: string): boolean {
+    if (!E164_SYNTAX.test(value)) return false;
+    let code = 0;
+    for (let digits = 1; digits <= 3; digits++) {
+      code = code * 10 + value.charCodeAt(digits) - 0x30;
+      const masks = tables[digits - 1]?.[code];
+      if (masks === undefined) continue;
+      const bit = 1 << (value.length - 1 - digits);
+      if ((masks.some & bit) === 0) return false;
+      if ((masks.every & bit) !== 0 && value.charCodeAt(1 + digits) !== 0x30) return true;
+      return isE164ByLibrary(value);
+    }
+    return false;
+  }
+
+  const codes = [...Object.keys(metadata.country_calling_codes), ...Object.keys(metadata.nonGeographic ?? {})];
+  function randomValue(random: () => number): string {
+    const r = random();
+    if (r < 0.3) {
+      // Anything phone-shaped or not.
+      let out = '';
+      const length = Math.floor(random() * 19);
+      for (let i = 0; i < length; i++) out += pick(random, ['+', '0', '1', '4', '7', '9', '5', ' ', '-', '(', 'a', '٣', '\uff11', '\n']);
+      return out;
+    }
+    let digits = '';
+    const length = Math.floor(random() * 16);
+    for (let i = 0; i < length; i++) digits += Math.floor(random() * 10);
+    return `${random() < 0.05 ? '' : '+'}${pick(random, codes)}${random() < 0.1 ? '0' : ''}${digits}`;
+  }
+
+  it('on 100,000 random values, valid and not', () => {
+    const random = mulberry32(164);
+    let valid = 0;
+    for (let n = 0; n < 100_000; n++) {
+      const value = randomValue(random);
+      const expected = referenceIsE164(value);
+      if (expected) valid++;
+      expect(isE164(value), value).toBe(expected);
+      if (isAsciiText(value)) {
+        const { bytes, start, end } = inBuffer(value);
+        expect(isE164Bytes(bytes, start, end), value).toBe(expected);
+      }
+    }
+    expect(valid).toBeGreaterThan(5_000);
+    expect(valid).toBeLessThan(90_000);
   });
 });
 

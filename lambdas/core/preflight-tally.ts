@@ -1,0 +1,68 @@
+// The pre-flight figures while they are counted: counts, the first line numbers of each problem, and what stopped the scan; never a value.
+import type { LineSample, PreflightProblem, PreflightReport } from './preflight-types.js';
+
+/** A count and the first `keep` line numbers. */
+export class Sample implements LineSample {
+  count = 0;
+  lines: number[] = [];
+  constructor(private readonly keep: number) {}
+  add(line: number): void {
+    this.count++;
+    if (this.lines.length < this.keep) this.lines.push(line);
+  }
+  toJSON(): LineSample {
+    return { count: this.count, lines: [...this.lines] };
+  }
+}
+
+/** Every figure the report is built from. The scanner's stages write it; `buildReport` reads it. */
+export class PreflightTally {
+  /** Bytes taken from the source (compressed bytes for gzip). */
+  bytesRead = 0;
+  /** Bytes scanned (after decompression). */
+  bytes = 0;
+  problem: { kind: PreflightProblem; line?: number | undefined } | undefined;
+  bom = false;
+  /** The number the next physical line gets (1-based). */
+  nextLine = 1;
+  lf = 0;
+  crlf = 0;
+  cr = 0;
+  rows = 0;
+  values = 0;
+  cleanValues = 0;
+  header: PreflightReport['header'] = null;
+  readonly blankLines: Sample;
+  readonly emptyValues: Sample;
+  readonly paddedValues: Sample;
+  readonly duplicates: Sample;
+  readonly multiColumnRows: Sample;
+  readonly unneededQuotes: Sample;
+  readonly unparseableRows: Sample;
+  readonly invalidValues: Sample;
+  /** Undefined when normalization is off. */
+  readonly normalizedValues: Sample | undefined;
+  /** What invalid values look like instead (the words of a reason) → how many. */
+  readonly misfits = new Map<string, number>();
+
+  constructor(keep: number, normalizing: boolean) {
+    this.blankLines = new Sample(keep);
+    this.emptyValues = new Sample(keep);
+    this.paddedValues = new Sample(keep);
+    this.duplicates = new Sample(keep);
+    this.multiColumnRows = new Sample(keep);
+    this.unneededQuotes = new Sample(keep);
+    this.unparseableRows = new Sample(keep);
+    this.invalidValues = new Sample(keep);
+    this.normalizedValues = normalizing ? new Sample(keep) : undefined;
+  }
+
+  /** The verdict is certain: reading stops. */
+  stop(kind: PreflightProblem, line: number | undefined): void {
+    this.problem = { kind, line };
+  }
+
+  misfit(words: string | undefined): void {
+    if (words) this.misfits.set(words, (this.misfits.get(words) ?? 0) + 1);
+  }
+}
