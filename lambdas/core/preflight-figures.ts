@@ -78,28 +78,36 @@ const number = (n: number) => n.toLocaleString('en-US');
 const plural = (n: number, one: string, many = `${one}s`) => `${number(n)} ${n === 1 ? one : many}`;
 const lines = (s: LineSample) => (s.lines.length === 0 ? '' : ` (line${s.lines.length > 1 ? 's' : ''} ${s.lines.join(', ')}${s.count > s.lines.length ? ', …' : ''})`);
 
+/** "a, b and c". */
+function listed(items: readonly string[]): string {
+  if (items.length <= 1) return items.join('');
+  return `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
+}
+
 /**
- * What the clean copy does to the file, in words: "took it out of gzip, dropped the header row (line 1)
- * and 3 blank lines, …". Empty when nothing changed.
+ * What the clean copy does to the file, in words: "decompressed it, removed the byte order mark,
+ * dropped the header row (line 1), 3 blank lines and 2 duplicates (lines 5, 9), …". Empty when
+ * nothing changed.
  */
 export function describeCleanup(f: PreflightFigures): string {
-  const done: string[] = [];
   const has = (kind: CleanupKind) => f.changes.includes(kind);
+  const dropped: string[] = [];
+  if (has('header') && f.header) dropped.push(`the header row (line ${f.header.line})`);
+  if (has('blankLines')) dropped.push(plural(f.blankLines.count, 'blank line'));
+  if (has('emptyValues')) dropped.push(`${plural(f.emptyValues.count, 'row')} with an empty first column${lines(f.emptyValues)}`);
+  if (has('unparseableRows')) dropped.push(`${plural(f.unparseableRows.count, 'row')} that could not be read${lines(f.unparseableRows)}`);
+  if (has('duplicates')) dropped.push(`${plural(f.duplicates.count, 'duplicate')}${lines(f.duplicates)}`);
+  const done: string[] = [];
   if (has('gzip')) done.push('decompressed it');
   if (has('bom')) done.push('removed the byte order mark');
-  if (has('header') && f.header) done.push(`dropped the header row (line ${f.header.line})`);
-  if (has('blankLines')) done.push(`dropped ${plural(f.blankLines.count, 'blank line')}`);
-  if (has('emptyValues')) done.push(`dropped ${plural(f.emptyValues.count, 'row')} with an empty first column${lines(f.emptyValues)}`);
-  if (has('unparseableRows')) done.push(`dropped ${plural(f.unparseableRows.count, 'row')} that could not be read${lines(f.unparseableRows)}`);
-  if (has('duplicates')) done.push(`dropped ${plural(f.duplicates.count, 'duplicate')}${lines(f.duplicates)}`);
+  if (dropped.length > 0) done.push(`dropped ${listed(dropped)}`);
   if (has('paddedValues')) done.push(`trimmed ${plural(f.paddedValues.count, 'padded value')}`);
   if (has('extraColumns')) done.push(`kept only the first column of ${plural(f.multiColumnRows.count, 'row')}`);
-  if (has('quoting')) done.push('removed quotes values did not need');
-  if (has('lineEndings')) done.push(`wrote "\\n" line ends (the file had ${f.lineEndings === 'crlf' ? 'CRLF' : f.lineEndings === 'cr' ? 'CR' : 'mixed'})`);
+  if (has('quoting')) done.push('removed quotes the values did not need');
   if (has('normalized') && f.normalizedValues) done.push(`normalized ${plural(f.normalizedValues.count, 'value')}`);
-  if (done.length === 0) return '';
-  const last = done.pop() as string;
-  return done.length === 0 ? last : `${done.join(', ')} and ${last}`;
+  if (has('lineEndings')) done.push(`wrote "\\n" line ends (the file had ${f.lineEndings === 'crlf' ? 'CRLF' : f.lineEndings === 'cr' ? 'CR' : 'mixed'})`);
+  // Items hold "and" themselves: separate the steps with semicolons then.
+  return done.length > 1 && dropped.length > 1 ? `${done.slice(0, -1).join('; ')}; and ${done.at(-1)}` : listed(done);
 }
 
 /** "1,000 values (2 fail the email format)" for a reason or a note. */
