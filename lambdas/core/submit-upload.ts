@@ -22,7 +22,7 @@ import { preflight } from './preflight.js';
 import { describeCleanup, describeValues, figuresOf, type PreflightFigures } from './preflight-figures.js';
 import { retryDelaySeconds } from './redelivery.js';
 import { lockSegment } from './segment-lock.js';
-import { type SegmentNameTemplate, usesCounter } from './segment-name-template.js';
+import { isNameOnly, type SegmentNameTemplate, usesCounter } from './segment-name-template.js';
 import type { NormalizeOptions } from './value-formats.js';
 
 /** An object-created notification, key already decoded. */
@@ -188,7 +188,7 @@ export async function handleObjectCreated(object: ObjectCreated, settings: Trigg
     receivedAt: at,
     updatedAt: at,
     ...(names.dryRun ? { dryRun: true } : {}),
-    ...(names.ok && names.templateFrom !== 'default' ? { segmentNameTemplate: names.template } : {}),
+    ...(names.ok && !isNameOnly(names.template) ? { segmentNameTemplate: names.template } : {}),
   };
   deps.telemetry.metric(Metric.filesReceived);
 
@@ -487,7 +487,7 @@ function describeEarlier(sent: string, earlier: UploadRecord): string {
 async function nameInUseReason(hold: Hold, names: NamingSuccess, sent: string, replaced: string | undefined): Promise<string> {
   const earlier = await earlierUploadOf(hold.deps.store, sent, hold.record.uploadId, replaced);
   const first = `Insider says the segment name "${sent}" is already in use${earlier ? `: ${describeEarlier(sent, earlier)}` : '.'}`;
-  if (names.templateFrom === 'default') {
+  if (isNameOnly(names.template)) {
     return `${first} Insider cannot update or replace a segment, so a file dropped again needs a new name each time: set a segment name template with a date or a counter (context segmentNameTemplate, or metadata segment-name-template, e.g. "{name} {date}" or "{name} {n}"), or rename the file.`;
   }
   const template = names.template;
