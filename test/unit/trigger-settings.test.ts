@@ -125,6 +125,36 @@ describe('trigger settings', () => {
     expect(triggerSettingsFrom(readTriggerConfig(env)).defaultAttributeName).toBeUndefined();
   });
 
+  it('reads the template, time zone, formats and normalization the stack sets', () => {
+    const settings = triggerSettingsFrom(
+      readTriggerConfig({
+        ...env,
+        [TriggerEnv.segmentNameTemplate]: '{name} {date}',
+        [TriggerEnv.timeZone]: 'Europe/Istanbul',
+        [TriggerEnv.attributeFormats]: '{"crm_email":"email"}',
+        [TriggerEnv.maxInvalidShare]: '0.25',
+        [TriggerEnv.normalizeValues]: 'true',
+        [TriggerEnv.phoneDefaultRegion]: 'TR',
+      }),
+    );
+    expect(settings).toMatchObject({
+      naming: { template: '{name} {date}', timeZone: 'Europe/Istanbul' },
+      preflight: { formats: { crm_email: 'email' }, maxInvalidShare: 0.25, normalize: { phoneDefaultRegion: 'TR' } },
+    });
+  });
+
+  it.each([
+    [TriggerEnv.segmentNameTemplate, '{date}', 'is not a valid segment name template'],
+    [TriggerEnv.timeZone, 'Mars/Olympus', 'is not an IANA time zone'],
+    [TriggerEnv.attributeFormats, '{"em":"phone"}', 'ATTRIBUTE_FORMATS'],
+    [TriggerEnv.attributeFormats, 'email', 'is not JSON'],
+    [TriggerEnv.maxInvalidShare, '2', 'MAX_INVALID_SHARE'],
+    [TriggerEnv.normalizeValues, 'yes', 'NORMALIZE_VALUES'],
+  ])('refuses %s=%s at load', (name, value, message) => {
+    expect(() => readTriggerConfig({ ...env, [name]: value })).toThrow(ConfigurationError);
+    expect(() => readTriggerConfig({ ...env, [name]: value })).toThrow(message);
+  });
+
   it('keeps the safety margin back from the time left', () => {
     expect(invocationDeadline(1_000_000, 60_000)).toBe(1_060_000 - SAFETY_MARGIN_MS);
   });
