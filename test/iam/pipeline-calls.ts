@@ -7,6 +7,8 @@ import type { Resolve } from '../support/iam/template-iam.js';
 
 /** A key as people drop them: a folder named after the attribute, spaces and non-ASCII in the name. */
 const DROPPED_KEY = 'Email Address/Müşteri VIP customers.csv';
+/** A cleaned copy's key: the upload id and `.csv` (lambdas/core/submit-upload.ts `preparedKeyFor`). */
+const PREPARED_KEY = '0123456789abcdef0123456789abcdef.csv';
 /** The session name `assumedRoleCredentials` gives the presign role (lambdas/adapters/presign-credentials.ts). */
 const PRESIGN_SESSION = 'fps-presign';
 const LOG_STREAM = '2026/05/01/[$LATEST]0123456789abcdef0123456789abcdef';
@@ -50,6 +52,8 @@ export function pipelineCalls(resources: Record<string, CfnResource>, resolve: R
 
   const dropBucketArn = arnOf(idAt('DropBucket/Resource'));
   const droppedObject = `${dropBucketArn}/${DROPPED_KEY}`;
+  // The cleaned copy of an upload (issue 8): `<uploadId>.csv` in the prepared bucket.
+  const preparedCopy = `${arnOf(idAt('PreparedBucket/Resource'))}/${PREPARED_KEY}`;
   const tableArn = arnOf(idAt('UploadsTable/Resource'));
   const statusTopicArn = text({ Ref: idAt('StatusTopic/Resource') });
   const tokenSecretArn = tokenSecretArnOf(resources, resolve);
@@ -77,11 +81,17 @@ export function pipelineCalls(resources: Record<string, CfnResource>, resolve: R
     call(trigger.role, 'sqs:DeleteMessage', eventsQueueArn),
 
     // Trigger (lambdas/trigger/handler.ts). The bucket is versioned, so every event carries a
-    // versionId and HeadObject asks for that version: s3:GetObjectVersion, never s3:GetObject.
+    // versionId and HeadObject and the pre-flight's GetObject ask for that version:
+    // s3:GetObjectVersion, never s3:GetObject.
     call(trigger.role, 's3:GetObjectVersion', droppedObject),
+    // The cleaned copy, through lib-storage's Upload: PutObject (a small copy, or each part of a
+    // multipart upload: CreateMultipartUpload, UploadPart and CompleteMultipartUpload are authorized as
+    // s3:PutObject), and AbortMultipartUpload when the file is rejected or unchanged after all.
+    call(trigger.role, 's3:PutObject', preparedCopy),
+    call(trigger.role, 's3:AbortMultipartUpload', preparedCopy),
     call(trigger.role, 'dynamodb:PutItem', tableArn), // claim the object version
     call(trigger.role, 'dynamodb:GetItem', tableArn), // the existing claim, the segment lock's holder
-    call(trigger.role, 'dynamodb:UpdateItem', tableArn), // segment lock, status changes
+    call(trigger.role, 'dynamodb:UpdateItem', tableArn), // segment lock and its creator, the {n} counter, status changes
     call(trigger.role, 'secretsmanager:GetSecretValue', tokenSecretArn),
     call(trigger.role, 'sts:AssumeRole', presignRoleArn),
     call(trigger.role, 'sns:Publish', statusTopicArn),
@@ -90,8 +100,10 @@ export function pipelineCalls(resources: Record<string, CfnResource>, resolve: R
     call(trigger.role, 'sqs:ChangeMessageVisibility', eventsQueueArn),
     ...logs(trigger),
 
-    // Insider downloads the file through the URL the presign role's session signed, for one version.
+    // Insider downloads the file through the URL the presign role's session signed, for one version,
+    // or its cleaned copy (the prepared bucket has no versions).
     call({ kind: 'assumedRole', roleArn: presignRoleArn, sessionName: PRESIGN_SESSION }, 's3:GetObjectVersion', droppedObject),
+    call({ kind: 'assumedRole', roleArn: presignRoleArn, sessionName: PRESIGN_SESSION }, 's3:GetObject', preparedCopy),
 
     // Callback (lambdas/callback/handler.ts), invoked by the HTTP API's POST route.
     {
