@@ -12,7 +12,7 @@ const FILES = 20;
 const PREFLIGHT_SIZES = [1024, 32 * 1024];
 
 describe('npm run bench', () => {
-  it('runs every section at toy size and writes the JSON', { timeout: 120_000 }, () => {
+  it('runs every section at toy size and writes the JSON', { timeout: 240_000 }, () => {
     const out = join(dir, 'smoke.json');
     // Arrange / Act
     const run = spawnSync(
@@ -28,7 +28,8 @@ describe('npm run bench', () => {
         cwd: new URL('../..', import.meta.url).pathname,
         encoding: 'utf8',
         env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-        timeout: 110_000,
+        // About 25 s on an idle machine; under a shared machine's load it has taken over 110 s.
+        timeout: 230_000,
       },
     );
 

@@ -183,6 +183,8 @@ describe('dry run', () => {
     expect(dry.reason).toBe(
       'Dry run: nothing was sent to Insider. A real drop would send "Trial 2026-11-29" with attribute "Email Address": 2 values, as a cleaned copy (the copy removed the byte order mark and dropped the header row (line 1)).',
     );
+    // The record is written before the notification is published: wait for the invocation to end.
+    await stack.idle();
     const notification = stack.notifications.find((n) => JSON.parse(n.message).uploadId === dry.uploadId);
     expect(notification?.attributes.status).toBe('dry_run');
     expect(JSON.parse(notification?.message ?? '{}')).toMatchObject({ status: 'dry_run', dryRunVerdict: 'would-submit', insiderSegmentName: 'Trial 2026-11-29', preflight: { values: 2 } });
@@ -208,6 +210,7 @@ describe('low match rate', () => {
     const record = await drop('Email Address/Half known.csv', `${values.join('\n')}\n`, { eventTime: at('2026-11-29T09:00:00Z') });
     expect(record).toMatchObject({ status: 'completed', validValuesCount: 7, invalidValuesCount: 3, matchRate: 0.7, preflight: { invalidValues: { count: 3 } } });
     expect(record.warning).toMatch(/^Low match rate: Insider matched 70% of the values, below the 90% this deployment expects \(minMatchRate\)\. Check that the folder/);
+    await stack.idle();
     const notification = stack.notifications.find((n) => JSON.parse(n.message).uploadId === record.uploadId && JSON.parse(n.message).status === 'completed');
     expect(notification?.subject).toBe('FPS upload completed (warning): Half known 2026-11-29');
     expect(JSON.parse(notification?.message ?? '{}').warning).toBe(record.warning);
