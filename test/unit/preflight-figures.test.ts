@@ -1,10 +1,11 @@
 // Unit tests of what a record keeps of a pre-flight report, the sentences made from it, and how long a prepared copy lives.
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { preflight } from '../../lambdas/core/preflight.js';
 import { describeCleanup, describeValues, figuresOf } from '../../lambdas/core/preflight-figures.js';
 import { preparedCopyRetentionDays } from '../../lambdas/shared/contract.js';
 
-const scan = (text: string, attributeName = 'Email Address') => preflight([Buffer.from(text)], { attributeName, maxBytes: 1_000_000 });
+const scan = (text: string, attributeName = 'Email Address') => preflight(Readable.from([Buffer.from(text)]), { attributeName, maxBytes: 1_000_000 });
 
 describe('figuresOf', () => {
   it('keeps counts, kinds and line numbers, and nothing the scanner may add later', async () => {

@@ -1,53 +1,28 @@
 // The S3 ObjectStore's pre-flight side on s3rver: an object version streamed once, cleaned copies written through a multipart Upload, or aborted.
-import S3rver from '@20minutes/s3rver';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3ObjectStore } from '../../lambdas/adapters/s3-object-store.js';
+import { startTestS3, type TestS3 } from '../support/local-s3.js';
 
 const DROP = 'drop';
 const PREPARED = 'prepared';
 const MB = 1024 * 1024;
 
-let server: S3rver;
+let local: TestS3;
 let s3: S3Client;
 let store: S3ObjectStore;
-const dir = mkdtempSync(join(tmpdir(), 'fps-object-store-'));
 
 beforeAll(async () => {
-  server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: dir, configureBuckets: [{ name: DROP }, { name: PREPARED }] });
-  const { port } = (await server.run()) as { port: number };
-  s3 = new S3Client({
-    endpoint: `http://127.0.0.1:${port}`,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-    // s3rver stores streamed uploads with chunk framing otherwise (toolchain notes).
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  local = await startTestS3([DROP, PREPARED]);
+  s3 = local.s3;
   store = new S3ObjectStore(s3);
 });
 
 afterAll(async () => {
-  s3?.destroy();
-  const closing = server?.close();
-  server?.httpServer?.closeAllConnections();
-  await closing;
-  rmSync(dir, { recursive: true, force: true });
+  await local?.stop();
 });
 
-async function exists(bucket: string, key: string): Promise<boolean> {
-  try {
-    await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-    return true;
-  } catch (error) {
-    if ((error as { name?: string }).name === 'NotFound') return false;
-    throw error;
-  }
-}
+const exists = (bucket: string, key: string) => local.exists(bucket, key);
 
 async function readAll(body: AsyncIterable<Uint8Array>): Promise<string> {
   const chunks: Buffer[] = [];
