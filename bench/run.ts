@@ -1,4 +1,4 @@
-// `npm run bench`: burst, hand-off, cold start and callback figures on the local stack; prints a table and writes JSON.
+// `npm run bench`: burst, pre-flight, cold start and callback figures (the local stack, and the scanner in fresh processes); prints a table and writes JSON.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { loadavg } from 'node:os';
@@ -11,15 +11,16 @@ import { runBurst } from './burst.js';
 import { type BurstModelResult, runBurstModel, summarizeModelRuns } from './burst-model.js';
 import { runCallbacks } from './callbacks.js';
 import { runColdStart } from './cold-start.js';
-import { runHandoff } from './handoff.js';
-import { type BenchResult, renderTable, targetsMet } from './report.js';
+import { DEFAULT_PREFLIGHT_BENCH_OPTIONS, type ListKind, runPreflightBench } from './preflight.js';
+import { type BenchResult, renderTable, targetsMet, triggerFit } from './report.js';
 import { measureRuntimeOverhead } from './runtime-overhead.js';
 import { machineInfo, ReportCollector, round } from './support.js';
 
 // The SDK's Node 20 notice would be printed by every environment.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
-const SECTIONS = ['cold', 'handoff', 'model', 'burst', 'callbacks'] as const;
+const SECTIONS = ['cold', 'preflight', 'model', 'burst', 'callbacks'] as const;
+const LISTS: readonly ListKind[] = ['email', 'phone', 'export'];
 type Section = (typeof SECTIONS)[number];
 
 const USAGE = `Usage: npm run bench -- [options]
@@ -34,15 +35,17 @@ const USAGE = `Usage: npm run bench -- [options]
   --model-runs <n>            burst model runs, reported as a median and range (default 1)
   --ramp                      the model starts Lambda's SQS pollers as Lambda does (5, then +300 a minute)
                               rather than all at once
-  --runs <n>                  hand-off invocations per file size (default 5)
-  --small-bytes <n>           the small hand-off file (default 1024)
-  --large-bytes <n>           the large hand-off file (default: the size limit, MAX_FILE_BYTES)
+  --preflight-sizes <list>    file sizes the pre-flight scan is measured at, in bytes, smallest first
+                              (default ${DEFAULT_PREFLIGHT_BENCH_OPTIONS.sizes.join(',')}: 1 KB, 5 MB and 50 MB)
+  --preflight-runs <n>        fresh processes per pre-flight case; medians are reported (default ${DEFAULT_PREFLIGHT_BENCH_OPTIONS.runs})
+  --preflight-lists <list>    some of ${LISTS.join(',')} (default all)
   --cold-runs <n>             cold starts per bundle (default 11)
   --callbacks <n>             callbacks posted under load (default 1000)
   --callback-concurrency <n>  callbacks in flight (default 16)
   --sections <list>           some of ${SECTIONS.join(',')} (default all):
       cold       each bundle's cold start against a bare Node start, and trigger variants
-      handoff    the trigger's duration and memory for a small file and one at the size limit
+      preflight  the trigger's pre-flight scan: MB/s on one core and peak memory by file size, plain
+                 and gzip, and the trigger memory size that checks a file at the size limit in 10 s
       model      the burst through the trigger's use case in-process, at the API's rate limit
       burst      the same burst on the local stack (bounded by this machine's CPU)
       callbacks  callbacks per second through the HTTP API shim, with p50/p99 latency
@@ -69,9 +72,9 @@ interface BenchOptions {
   throttle: { maxRetries?: number; baseDelayMs?: number; maxDelayMs?: number };
   modelRuns: number;
   ramp: boolean;
-  runs: number;
-  smallBytes: number;
-  largeBytes: number | undefined;
+  preflightSizes: number[];
+  preflightRuns: number;
+  preflightLists: ListKind[];
   coldRuns: number;
   callbacks: number;
   callbackConcurrency: number;
@@ -93,9 +96,9 @@ function parseOptions(argv: string[]): BenchOptions | 'help' {
       'throttle-cap-ms': { type: 'string' },
       'model-runs': { type: 'string' },
       ramp: { type: 'boolean' },
-      runs: { type: 'string' },
-      'small-bytes': { type: 'string' },
-      'large-bytes': { type: 'string' },
+      'preflight-sizes': { type: 'string' },
+      'preflight-runs': { type: 'string' },
+      'preflight-lists': { type: 'string' },
       'cold-runs': { type: 'string' },
       callbacks: { type: 'string' },
       'callback-concurrency': { type: 'string' },
@@ -109,6 +112,10 @@ function parseOptions(argv: string[]): BenchOptions | 'help' {
   const unknown = sections.filter((s) => !SECTIONS.includes(s as Section));
   if (unknown.length) throw new Error(`Unknown section(s) ${unknown.join(', ')}: use some of ${SECTIONS.join(',')}`);
   const latency = values['latency-ms'] === undefined ? 20 : Number(values['latency-ms']);
+  const preflightSizes = (values['preflight-sizes']?.split(',') ?? DEFAULT_PREFLIGHT_BENCH_OPTIONS.sizes.map(String)).map((size) => positiveInt('preflight-sizes', size.trim(), 1));
+  const preflightLists = (values['preflight-lists']?.split(',') ?? [...LISTS]).map((l) => l.trim());
+  const unknownLists = preflightLists.filter((l) => !LISTS.includes(l as ListKind));
+  if (unknownLists.length) throw new Error(`Unknown list(s) ${unknownLists.join(', ')}: use some of ${LISTS.join(',')}`);
   if (!Number.isInteger(latency) || latency < 0) throw new Error(`--latency-ms must be a whole number ≥ 0, not "${values['latency-ms']}"`);
   return {
     files: positiveInt('files', values.files, 1000),
@@ -123,9 +130,9 @@ function parseOptions(argv: string[]): BenchOptions | 'help' {
     },
     modelRuns: positiveInt('model-runs', values['model-runs'], 1),
     ramp: values.ramp ?? false,
-    runs: positiveInt('runs', values.runs, 5),
-    smallBytes: positiveInt('small-bytes', values['small-bytes'], 1024),
-    largeBytes: values['large-bytes'] === undefined ? undefined : positiveInt('large-bytes', values['large-bytes'], 1),
+    preflightSizes,
+    preflightRuns: positiveInt('preflight-runs', values['preflight-runs'], DEFAULT_PREFLIGHT_BENCH_OPTIONS.runs),
+    preflightLists: preflightLists as ListKind[],
     coldRuns: positiveInt('cold-runs', values['cold-runs'], 11),
     callbacks: positiveInt('callbacks', values.callbacks, 1000),
     callbackConcurrency: positiveInt('callback-concurrency', values['callback-concurrency'], 16),
@@ -152,8 +159,7 @@ async function runBench(options: BenchOptions, progress: (line: string) => void 
     recordCalls: false,
     logSink: reports.sink,
     triggerMaxConcurrency: options.concurrency,
-    // The download waits a little so it never overlaps the trigger's own work in the hand-off runs.
-    simulator: { rateLimitPerSecond: options.rateLimit, latencyMs: options.latencyMs, downloadDelayMs: 300 },
+    simulator: { rateLimitPerSecond: options.rateLimit, latencyMs: options.latencyMs },
   });
   const section = async <T>(name: Section, label: string, work: () => Promise<T>): Promise<T | undefined> => {
     if (!options.sections.includes(name)) return undefined;
@@ -175,13 +181,25 @@ async function runBench(options: BenchOptions, progress: (line: string) => void 
       options.concurrency ?? stack.synth.eventSourceMappings.find((m) => m.functionLogicalId === triggerSpec?.logicalId)?.maximumConcurrency ?? 5;
     const throttle = Object.fromEntries(Object.entries(options.throttle).filter(([, v]) => v !== undefined));
     const modelSettings = { ...triggerSettings, retryPolicy: { ...triggerSettings.retryPolicy, throttle: { ...triggerSettings.retryPolicy.throttle, ...throttle } } };
-    result.options = { ...options, largeBytes: options.largeBytes ?? maxFileBytes, triggerConcurrency };
+    result.options = { ...options, triggerConcurrency };
 
     // Cold starts first, while nothing else has run in this process.
     result.coldStart = await section('cold', `Cold starts: ${options.coldRuns} runs per bundle…`, () => runColdStart(stack, { runs: options.coldRuns }));
-    result.handoff = await section('handoff', `Hand-off: ${options.runs} × ${options.smallBytes} bytes, then ${options.runs} × ${options.largeBytes ?? maxFileBytes} bytes…`, () =>
-      runHandoff(stack, reports, { runs: options.runs, smallBytes: options.smallBytes, largeBytes: options.largeBytes ?? maxFileBytes, timeoutMs: 120_000 }),
-    );
+    result.preflight = await section('preflight', `Pre-flight scan: ${options.preflightLists.join(', ')} lists of ${options.preflightSizes.join(', ')} bytes, plain and gzip, ${options.preflightRuns} fresh process(es) each…`, async () => {
+      const bench = await runPreflightBench(
+        {
+          sizes: options.preflightSizes,
+          runs: options.preflightRuns,
+          lists: options.preflightLists,
+          // The parser comparison at the middle size (5 MB by default), as bench/preflight.ts does alone.
+          comparisonBytes: options.preflightSizes.length > 2 ? (options.preflightSizes[1] ?? 0) : 0,
+          maxFileBytes,
+        },
+        (line) => progress(`  ${line}`),
+      );
+      // The trigger's memory as the template sets it: what the scan of a file at the size limit gets.
+      return { ...bench, trigger: triggerFit(bench, triggerSpec?.memoryMb ?? 0, maxFileBytes) };
+    });
     result.burstModel = await section('model', `Burst model: ${options.modelRuns} × ${options.files} files through the trigger's use case in-process…`, async () => {
       const runs: BurstModelResult[] = [];
       for (let i = 0; i < options.modelRuns; i++) {

@@ -1,8 +1,16 @@
 // Reads the pipeline's settings from CDK context and rejects bad ones at synth, saying how to fix them.
 import type { Node } from 'constructs';
+import { isSupportedCountry } from 'libphonenumber-js';
 import * as v from 'valibot';
-import { DEFAULT_FPS_ENDPOINT } from '../lambdas/shared/contract.js';
-import { type Limit, Limits, presignLifetimeFits, presignMaxSeconds } from '../lambdas/shared/limits.js';
+import { parseSegmentNameTemplate, timeZoneProblem } from '../lambdas/core/segment-name-template.js';
+import {
+  DEFAULT_ATTRIBUTE_FORMATS,
+  DEFAULT_FPS_ENDPOINT,
+  DEFAULT_SEGMENT_NAME_TEMPLATE,
+  DEFAULT_TIME_ZONE,
+  ValueFormat,
+} from '../lambdas/shared/contract.js';
+import { FractionLimits, type Limit, Limits, presignLifetimeFits, presignMaxSeconds } from '../lambdas/shared/limits.js';
 
 /**
  * Where the FPS API token lives. The token itself never passes through CDK. An imported secret may be
@@ -37,6 +45,20 @@ export interface PipelineConfig {
   readonly tokenCacheSeconds: number;
   readonly retentionDays: number;
   readonly notificationEmail: string | undefined;
+  /** How segment names are made; metadata `segment-name-template` overrides it per file. */
+  readonly segmentNameTemplate: string;
+  /** IANA time zone of `{date}`, `{time}` and `{datetime}`. */
+  readonly timeZone: string;
+  /** Attribute name → value format checked by the pre-flight (the defaults with context `attributeFormats` merged in). */
+  readonly attributeFormats: Readonly<Record<string, ValueFormat>>;
+  /** Reject a file when more than this share of its values fail the format. */
+  readonly maxInvalidShare: number;
+  /** Lower-case emails and rewrite phones to E.164 in the clean copy. */
+  readonly normalizeValues: boolean;
+  /** Region of phone numbers written without a country code, with `normalizeValues`. */
+  readonly phoneDefaultRegion: string | undefined;
+  /** A completed upload below this match rate carries a warning, a metric and an alarm. */
+  readonly minMatchRate: number;
 }
 
 /** A context value is missing or malformed; the message lists every problem and its fix. */
@@ -66,6 +88,13 @@ export const CONTEXT_KEYS = [
   'tokenCacheSeconds',
   'retentionDays',
   'notificationEmail',
+  'segmentNameTemplate',
+  'timeZone',
+  'attributeFormats',
+  'maxInvalidShare',
+  'normalizeValues',
+  'phoneDefaultRegion',
+  'minMatchRate',
 ] as const;
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
 
@@ -89,6 +118,41 @@ function integerSetting(key: ContextKey, limit: Limit, rule: string) {
     ),
     limit.default,
   );
+}
+
+/** A share from 0 to 1 (a fraction), defaulting to `limit.default`. */
+function fractionSetting(key: ContextKey, limit: Limit, meaning: string) {
+  const message = `context ${key} must be a number from ${limit.min} to ${limit.max} (${meaning}): use -c ${key}=${limit.default}`;
+  return v.optional(
+    v.pipe(v.unknown(), v.transform(coerceNumber), v.number(message), v.check((n) => Number.isFinite(n) && n >= limit.min && n <= limit.max, message)),
+    limit.default,
+  );
+}
+
+/** What `attributeFormats` may map an attribute to: a format, or `none` to check no format for it. */
+const FORMAT_CHOICES = [...Object.values(ValueFormat), 'none'] as const;
+const attributeFormatsHint = `context attributeFormats must be a JSON object mapping attribute names to ${FORMAT_CHOICES.map((f) => `"${f}"`).join(', ')}: use -c 'attributeFormats={"crm_email":"email","Phone Number":"none"}'`;
+
+/** Context `attributeFormats` (JSON text from `-c`, an object from cdk.json) merged over the defaults; `none` removes an attribute. */
+function mergedFormats(raw: unknown): Record<string, ValueFormat> | undefined {
+  let given: unknown = raw;
+  if (typeof raw === 'string') {
+    try {
+      given = JSON.parse(raw);
+    } catch {
+      return undefined;
+    }
+  }
+  if (given === undefined) return { ...DEFAULT_ATTRIBUTE_FORMATS };
+  if (typeof given !== 'object' || given === null || Array.isArray(given)) return undefined;
+  const merged: Record<string, ValueFormat> = { ...DEFAULT_ATTRIBUTE_FORMATS };
+  for (const [name, format] of Object.entries(given)) {
+    if (name.trim() === '' || !(FORMAT_CHOICES as readonly unknown[]).includes(format)) return undefined;
+    // The check matches names case-insensitively: a given spelling replaces any default one.
+    for (const known of Object.keys(merged)) if (known.trim().toLowerCase() === name.trim().toLowerCase()) delete merged[known];
+    if (format !== 'none') merged[name.trim()] = format as ValueFormat;
+  }
+  return merged;
 }
 
 function optionalFlag(key: ContextKey) {
@@ -209,6 +273,50 @@ const ContextSchema = v.pipe(
         v.email('context notificationEmail must be an email address: use -c notificationEmail=ops@example.com'),
       ),
     ),
+    segmentNameTemplate: v.optional(
+      v.pipe(
+        v.string(`context segmentNameTemplate must be a string: use -c 'segmentNameTemplate={name} {date}'`),
+        v.rawCheck(({ dataset, addIssue }) => {
+          if (!dataset.typed) return;
+          const parsed = parseSegmentNameTemplate(dataset.value);
+          if (!parsed.ok) {
+            addIssue({ message: `context segmentNameTemplate "${dataset.value}" is not a valid template: ${parsed.errors.join(' ')} For example: -c 'segmentNameTemplate={name} {date}'` });
+          }
+        }),
+        // As the trigger reads it: NFC, trimmed.
+        v.transform((text) => (parseSegmentNameTemplate(text) as { ok: true; template: { source: string } }).template.source),
+      ),
+      DEFAULT_SEGMENT_NAME_TEMPLATE,
+    ),
+    timeZone: v.optional(
+      v.pipe(
+        v.string('context timeZone must be a string: use -c timeZone=Europe/Istanbul'),
+        v.trim(),
+        v.rawCheck(({ dataset, addIssue }) => {
+          if (!dataset.typed) return;
+          const problem = timeZoneProblem(dataset.value);
+          if (problem) addIssue({ message: `context ${problem}` });
+        }),
+      ),
+      DEFAULT_TIME_ZONE,
+    ),
+    attributeFormats: v.pipe(
+      v.unknown(),
+      v.transform(mergedFormats),
+      v.check((formats) => formats !== undefined, attributeFormatsHint),
+      v.transform((formats) => formats as Record<string, ValueFormat>),
+    ),
+    maxInvalidShare: fractionSetting('maxInvalidShare', FractionLimits.maxInvalidShare, 'the share of values that may fail the attribute\'s format before a file is rejected'),
+    normalizeValues: optionalFlag('normalizeValues'),
+    phoneDefaultRegion: v.optional(
+      v.pipe(
+        v.string(),
+        v.trim(),
+        v.toUpperCase(),
+        v.check((code) => isSupportedCountry(code), 'context phoneDefaultRegion must be a two-letter ISO 3166 region code libphonenumber knows: use -c phoneDefaultRegion=TR'),
+      ),
+    ),
+    minMatchRate: fractionSetting('minMatchRate', FractionLimits.minMatchRate, 'the match rate below which a completed upload carries a warning'),
   }),
   v.forward(
     v.partialCheck(
@@ -246,6 +354,14 @@ const ContextSchema = v.pipe(
       'context triggerReservedConcurrency must be 0 (no reservation) or at least triggerMaxConcurrency, or Lambda throttles the queue\'s invocations: use -c triggerReservedConcurrency=0, or raise it to triggerMaxConcurrency',
     ),
     ['triggerReservedConcurrency'],
+  ),
+  v.forward(
+    v.partialCheck(
+      [['phoneDefaultRegion'], ['normalizeValues']],
+      (input) => input.phoneDefaultRegion === undefined || input.normalizeValues,
+      'context phoneDefaultRegion applies only when values are normalized: add -c normalizeValues=true, or leave phoneDefaultRegion out',
+    ),
+    ['phoneDefaultRegion'],
   ),
   v.forward(
     v.partialCheck(
@@ -293,6 +409,13 @@ export function parsePipelineConfig(raw: Readonly<Record<string, unknown>>): Pip
     tokenCacheSeconds: c.tokenCacheSeconds,
     retentionDays: c.retentionDays,
     notificationEmail: c.notificationEmail,
+    segmentNameTemplate: c.segmentNameTemplate,
+    timeZone: c.timeZone,
+    attributeFormats: c.attributeFormats,
+    maxInvalidShare: c.maxInvalidShare,
+    normalizeValues: c.normalizeValues,
+    phoneDefaultRegion: c.phoneDefaultRegion,
+    minMatchRate: c.minMatchRate,
   };
 }
 

@@ -8,6 +8,7 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { preparedCopyRetentionDays } from '../lambdas/shared/contract.js';
 import type { PipelineConfig } from './config.js';
 import { CallbackEndpoint } from './constructs/callback-endpoint.js';
 import { DropStorage } from './constructs/drop-storage.js';
@@ -36,7 +37,10 @@ export class PipelineStack extends Stack {
     super(scope, id, props);
     const { config } = props;
 
-    this.storage = new DropStorage(this, 'Storage', { retentionDays: config.retentionDays });
+    this.storage = new DropStorage(this, 'Storage', {
+      retentionDays: config.retentionDays,
+      preparedRetentionDays: preparedCopyRetentionDays(config.presignExpiresSeconds),
+    });
     this.uploads = new UploadsTable(this, 'Uploads');
     this.token = new FpsTokenSecret(this, 'Token', {
       secretName: config.tokenSecret.kind === 'name' ? config.tokenSecret.name : undefined,
@@ -45,7 +49,7 @@ export class PipelineStack extends Stack {
     });
     this.operations = new Operations(this, 'Operations', { notificationEmail: config.notificationEmail });
 
-    this.callback = new CallbackEndpoint(this, 'Callback', { uploads: this.uploads, operations: this.operations });
+    this.callback = new CallbackEndpoint(this, 'Callback', { uploads: this.uploads, operations: this.operations, minMatchRate: config.minMatchRate });
     this.trigger = new Trigger(this, 'Trigger', {
       storage: this.storage,
       uploads: this.uploads,
@@ -63,6 +67,12 @@ export class PipelineStack extends Stack {
       reservedConcurrency: config.triggerReservedConcurrency > 0 ? config.triggerReservedConcurrency : undefined,
       presignAccessKeySecretName: config.presignAccessKeySecretName,
       fixedEgressIp: config.fixedEgressIp,
+      segmentNameTemplate: config.segmentNameTemplate,
+      timeZone: config.timeZone,
+      attributeFormats: config.attributeFormats,
+      maxInvalidShare: config.maxInvalidShare,
+      normalizeValues: config.normalizeValues,
+      phoneDefaultRegion: config.phoneDefaultRegion,
     });
     this.sweeper = new TimeoutSweeper(this, 'TimeoutSweeper', {
       uploads: this.uploads,
@@ -81,6 +91,10 @@ export class PipelineStack extends Stack {
     // Output ids are what users read (`cdk deploy` prints them): they stay at the stack's root.
     new CfnOutput(this, 'BucketName', { description: 'Drop CSV files here', value: this.bucket.bucketName });
     new CfnOutput(this, 'TableName', { description: 'Upload records', value: this.table.tableName });
+    new CfnOutput(this, 'PreparedBucketName', {
+      description: "Cleaned copies Insider downloads instead of a messy or gzip file (a record's preparedKey); they expire within days",
+      value: this.storage.preparedBucket.bucketName,
+    });
     new CfnOutput(this, 'CallbackBaseUrl', { description: 'Base URL of the callback route Insider posts to', value: this.callback.url });
     new CfnOutput(this, 'TokenSecretName', {
       description:

@@ -1,8 +1,10 @@
 // In-memory fakes of the core's ports, for the unit tests and the benchmark's model; the store contract suite holds MemoryStore to DynamoDB's behaviour.
+import { Readable, Writable } from 'node:stream';
 import { meetsCondition } from '../lambdas/core/lifecycle.js';
 import type {
   ClaimResult,
   Clock,
+  CopyUpload,
   FpsAttempt,
   FpsUploadRequest,
   Log,
@@ -31,6 +33,10 @@ export class MemoryStore implements UploadsStore {
   readonly records = new Map<string, UploadRecord>();
   /** Segment name → the upload holding its lock. */
   readonly locks = new Map<string, string>();
+  /** Segment name → the upload Insider accepted under it. */
+  readonly created = new Map<string, string>();
+  /** Logical name → the last `{n}` issued and to whom. */
+  readonly counters = new Map<string, { n: number; issuedTo: string }>();
   writes = 0;
 
   async create(record: UploadRecord): Promise<ClaimResult> {
@@ -73,6 +79,26 @@ export class MemoryStore implements UploadsStore {
     return this.locks.get(segmentName);
   }
 
+  async markSegmentCreated(segmentName: string, uploadId: string) {
+    this.created.set(segmentName, uploadId);
+  }
+
+  async segmentCreatedBy(segmentName: string) {
+    return this.created.get(segmentName);
+  }
+
+  async issueSegmentCounter(logicalName: string, uploadId: string) {
+    const current = this.counters.get(logicalName);
+    if (current?.issuedTo === uploadId) return current.n;
+    const next = { n: (current?.n ?? 0) + 1, issuedTo: uploadId };
+    this.counters.set(logicalName, next);
+    return next.n;
+  }
+
+  async peekSegmentCounter(logicalName: string) {
+    return (this.counters.get(logicalName)?.n ?? 0) + 1;
+  }
+
   async listStale(status: UploadStatus, before: string, limit: number) {
     return [...this.records.values()]
       .filter((r) => r.status === status && r.updatedAt < before)
@@ -82,14 +108,50 @@ export class MemoryStore implements UploadsStore {
   }
 }
 
+/** A valid one-value-per-line email list, the body a FakeObjects object has unless given one. */
+export const FAKE_CSV = 'someone@example.com\nother@example.com\n';
+
 export class FakeObjects implements ObjectStore {
-  readonly objects = new Map<string, ObjectInfo>();
+  readonly objects = new Map<string, ObjectInfo & { body: Buffer }>();
+  /** Copies completed with `writeCopy`, by bucket/key. */
+  readonly copies = new Map<string, Buffer>();
   presigned = 0;
-  put(bucket: string, key: string, info: Partial<ObjectInfo> = {}) {
-    this.objects.set(`${bucket}/${key}`, { size: 100, metadata: {}, ...info });
+  reads = 0;
+  aborted = 0;
+  /** Objects put without a size get their body's. */
+  put(bucket: string, key: string, info: Partial<ObjectInfo> & { body?: string | Buffer } = {}) {
+    const body = Buffer.from(info.body ?? FAKE_CSV);
+    this.objects.set(`${bucket}/${key}`, { metadata: {}, ...info, size: info.size ?? body.length, body });
   }
   async head(bucket: string, key: string) {
-    return this.objects.get(`${bucket}/${key}`);
+    const object = this.objects.get(`${bucket}/${key}`);
+    if (!object) return undefined;
+    const { body: _body, ...info } = object;
+    return info;
+  }
+  async read(bucket: string, key: string) {
+    const object = this.objects.get(`${bucket}/${key}`);
+    if (!object) return undefined;
+    this.reads++;
+    return Readable.from([object.body]);
+  }
+  writeCopy(bucket: string, key: string): CopyUpload {
+    const chunks: Buffer[] = [];
+    const sink = new Writable({
+      write: (chunk: Buffer, _encoding, done) => {
+        chunks.push(chunk);
+        done();
+      },
+    });
+    return {
+      sink,
+      complete: async () => {
+        this.copies.set(`${bucket}/${key}`, Buffer.concat(chunks));
+      },
+      abort: async () => {
+        this.aborted++;
+      },
+    };
   }
   async presignGet(bucket: string, key: string, _versionId: string | undefined, expiresInSeconds: number) {
     this.presigned++;

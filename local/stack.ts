@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { UploadRecord } from '../lambdas/core/ports.js';
 import { decodeS3EventKey } from '../lambdas/core/naming.js';
-import { isSegmentLockItem, recordFromItem } from '../lambdas/adapters/dynamodb-uploads-store.js';
+import { isUploadRecordItem, recordFromItem } from '../lambdas/adapters/dynamodb-uploads-store.js';
 import { FINAL_STATUSES, FunctionRole } from '../lambdas/shared/contract.js';
 import { type LocalHttpApi, startLocalHttpApi } from './api-gateway.js';
 import { type CallRecorder, endpointVariables, startCallRecorder } from './call-recorder.js';
@@ -142,9 +142,12 @@ export interface LocalStack {
   failures(): FailedEvent[];
   /** Every S3 event delivered to a queue (duplicates included). */
   readonly deliveredEvents: { key: string; duplicate: boolean }[];
-  /** Puts an object in the drop bucket like any S3 client; S3 then notifies the trigger. */
-  put(key: string, body: string | Uint8Array, metadata?: Record<string, string>): Promise<void>;
-  /** All upload records (locks left out). */
+  /**
+   * Puts an object in the drop bucket like any S3 client; S3 then notifies the trigger. `eventTime`
+   * stands in for the clock in the S3 event (a drop "on another day").
+   */
+  put(key: string, body: string | Uint8Array, metadata?: Record<string, string>, options?: { eventTime?: Date }): Promise<void>;
+  /** All upload records (locks and counters left out). */
   records(): Promise<UploadRecord[]>;
   /** Waits until `count` records for these keys exist and all are final (or `settle` says so). */
   waitForFinal(keys: string[], options?: { timeoutMs?: number; pollMs?: number; acceptSubmitted?: boolean }): Promise<UploadRecord[]>;
@@ -391,9 +394,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     const deliveredEvents: { key: string; duplicate: boolean }[] = [];
     let duplicateRate = options.duplicateEventRate ?? 0;
+    const eventTimes = new Map<string, Date>();
     s3rver.on('event', (raw: S3rverEvent) => {
       const record = raw.Records[0];
       if (!record) return;
+      const eventTime = eventTimes.get(record.s3.object.key);
+      if (eventTime && record.eventName.startsWith('ObjectCreated:')) {
+        record.eventTime = eventTime.toISOString();
+        eventTimes.delete(record.s3.object.key);
+      }
       const bucketId = [...bucketNames].find(([, name]) => name === record.s3.bucket.name)?.[0];
       for (const n of synth.notifications) {
         if (n.bucketLogicalId !== bucketId) continue;
@@ -446,7 +455,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       let start: Record<string, never> | undefined;
       do {
         const page = await dynamodb.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: start, ConsistentRead: true }));
-        for (const item of page.Items ?? []) if (!isSegmentLockItem(item)) items.push(recordFromItem(item));
+        for (const item of page.Items ?? []) if (isUploadRecordItem(item)) items.push(recordFromItem(item));
         start = page.LastEvaluatedKey as Record<string, never> | undefined;
       } while (start);
       return items;
@@ -473,7 +482,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       eventSources,
       failures,
       deliveredEvents,
-      async put(key, body, metadata) {
+      async put(key, body, metadata, putOptions) {
+        if (putOptions?.eventTime) eventTimes.set(key, putOptions.eventTime);
         await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, Metadata: metadata }));
       },
       records,

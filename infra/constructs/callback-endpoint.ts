@@ -4,7 +4,7 @@ import { CfnStage, HttpApi, HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { CALLBACK_ROUTE, CallbackEnv, FunctionRole } from '../../lambdas/shared/contract.js';
+import { CALLBACK_ROUTE, CallbackEnv, DEFAULT_MIN_MATCH_RATE, FunctionRole } from '../../lambdas/shared/contract.js';
 import { NodeFunction } from '../node-function.js';
 import { keepStackLevelLogicalIds } from './logical-ids.js';
 import type { Operations } from './operations.js';
@@ -27,6 +27,11 @@ export interface CallbackEndpointProps {
   readonly uploads: UploadsTable;
   /** Where the callback publishes the final status it records. */
   readonly operations: Operations;
+  /**
+   * A completed upload below this match rate carries a warning and counts in `LowMatchRate`.
+   * @default DEFAULT_MIN_MATCH_RATE (0.5)
+   */
+  readonly minMatchRate?: number;
 }
 
 /** `POST /callbacks/{uploadId}/{token}` on an HTTP API, handled by the callback function. */
@@ -44,6 +49,7 @@ export class CallbackEndpoint extends Construct {
       environment: {
         [CallbackEnv.tableName]: props.uploads.tableName,
         [CallbackEnv.statusTopicArn]: props.operations.statusTopic.topicArn,
+        [CallbackEnv.minMatchRate]: String(props.minMatchRate ?? DEFAULT_MIN_MATCH_RATE),
       },
     });
     props.operations.grantPublishStatus(this.function);

@@ -1,4 +1,4 @@
-// Where people drop CSV files: the drop bucket, its access-log bucket, and who may read or be told about its objects.
+// Where people drop CSV files: the drop bucket, the prepared bucket of cleaned copies, their access-log bucket, and who may read, write or be told about their objects.
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -12,13 +12,24 @@ const MIN_ACCESS_LOG_DAYS = 90;
 export interface DropStorageProps {
   /** Days before a dropped file (personal data) and its old versions expire; access logs keep at least 90. */
   readonly retentionDays: number;
+  /**
+   * Days before a cleaned copy in the prepared bucket expires: longer than the longest file URL, so
+   * Insider can always download what it was sent (`preparedCopyRetentionDays`).
+   */
+  readonly preparedRetentionDays: number;
 }
 
-/** The drop bucket (private, versioned, expiring) and the bucket its server access logs go to. */
+/**
+ * The drop bucket (private, versioned, expiring), the prepared bucket where the trigger writes the
+ * cleaned copies Insider downloads (private, expiring within days, no notifications: a copy never
+ * triggers the pipeline), and the bucket both send their server access logs to.
+ */
 export class DropStorage extends Construct {
   /** Where people drop CSV files. */
   readonly bucket: s3.Bucket;
-  /** The drop bucket's server access logs. */
+  /** Cleaned one-value-per-line copies (`<uploadId>.csv`), written only by the trigger and read only through file URLs. */
+  readonly preparedBucket: s3.Bucket;
+  /** The drop and prepared buckets' server access logs. */
   readonly accessLogBucket: s3.Bucket;
 
   constructor(scope: Construct, id: string, props: DropStorageProps) {
@@ -58,9 +69,56 @@ export class DropStorage extends Construct {
       ],
       removalPolicy: RemovalPolicy.RETAIN,
     });
+
+    this.preparedBucket = new s3.Bucket(this, 'PreparedBucket', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      // A copy is written once under its upload's id and never replaced: versions would only keep personal data longer.
+      versioned: false,
+      serverAccessLogsBucket: this.accessLogBucket,
+      serverAccessLogsPrefix: 'prepared-bucket/',
+      lifecycleRules: [
+        {
+          id: 'ExpirePreparedCopies',
+          expiration: Duration.days(props.preparedRetentionDays),
+          // A copy abandoned mid-upload (the trigger timed out) holds parts nobody can read.
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+      ],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
     // The files and logs live in these buckets, and their policies and notifications must stay attached.
     keepStackLevelLogicalIds(this.accessLogBucket);
     keepStackLevelLogicalIds(this.bucket);
+    keepStackLevelLogicalIds(this.preparedBucket);
+  }
+
+  /**
+   * Lets `role` write cleaned copies to the prepared bucket (PutObject, and AbortMultipartUpload for
+   * a large copy it gives up on), nothing else: it never reads them back or lists the bucket.
+   * @param reason why this role needs every key, recorded with cdk-nag's acknowledgement.
+   */
+  grantWritePreparedCopies(role: iam.IRole, reason: string): iam.Grant {
+    return this.grantOnPreparedCopies(role, ['s3:PutObject', 's3:AbortMultipartUpload'], reason);
+  }
+
+  /**
+   * Lets `role` read cleaned copies (GetObject: the bucket has no versions), so that file URLs it signs
+   * can download them.
+   * @param reason why this role needs every key, recorded with cdk-nag's acknowledgement.
+   */
+  grantReadPreparedCopies(role: iam.IRole, reason: string): iam.Grant {
+    return this.grantOnPreparedCopies(role, ['s3:GetObject'], reason);
+  }
+
+  private grantOnPreparedCopies(role: iam.IRole, actions: string[], reason: string): iam.Grant {
+    // Copies are named `<uploadId>.csv`; the pattern says so, and the ids are not known in advance.
+    const grant = iam.Grant.addToPrincipal({ grantee: role, actions, resourceArns: [this.preparedBucket.arnForObjects('*.csv')] });
+    const bucketId = Stack.of(this).resolve((this.preparedBucket.node.defaultChild as s3.CfnBucket).logicalId) as string;
+    Validations.of(role).acknowledge({ id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/*.csv]`, reason });
+    return grant;
   }
 
   /**

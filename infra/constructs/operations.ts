@@ -82,8 +82,9 @@ const { trigger, callback, sweeper } = ServiceName;
 /**
  * The dashboard's graphs of the functions' EMF metrics, in order. Where each is counted: the trigger
  * (lambdas/core/submit-upload.ts) counts a file when it claims it, when Insider accepts it, each POST's
- * latency, and the files it ends rejected or failed; the callback (record-callback.ts) completions and
- * their match rate; the sweeper (sweep.ts) the uploads it times out or fails. A new metric is one more
+ * latency, and the files it ends rejected, failed or as a dry run; the callback (record-callback.ts)
+ * completions, their match rate and those below `minMatchRate`; the sweeper (sweep.ts) the uploads it
+ * times out or fails. A new metric is one more
  * line in a graph here (a new graph, one more entry).
  */
 const PIPELINE_GRAPHS: readonly PipelineGraph[] = [
@@ -97,6 +98,8 @@ const PIPELINE_GRAPHS: readonly PipelineGraph[] = [
       { metric: Metric.filesRejected, from: [trigger], label: 'rejected' },
       { metric: Metric.filesFailed, from: [trigger, sweeper], label: 'failed' },
       { metric: Metric.filesTimedOut, from: [sweeper], label: 'timed out' },
+      { metric: Metric.filesDryRun, from: [trigger], label: 'dry run' },
+      { metric: Metric.lowMatchRate, from: [callback], label: 'completed, match rate low' },
     ],
   },
   {
@@ -132,6 +135,9 @@ function metricsOf(line: ChartedMetric): cloudwatch.Metric[] {
     ),
   );
 }
+
+/** How often the low match rate alarm looks: callbacks arrive up to an hour after a drop, one per file. */
+const LOW_MATCH_RATE_PERIOD = Duration.minutes(15);
 
 /**
  * Two topics: statuses go to whoever follows uploads (one message per file), alarms to whoever runs
@@ -238,12 +244,23 @@ export class Operations extends Construct {
         period: Duration.minutes(15),
       }),
     );
+    const lowMatchRateAlarm = alarm(
+      'LowMatchRateAlarm',
+      'Insider matched fewer of a file\'s values than minMatchRate (or none): the folder may name the wrong attribute, or the values are not written as Insider stores them; see the record\'s warning and README "Low match rate"',
+      new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: MetricName.lowMatchRate,
+        dimensionsMap: { service: ServiceName.callback },
+        statistic: cloudwatch.Stats.SUM,
+        period: LOW_MATCH_RATE_PERIOD,
+      }),
+    );
 
     const alarmLine = (label: string): cloudwatch.HorizontalAnnotation => ({ value: 1, label, color: cloudwatch.Color.RED });
     this.dashboard.addWidgets(
       new cloudwatch.AlarmStatusWidget({
         title: 'Alarms (they notify AlertsTopicArn; README "Operations" says what to do)',
-        alarms: [failedUploadsAlarm, ...errorAlarms, timedOutAlarm],
+        alarms: [failedUploadsAlarm, ...errorAlarms, timedOutAlarm, lowMatchRateAlarm],
         width: 24,
         height: 3,
       }),

@@ -6,14 +6,19 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import {
   FAILED_UPLOADS_RETENTION_DAYS,
+  DEFAULT_ATTRIBUTE_FORMATS,
+  DEFAULT_SEGMENT_NAME_TEMPLATE,
+  DEFAULT_TIME_ZONE,
   FunctionRole,
   TRIGGER_MAX_RECEIVES,
+  TRIGGER_MEMORY_MB,
   TRIGGER_TIMEOUT_SECONDS,
   TriggerEnv,
+  type ValueFormat,
   UPLOAD_EVENTS_RETENTION_DAYS,
   UPLOAD_EVENTS_VISIBILITY_TIMEOUT_SECONDS,
 } from '../../lambdas/shared/contract.js';
-import { Limits } from '../../lambdas/shared/limits.js';
+import { FractionLimits, Limits } from '../../lambdas/shared/limits.js';
 import { NodeFunction } from '../node-function.js';
 import type { DropStorage } from './drop-storage.js';
 import { FixedEgress } from './fixed-egress.js';
@@ -74,6 +79,36 @@ export interface TriggerProps {
    * @default false
    */
   readonly fixedEgressIp?: boolean;
+  /**
+   * How the name sent to Insider is made from the file's (checked by `readConfig`).
+   * @default '{name}'
+   */
+  readonly segmentNameTemplate?: string;
+  /**
+   * IANA time zone of the template's `{date}`, `{time}` and `{datetime}`.
+   * @default 'UTC'
+   */
+  readonly timeZone?: string;
+  /**
+   * Attribute name → the value format the pre-flight check holds its values to.
+   * @default DEFAULT_ATTRIBUTE_FORMATS
+   */
+  readonly attributeFormats?: Readonly<Record<string, ValueFormat>>;
+  /**
+   * Reject a file when more than this share of its values fail the format.
+   * @default 0.5
+   */
+  readonly maxInvalidShare?: number;
+  /**
+   * Lower-case emails and rewrite phone numbers to E.164 in the clean copy.
+   * @default false
+   */
+  readonly normalizeValues?: boolean;
+  /**
+   * Region of phone numbers written without a country code, with `normalizeValues`.
+   * @default - only numbers written with "+" are rewritten
+   */
+  readonly phoneDefaultRegion?: string;
 }
 
 /**
@@ -149,9 +184,18 @@ export class Trigger extends Construct {
       [TriggerEnv.maxReceives]: String(TRIGGER_MAX_RECEIVES),
       [TriggerEnv.eventsQueueUrl]: this.eventsQueue.queueUrl,
       [TriggerEnv.statusTopicArn]: props.operations.statusTopic.topicArn,
+      [TriggerEnv.preparedBucketName]: props.storage.preparedBucket.bucketName,
+      [TriggerEnv.segmentNameTemplate]: props.segmentNameTemplate ?? DEFAULT_SEGMENT_NAME_TEMPLATE,
+      [TriggerEnv.timeZone]: props.timeZone ?? DEFAULT_TIME_ZONE,
+      [TriggerEnv.attributeFormats]: JSON.stringify(props.attributeFormats ?? DEFAULT_ATTRIBUTE_FORMATS),
+      [TriggerEnv.maxInvalidShare]: String(props.maxInvalidShare ?? FractionLimits.maxInvalidShare.default),
+      [TriggerEnv.normalizeValues]: String(props.normalizeValues ?? false),
     };
     if (props.defaultAttributeName !== undefined) {
       environment[TriggerEnv.defaultAttributeName] = props.defaultAttributeName;
+    }
+    if (props.phoneDefaultRegion !== undefined) {
+      environment[TriggerEnv.phoneDefaultRegion] = props.phoneDefaultRegion;
     }
 
     this.function = new NodeFunction(this, 'Function', {
@@ -162,6 +206,8 @@ export class Trigger extends Construct {
       // The handler's retries of the FPS call (each capped by fpsTimeoutMs) must finish well
       // inside this, so a slow Insider ends in a handed-back message rather than a killed invocation.
       timeout: Duration.seconds(TRIGGER_TIMEOUT_SECONDS),
+      // CPU comes with memory: the pre-flight scan of a file at the size limit must fit the timeout easily.
+      memorySize: TRIGGER_MEMORY_MB,
       reservedConcurrentExecutions: props.reservedConcurrency,
       environment,
     });
@@ -185,7 +231,11 @@ export class Trigger extends Construct {
     mapping.node.addDependency(role);
     props.storage.grantReadObjects(
       role,
-      "The trigger reads the metadata of any object dropped in the drop bucket, whose keys people choose; the grant covers that bucket's objects and nothing else.",
+      "The trigger reads the metadata and the body (the pre-flight check) of any object dropped in the drop bucket, whose keys people choose; the grant covers that bucket's objects and nothing else.",
+    );
+    props.storage.grantWritePreparedCopies(
+      role,
+      'The trigger writes each cleaned copy as <uploadId>.csv in the prepared bucket (ids are made per upload), and may only put it or abort its multipart upload: it never reads or lists the copies.',
     );
     props.operations.grantPublishStatus(this.function);
     this.addFileUrlSigner(props);
@@ -211,6 +261,10 @@ export class Trigger extends Construct {
       props.storage.grantReadObjects(
         presignRole,
         "A file URL can fetch any object dropped in the drop bucket, whose keys people choose; each URL is signed for one object version, and this role can read that bucket's objects and nothing else.",
+      );
+      props.storage.grantReadPreparedCopies(
+        presignRole,
+        'A file URL can fetch the cleaned copy of any upload (<uploadId>.csv in the prepared bucket, ids made per upload); this role is the only reader of that bucket.',
       );
       presignRole.grantAssumeRole(this.function.executionRole);
       this.function.addEnvironment(TriggerEnv.presignRoleArn, presignRole.roleArn);

@@ -10,10 +10,15 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { ClaimResult, Clock, RecordChanges, UploadRecord, UploadsStore, WriteCondition } from '../core/ports.js';
-import { SEGMENT_LOCK_PREFIX, type UploadStatus, UploadsTable } from '../shared/contract.js';
+import { SEGMENT_COUNTER_PREFIX, SEGMENT_LOCK_PREFIX, type UploadStatus, UploadsTable } from '../shared/contract.js';
 
 const PK = UploadsTable.partitionKey;
 const LOCK_HOLDER = 'lockHolder';
+/** On a lock item: the upload Insider accepted under the name (for "already in use" reasons). */
+const CREATED_BY = 'createdBy';
+/** On a counter item: the last number issued, and the upload it went to. */
+const COUNTER = 'n';
+const ISSUED_TO = 'issuedTo';
 const TOKEN_HASHES = 'callbackTokenHashes';
 
 type Item = Record<string, AttributeValue>;
@@ -36,6 +41,12 @@ export function recordFromItem(item: Item): UploadRecord {
 /** Segment locks share the table; their keys carry this prefix and they are not upload records. */
 export function isSegmentLockItem(item: Item): boolean {
   return item[PK]?.S?.startsWith(SEGMENT_LOCK_PREFIX) ?? false;
+}
+
+/** Whether an item of the table is an upload record (not a segment lock or a `{n}` counter). */
+export function isUploadRecordItem(item: Item): boolean {
+  const id = item[PK]?.S ?? '';
+  return !id.startsWith(SEGMENT_LOCK_PREFIX) && !id.startsWith(SEGMENT_COUNTER_PREFIX);
 }
 
 function isConditionFailure(error: unknown): boolean {
@@ -166,8 +177,59 @@ export class DynamoDbUploadsStore implements UploadsStore {
     return lock.Item ? (unmarshall(lock.Item)[LOCK_HOLDER] as string | undefined) : undefined;
   }
 
+  async markSegmentCreated(segmentName: string, uploadId: string): Promise<void> {
+    await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: this.lockKey(segmentName),
+        UpdateExpression: 'SET #by = :id, createdAt = :at',
+        ExpressionAttributeNames: { '#by': CREATED_BY },
+        ExpressionAttributeValues: marshall({ ':id': uploadId, ':at': this.clock.now().toISOString() }),
+      }),
+    );
+  }
+
+  async segmentCreatedBy(segmentName: string): Promise<string | undefined> {
+    const lock = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: this.lockKey(segmentName), ConsistentRead: true }));
+    return lock.Item ? (unmarshall(lock.Item)[CREATED_BY] as string | undefined) : undefined;
+  }
+
+  async issueSegmentCounter(logicalName: string, uploadId: string): Promise<number> {
+    try {
+      const out = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: this.counterKey(logicalName),
+          UpdateExpression: 'ADD #n :one SET #to = :id, issuedAt = :at',
+          // The upload it last went to asks again (a retry): it gets the same number, below.
+          ConditionExpression: 'attribute_not_exists(#to) OR #to <> :id',
+          ExpressionAttributeNames: { '#n': COUNTER, '#to': ISSUED_TO },
+          ExpressionAttributeValues: marshall({ ':one': 1, ':id': uploadId, ':at': this.clock.now().toISOString() }),
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      );
+      return Number(unmarshall(out.Attributes ?? {})[COUNTER]);
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      return this.counterValue(logicalName);
+    }
+  }
+
+  async peekSegmentCounter(logicalName: string): Promise<number> {
+    return (await this.counterValue(logicalName)) + 1;
+  }
+
+  private async counterValue(logicalName: string): Promise<number> {
+    const out = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: this.counterKey(logicalName), ConsistentRead: true }));
+    return out.Item ? Number(unmarshall(out.Item)[COUNTER] ?? 0) : 0;
+  }
+
   private lockKey(segmentName: string): Item {
     return marshall({ [PK]: `${SEGMENT_LOCK_PREFIX}${segmentName}` });
+  }
+
+  private counterKey(logicalName: string): Item {
+    return marshall({ [PK]: `${SEGMENT_COUNTER_PREFIX}${logicalName}` });
   }
 
   async listStale(status: UploadStatus, before: string, limit: number): Promise<UploadRecord[]> {

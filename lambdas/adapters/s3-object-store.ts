@@ -1,7 +1,22 @@
-// ObjectStore on S3: metadata through HeadObject (never the body) and presigned GET URLs.
+// ObjectStore on S3: metadata through HeadObject, the body streamed once (GetObject of the version), cleaned copies through a multipart Upload, presigned GET URLs.
+import { PassThrough, type Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import type { ObjectInfo, ObjectStore } from '../core/ports.js';
+import type { CopyUpload, ObjectInfo, ObjectStore } from '../core/ports.js';
+
+/**
+ * Parts of the cleaned copy's multipart upload: S3's smallest part, one in flight while the next fills,
+ * so the copy holds at most about 10 MB of memory whatever the file's size (a copy under 5 MB is one
+ * PutObject when it ends).
+ */
+const COPY_PART_BYTES = 5 * 1024 * 1024;
+const COPY_QUEUE_SIZE = 1;
+
+function isMissing(error: unknown): boolean {
+  const name = (error as { name?: string }).name;
+  return name === 'NotFound' || name === 'NoSuchKey' || name === 'NoSuchVersion';
+}
 import type { SigningCredentials } from './presign-credentials.js';
 
 export interface S3ObjectStoreOptions {
@@ -31,10 +46,44 @@ export class S3ObjectStore implements ObjectStore {
       const out = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
       return { size: out.ContentLength ?? 0, metadata: out.Metadata ?? {}, versionId: out.VersionId };
     } catch (error) {
-      const name = (error as { name?: string }).name;
-      if (name === 'NotFound' || name === 'NoSuchKey' || name === 'NoSuchVersion') return undefined;
+      if (isMissing(error)) return undefined;
       throw error;
     }
+  }
+
+  async read(bucket: string, key: string, versionId?: string): Promise<AsyncIterable<Uint8Array> | undefined> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
+      // In Node the SDK's body is the HTTP response itself: a Readable, so stopping early destroys it.
+      return out.Body as Readable | undefined;
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+  }
+
+  writeCopy(bucket: string, key: string): CopyUpload {
+    const sink = new PassThrough({ highWaterMark: 64 * 1024 });
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: bucket, Key: key, Body: sink, ContentType: 'text/csv; charset=utf-8' },
+      partSize: COPY_PART_BYTES,
+      queueSize: COPY_QUEUE_SIZE,
+    });
+    const done = upload.done();
+    // Rejected when aborted; awaited by complete() when it counts.
+    done.catch(() => {});
+    return {
+      sink,
+      complete: async () => {
+        sink.end();
+        await done;
+      },
+      abort: async () => {
+        await upload.abort();
+        sink.destroy();
+      },
+    };
   }
 
   async presignGet(bucket: string, key: string, versionId: string | undefined, expiresInSeconds: number) {

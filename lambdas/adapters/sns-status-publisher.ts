@@ -1,17 +1,29 @@
 // Publishes each upload's final status to an SNS topic: a short subject, a JSON body, a `status` attribute to filter on.
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import type { UploadRecord } from '../core/ports.js';
+import type { PreflightFigures } from '../core/preflight-figures.js';
 
 /** The JSON body subscribers receive. Counts only for `completed`, a reason for every status. */
 export interface FinalStatusMessage {
   uploadId: string;
   status: UploadRecord['status'];
+  /** The logical segment (the file's name or metadata `segment-name`). */
   segmentName: string | null;
+  /** The exact name sent to Insider (or, for a dry run, that a real drop would send). */
+  insiderSegmentName: string | null;
   attributeName: string | null;
   bucket: string;
   key: string;
+  /** The cleaned copy Insider downloaded instead of `key`, in the prepared bucket. */
+  preparedKey: string | null;
   reason: string | null;
+  /** E.g. a match rate below `minMatchRate`. */
+  warning: string | null;
   counts: { valid: number; invalid: number; total: number; matchRate: number | null } | null;
+  /** What the pre-flight check counted (counts and line numbers only). */
+  preflight: PreflightFigures | null;
+  /** For a dry run, what a real drop would do. */
+  dryRunVerdict: UploadRecord['dryRunVerdict'] | null;
   fpsHttpStatus: number | null;
   receivedAt: string;
   at: string;
@@ -23,10 +35,13 @@ export function finalStatusMessage(record: UploadRecord): FinalStatusMessage {
     uploadId: record.uploadId,
     status: record.status,
     segmentName: record.segmentName ?? null,
+    insiderSegmentName: record.insiderSegmentName ?? null,
     attributeName: record.attributeName ?? null,
     bucket: record.bucket,
     key: record.key,
+    preparedKey: record.preparedKey ?? null,
     reason: record.reason ?? null,
+    warning: record.warning ?? null,
     counts: completed
       ? {
           valid: record.validValuesCount ?? 0,
@@ -35,6 +50,8 @@ export function finalStatusMessage(record: UploadRecord): FinalStatusMessage {
           matchRate: record.matchRate ?? null,
         }
       : null,
+    preflight: record.preflight ?? null,
+    dryRunVerdict: record.dryRunVerdict ?? null,
     fpsHttpStatus: record.fpsHttpStatus ?? null,
     receivedAt: record.receivedAt,
     at: record.completedAt ?? record.updatedAt,
@@ -42,15 +59,15 @@ export function finalStatusMessage(record: UploadRecord): FinalStatusMessage {
 }
 
 /** SNS subjects: printable ASCII, under 100 characters. Segment names may be Turkish, so fold accents. */
-export function subjectFor(record: Pick<UploadRecord, 'status' | 'segmentName' | 'key'>): string {
-  const name = (record.segmentName ?? record.key)
+export function subjectFor(record: Pick<UploadRecord, 'status' | 'segmentName' | 'insiderSegmentName' | 'key' | 'warning'>): string {
+  const name = (record.insiderSegmentName ?? record.segmentName ?? record.key)
     .normalize('NFKD')
     .replace(/\p{M}/gu, '')
     .replace(/ı/g, 'i')
     .replace(/\s+/g, ' ')
     .replace(/[^\x20-\x7E]/g, '?')
     .trim();
-  const subject = `FPS upload ${record.status}: ${name}`;
+  const subject = `FPS upload ${record.status}${record.warning ? ' (warning)' : ''}: ${name}`;
   return subject.length > 99 ? `${subject.slice(0, 96)}...` : subject;
 }
 

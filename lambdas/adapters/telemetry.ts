@@ -9,6 +9,7 @@ const FINAL_METRIC: Partial<Record<UploadStatus, Metric>> = {
   rejected: Metric.filesRejected,
   failed: Metric.filesFailed,
   timed_out: Metric.filesTimedOut,
+  dry_run: Metric.filesDryRun,
 };
 
 export function powertoolsTelemetry(metrics: Metrics, logger: Logger, onFinal?: (record: UploadRecord) => Promise<void>): Telemetry {
@@ -23,8 +24,10 @@ export function powertoolsTelemetry(metrics: Metrics, logger: Logger, onFinal?: 
         uploadId: record.uploadId,
         objectKey: record.key,
         segmentName: record.segmentName,
+        insiderSegmentName: record.insiderSegmentName,
         status: record.status,
         reason: record.reason,
+        warning: record.warning,
       });
       await onFinal?.(record);
     },

@@ -12,12 +12,15 @@ import { callbackTokens } from '../adapters/tokens.js';
 import { recordCallback } from '../core/record-callback.js';
 import type { UploadRecord } from '../core/ports.js';
 import { CallbackEnv, METRICS_NAMESPACE, ServiceName } from '../shared/contract.js';
-import { envString, readEnv } from '../shared/env.js';
+import { envFraction, envString, readEnv } from '../shared/env.js';
+import { FractionLimits } from '../shared/limits.js';
+import * as v from 'valibot';
 import { httpAnswer, toHttpResponse } from './http.js';
 
 const config = readEnv(process.env, {
   tableName: [CallbackEnv.tableName, envString],
   statusTopicArn: [CallbackEnv.statusTopicArn, envString],
+  minMatchRate: [CallbackEnv.minMatchRate, v.optional(envFraction(FractionLimits.minMatchRate), String(FractionLimits.minMatchRate.default))],
 });
 const logger = new Logger({ serviceName: ServiceName.callback });
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: ServiceName.callback });
@@ -26,7 +29,7 @@ const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: Service
 class KeyedUploadsStore extends DynamoDbUploadsStore {
   override async get(uploadId: string): Promise<UploadRecord | undefined> {
     const record = await super.get(uploadId);
-    if (record) logger.appendKeys({ segmentName: record.segmentName, objectKey: record.key });
+    if (record) logger.appendKeys({ segmentName: record.segmentName, insiderSegmentName: record.insiderSegmentName, objectKey: record.key });
     return record;
   }
 }
@@ -49,7 +52,7 @@ export const handler = async (event: APIGatewayProxyEventV2, context: Context): 
   try {
     const outcome = await recordCallback(
       { uploadId, token: event.pathParameters?.token, body },
-      { store, tokens: callbackTokens, clock: systemClock, telemetry: powertoolsTelemetry(metrics, logger, notifyFinalStatus) },
+      { store, tokens: callbackTokens, clock: systemClock, telemetry: powertoolsTelemetry(metrics, logger, notifyFinalStatus), minMatchRate: config.minMatchRate },
     );
     const { statusCode } = httpAnswer(outcome);
     const line = { outcome: outcome.kind, statusCode, answer: outcome.message };

@@ -10,7 +10,7 @@ import type { RecordChanges, UploadRecord, UploadsStore, WriteCondition } from '
  */
 export const TRANSITIONS: Readonly<Record<UploadStatus, readonly UploadStatus[]>> = {
   // A genuine callback proves Insider accepted the file, whatever we had concluded.
-  received: ['submitted', 'rejected', 'failed', 'completed'],
+  received: ['submitted', 'rejected', 'failed', 'completed', 'dry_run'],
   submitted: ['completed', 'timed_out'],
   completed: [],
   // A rejection can follow a lost reply to a request Insider accepted (e.g. a 502, then a 405).
@@ -18,6 +18,8 @@ export const TRANSITIONS: Readonly<Record<UploadStatus, readonly UploadStatus[]>
   // A redriven event re-attempts the same object version, as a person asked.
   failed: ['received', 'completed'],
   timed_out: ['completed'],
+  // Nothing was sent, so no callback can come: a dry run never changes.
+  dry_run: [],
 };
 
 /**

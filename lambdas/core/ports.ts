@@ -1,5 +1,7 @@
 // The ports the use cases talk to; adapters implement them with the AWS SDK and HTTP, tests with fakes.
+import type { Writable } from 'node:stream';
 import type { Metric, UploadStatus } from '../shared/contract.js';
+import type { PreflightFigures } from './preflight-figures.js';
 
 /** One upload record, as people read it in the DynamoDB console. */
 export interface UploadRecord {
@@ -10,8 +12,36 @@ export interface UploadRecord {
   versionId?: string | undefined;
   sequencer?: string | undefined;
   size: number;
+  /**
+   * The logical segment: the file name without its extension, or metadata `segment-name` (NFC,
+   * trimmed). The `bySegment` index's partition, so one Query lists every refresh of a segment.
+   */
   segmentName?: string | undefined;
+  /**
+   * The exact name sent to Insider (or, for a dry run, that would have been): the segment name
+   * template rendered. The lock, "already in use" and the callback's `segment_name` are about this
+   * name; records from before templates have only `segmentName`, which was the name sent.
+   */
+  insiderSegmentName?: string | undefined;
+  /** The template that made `insiderSegmentName`, when it is not `{name}`. */
+  segmentNameTemplate?: string | undefined;
+  /** When `{name}` was shortened to fit Insider's limit: the rule applied, in a sentence. */
+  segmentNameRule?: string | undefined;
+  /** `{n}`: the number issued to this upload for its logical name (retries reuse it). */
+  segmentCounter?: number | undefined;
+  /** The S3 event's time (ISO-8601): what `{date}`, `{time}` and `{datetime}` render. */
+  eventTime?: string | undefined;
   attributeName?: string | undefined;
+  /** A dry run: nothing is sent to Insider; the record ends `dry_run` with the verdict in `reason`. */
+  dryRun?: boolean | undefined;
+  /** For a dry run: what a real drop would do. */
+  dryRunVerdict?: 'would-submit' | 'would-reject' | undefined;
+  /** What the pre-flight check counted in the file (counts and line numbers, never a value). */
+  preflight?: PreflightFigures | undefined;
+  /** The cleaned copy Insider downloads instead of the original, in the prepared bucket (`<uploadId>.csv`). */
+  preparedKey?: string | undefined;
+  /** Worth a look although the upload succeeded, e.g. a match rate below `minMatchRate`. */
+  warning?: string | undefined;
   status: UploadStatus;
   /** Why the record is in its status, in words a person can act on. */
   reason?: string | undefined;
@@ -85,6 +115,20 @@ export interface UploadsStore {
   takeSegmentLock(segmentName: string, uploadId: string, replacing?: string): Promise<boolean>;
   /** The upload holding the segment name's lock, if any. */
   segmentLockHolder(segmentName: string): Promise<string | undefined>;
+  /**
+   * Notes on the segment name's lock item that Insider accepted `uploadId` under that name, so that a
+   * later "already in use" can name it. The lock itself does not change.
+   */
+  markSegmentCreated(segmentName: string, uploadId: string): Promise<void>;
+  /** The upload last marked as having created the segment name, if any. */
+  segmentCreatedBy(segmentName: string): Promise<string | undefined>;
+  /**
+   * Issues the next `{n}` for a logical segment name, atomically: 1, 2, … across every upload. Asked
+   * again by the upload it last issued to (a retry), it returns the same number.
+   */
+  issueSegmentCounter(logicalName: string, uploadId: string): Promise<number>;
+  /** The number `issueSegmentCounter` would issue next, without issuing it (dry runs). */
+  peekSegmentCounter(logicalName: string): Promise<number>;
   /** Records in `status` whose `updatedAt` is before `before`, oldest first, at most `limit`. */
   listStale(status: UploadStatus, before: string, limit: number): Promise<UploadRecord[]>;
 }
@@ -95,9 +139,26 @@ export interface ObjectInfo {
   versionId?: string | undefined;
 }
 
+/** A copy being written; nothing can be read under its key until `complete`. */
+export interface CopyUpload {
+  /** Takes the bytes (with backpressure); the writer never ends it: `complete` or `abort` does. */
+  sink: Writable;
+  /** Ends the stream and stores the object. */
+  complete(): Promise<void>;
+  /** Drops whatever was sent (parts of a multipart upload included); nothing is stored. */
+  abort(): Promise<void>;
+}
+
 export interface ObjectStore {
   /** `undefined` when the object (version) no longer exists. */
   head(bucket: string, key: string, versionId?: string): Promise<ObjectInfo | undefined>;
+  /**
+   * The object version's bytes as a stream (`undefined` when it no longer exists). Reading to the
+   * end, or stopping early (`break`, `return`), releases the connection.
+   */
+  read(bucket: string, key: string, versionId?: string): Promise<AsyncIterable<Uint8Array> | undefined>;
+  /** Starts writing an object (a cleaned copy) to `bucket`/`key`. */
+  writeCopy(bucket: string, key: string): CopyUpload;
   /** A GET URL for exactly this object version; `expiresAt` is when it really stops working. */
   presignGet(
     bucket: string,

@@ -1,8 +1,9 @@
 // The callback's use case: a genuine Insider callback completes its upload once; anything else changes nothing.
 import * as v from 'valibot';
-import { MAX_CALLBACK_BODY_BYTES, Metric, UploadStatus } from '../shared/contract.js';
+import { DEFAULT_MIN_MATCH_RATE, MAX_CALLBACK_BODY_BYTES, Metric, UploadStatus } from '../shared/contract.js';
 import { updateUpload } from './lifecycle.js';
 import type { Clock, RecordFields, Telemetry, TokenGenerator, UploadRecord, UploadsStore } from './ports.js';
+import { sameName } from './unicode-names.js';
 
 // Above 2^53−1 a JSON number is no longer exact, and DynamoDB's marshalling refuses it: a 400, not a 500.
 const count = v.pipe(
@@ -54,6 +55,8 @@ export interface CallbackDeps {
   tokens: TokenGenerator;
   clock: Clock;
   telemetry: Telemetry;
+  /** A completed upload below this match rate gets a warning (context `minMatchRate`). @default 0.5 */
+  minMatchRate?: number | undefined;
 }
 
 const UPLOAD_ID = /^[0-9a-f]{32}$/;
@@ -107,9 +110,17 @@ export function countsMismatch(body: CallbackBody): string | undefined {
     : undefined;
 }
 
-/** Segment names compared as text: the same characters in another Unicode normalization, or with surrounding whitespace, are the same name. */
-export function sameSegmentName(a: string, b: string): boolean {
-  return a.normalize('NFC').trim() === b.normalize('NFC').trim();
+/**
+ * The warning a completed upload carries when Insider matched too few of its values, or none: it
+ * usually means the wrong attribute (the folder) or values not written as Insider stores them.
+ */
+export function lowMatchRateWarning(rate: number | undefined, minMatchRate: number, entered: number): string | undefined {
+  const check =
+    'Check that the folder (or metadata "attribute-name") names the attribute these values belong to, and that they are written as Insider stores them (e.g. lower-case emails, phone numbers in E.164 with "+" and the country code); see README "Low match rate".';
+  if (rate === undefined) return `Insider counted no values in the file (${entered} entered). ${check}`;
+  if (rate >= minMatchRate) return undefined;
+  const percent = (n: number) => `${Math.round(n * 1000) / 10}%`;
+  return `Low match rate: Insider matched ${percent(rate)} of the values, below the ${percent(minMatchRate)} this deployment expects (minMatchRate). ${check}`;
 }
 
 export async function recordCallback(request: CallbackRequest, deps: CallbackDeps): Promise<CallbackOutcome> {
@@ -127,7 +138,8 @@ export async function recordCallback(request: CallbackRequest, deps: CallbackDep
   const parsed = parseCallbackBody(request.body);
   if (!parsed.ok) return outcome('invalid', parsed.message);
   const body = parsed.value;
-  if (!sameSegmentName(body.segment_name, record.segmentName ?? '')) {
+  // The name sent: rendered from a template, or (records from before templates) the segment name itself.
+  if (!sameName(body.segment_name, record.insiderSegmentName ?? record.segmentName ?? '')) {
     return outcome('conflict', `segment_name "${body.segment_name}" does not match this upload's segment.`);
   }
   return complete(record, body, deps, 2);
@@ -142,6 +154,8 @@ async function complete(record: UploadRecord, body: CallbackBody, deps: Callback
   // The token verified: Insider did the work, so the callback completes the upload whatever we had concluded.
   const now = deps.clock.now().toISOString();
   const notes = [record.note, completionNote(record), countsMismatch(body)].filter((note): note is string => Boolean(note));
+  const rate = matchRate(body.valid_values_count, body.invalid_values_count, body.total_entered_values);
+  const warning = lowMatchRateWarning(rate, deps.minMatchRate ?? DEFAULT_MIN_MATCH_RATE, body.total_entered_values);
   const changes: RecordFields = {
     status: UploadStatus.Completed,
     completedAt: now,
@@ -149,10 +163,11 @@ async function complete(record: UploadRecord, body: CallbackBody, deps: Callback
     validValuesCount: body.valid_values_count,
     invalidValuesCount: body.invalid_values_count,
     totalEnteredValues: body.total_entered_values,
-    matchRate: matchRate(body.valid_values_count, body.invalid_values_count, body.total_entered_values),
+    matchRate: rate,
     callbacksReceived: (record.callbacksReceived ?? 0) + 1,
     reason: 'Insider created the segment and reported its counts.',
     ...(notes.length ? { note: notes.join(' ') } : {}),
+    ...(warning ? { warning } : {}),
   };
   const moved = await updateUpload(deps.store, record.uploadId, changes, { from: [record.status] });
   if (!moved) {
@@ -162,8 +177,8 @@ async function complete(record: UploadRecord, body: CallbackBody, deps: Callback
     return complete(current, body, deps, triesLeft - 1);
   }
   deps.telemetry.metric(Metric.filesCompleted);
-  const rate = changes.matchRate;
   if (rate !== undefined) deps.telemetry.metric(Metric.callbackMatchRate, rate * 100);
+  if (warning) deps.telemetry.metric(Metric.lowMatchRate);
   await deps.telemetry.finalStatus({ ...record, ...changes });
   return outcome('recorded', 'Recorded.');
 }

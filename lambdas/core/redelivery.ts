@@ -19,7 +19,7 @@ export function retryDelaySeconds(attempt: number, retryAfterMs: number | undefi
 
 /** What one upload's handling asks of the message that carried it. */
 export type MessageRequest =
-  | { action: 'recorded' | 'duplicate' }
+  | { action: 'recorded' | 'duplicate' | 'ignored' }
   | { action: 'retry'; retryAfterSeconds: number }
   /** The last attempt failed: the message belongs in the failure queue. */
   | { action: 'gaveUp' };

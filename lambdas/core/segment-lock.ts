@@ -1,7 +1,8 @@
 // At most one upload per segment name in flight: the lock's takeover rule, on the store's compare-and-set.
 import type { UploadsStore } from './ports.js';
 
-export type LockResult = { locked: true } | { locked: false; holder: string };
+/** Locked (`replaced`: the ended upload whose lock it took over, if any), or the upload holding it. */
+export type LockResult = { locked: true; replaced?: string | undefined } | { locked: false; holder: string };
 
 /**
  * Takes the segment-name lock for `uploadId`; succeeds if it is free, already held by it, or held by
@@ -20,7 +21,7 @@ export async function lockSegment(
     if (!holder) continue;
     if (!(await isHolderDone(holder))) return { locked: false, holder };
     // Only if that holder still has it: another upload may have replaced it while we looked.
-    if (await store.takeSegmentLock(segmentName, uploadId, holder)) return { locked: true };
+    if (await store.takeSegmentLock(segmentName, uploadId, holder)) return { locked: true, replaced: holder };
   }
   return { locked: false, holder: (await store.segmentLockHolder(segmentName)) ?? 'unknown' };
 }

@@ -15,6 +15,11 @@ export const UploadStatus = {
   Failed: 'failed',
   /** Insider accepted it but never called back within the window. Final. */
   TimedOut: 'timed_out',
+  /**
+   * A dry run (metadata `dry-run: true` or the `dry-run/` top folder): checked and named like a real
+   * drop, nothing sent to Insider; the record holds the verdict, the name and the pre-flight figures. Final.
+   */
+  DryRun: 'dry_run',
 } as const;
 export type UploadStatus = (typeof UploadStatus)[keyof typeof UploadStatus];
 
@@ -24,6 +29,7 @@ export const FINAL_STATUSES: readonly UploadStatus[] = [
   UploadStatus.Rejected,
   UploadStatus.Failed,
   UploadStatus.TimedOut,
+  UploadStatus.DryRun,
 ];
 
 /** The uploads table: key and index layout. */
@@ -44,6 +50,13 @@ export const UploadsTable = {
  * key prefix. They carry no `status`/`segmentName` attribute, so they never show in the indexes.
  */
 export const SEGMENT_LOCK_PREFIX = 'segment-lock#';
+
+/**
+ * The `{n}` counter of a logical segment name (issue 8) lives in the same table under this key prefix:
+ * one item per logical name, with the last number issued (`n`) and the upload it was issued to. No
+ * `status`/`segmentName` attribute either, so no index shows it.
+ */
+export const SEGMENT_COUNTER_PREFIX = 'segment-counter#';
 
 /** The callback route on the API: Insider POSTs here. */
 export const CALLBACK_PATH_PREFIX = 'callbacks';
@@ -82,6 +95,20 @@ export const TriggerEnv = {
   /** A secret holding an IAM user's access key (JSON) to sign file URLs that outlive an hour. */
   presignAccessKeySecretId: 'PRESIGN_ACCESS_KEY_SECRET_ID',
   statusTopicArn: 'STATUS_TOPIC_ARN',
+  /** Context `segmentNameTemplate`, validated at synth; metadata `segment-name-template` overrides it per file. */
+  segmentNameTemplate: 'SEGMENT_NAME_TEMPLATE',
+  /** Context `timeZone` (IANA): the zone `{date}`, `{time}` and `{datetime}` are rendered in. */
+  timeZone: 'TIME_ZONE',
+  /** The private bucket the trigger writes cleaned copies to (`<uploadId>.csv`); Insider downloads them through presigned URLs. */
+  preparedBucketName: 'PREPARED_BUCKET_NAME',
+  /** JSON: attribute name → value format (`email`, `e164`), the whole map after context `attributeFormats` was merged in. */
+  attributeFormats: 'ATTRIBUTE_FORMATS',
+  /** Context `maxInvalidShare`: a file is rejected when more than this share of its values fail the attribute's format. */
+  maxInvalidShare: 'MAX_INVALID_SHARE',
+  /** Context `normalizeValues` (`true`/`false`): lower-case emails and rewrite phones to E.164 in the clean copy. */
+  normalizeValues: 'NORMALIZE_VALUES',
+  /** Context `phoneDefaultRegion` (ISO 3166 code): the region of phone numbers written without a country code, when normalizing. */
+  phoneDefaultRegion: 'PHONE_DEFAULT_REGION',
 } as const;
 
 export const SweeperEnv = {
@@ -101,6 +128,12 @@ export const SweeperEnv = {
 export const TRIGGER_MAX_RECEIVES = 3;
 /** The trigger function's timeout. */
 export const TRIGGER_TIMEOUT_SECONDS = 60;
+/**
+ * The trigger's memory size, hence its CPU share (1,769 MB is one vCPU): the pre-flight scan of a
+ * file at the size limit must finish well inside the timeout. Chosen with the pre-flight benchmark
+ * (README "Performance" has the arithmetic).
+ */
+export const TRIGGER_MEMORY_MB = 512;
 /**
  * AWS's advice for a queue read by an event source mapping: a visibility timeout of six times the
  * function's timeout, so a message is not received again while its invocation (and Lambda's own
@@ -136,6 +169,8 @@ export const RECEIVED_TIMEOUT_HOURS = Math.ceil((TRIGGER_RETRY_WINDOW_SECONDS + 
 export const CallbackEnv = {
   tableName: 'UPLOADS_TABLE_NAME',
   statusTopicArn: 'STATUS_TOPIC_ARN',
+  /** Context `minMatchRate`: a completed upload below it carries a warning and counts in `LowMatchRate`. */
+  minMatchRate: 'MIN_MATCH_RATE',
 } as const;
 
 /**
@@ -174,6 +209,10 @@ export const Metric = {
   fpsLatency: { name: 'FpsLatency', unit: 'Milliseconds' },
   /** Valid values per 100 entered, as Insider reported them in a callback. */
   callbackMatchRate: { name: 'CallbackMatchRate', unit: 'Percent' },
+  /** A completed upload whose match rate is below `minMatchRate` (or which Insider counted no values in): its record carries a warning. */
+  lowMatchRate: { name: 'LowMatchRate', unit: 'Count' },
+  /** Dry runs recorded (checked and named, nothing sent to Insider). */
+  filesDryRun: { name: 'FilesDryRun', unit: 'Count' },
 } as const satisfies Record<string, MetricSpec>;
 export type Metric = (typeof Metric)[keyof typeof Metric];
 
@@ -230,6 +269,17 @@ export const DEFAULT_ATTRIBUTE_FORMATS: Readonly<Record<string, ValueFormat>> = 
 
 /** A file is rejected when more than this share of its values fail the attribute's format (or of its rows fail to parse). */
 export const DEFAULT_MAX_INVALID_SHARE = 0.5;
+
+/** A completed upload whose match rate (valid ÷ entered) is below this carries a warning (context `minMatchRate`). */
+export const DEFAULT_MIN_MATCH_RATE = 0.5;
+
+/**
+ * Cleaned copies live in the prepared bucket until their file URL has surely expired: the URL's
+ * lifetime in whole days, plus a day (at least one day, S3 lifecycle's smallest step).
+ */
+export function preparedCopyRetentionDays(presignExpiresSeconds: number): number {
+  return Math.max(1, Math.ceil(presignExpiresSeconds / 86_400) + 1);
+}
 
 /**
  * Words that make the first non-blank row a header (besides the attribute's own name), compared after

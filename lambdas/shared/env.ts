@@ -10,6 +10,11 @@ export const envUrl = v.pipe(text, v.url());
 export const envInt = (limit: Pick<Limit, 'min' | 'max'>) =>
   v.pipe(text, v.transform(Number), v.number(), v.integer(), v.minValue(limit.min), v.maxValue(limit.max));
 export const envNumber = (min: number) => v.pipe(text, v.transform(Number), v.number(), v.minValue(min));
+/** Any number within `limit` (a share such as 0.5). */
+export const envFraction = (limit: Pick<Limit, 'min' | 'max'>) =>
+  v.pipe(text, v.transform(Number), v.number(), v.minValue(limit.min), v.maxValue(limit.max));
+/** `true` or `false`. */
+export const envBoolean = v.pipe(text, v.picklist(['true', 'false']), v.transform((s) => s === 'true'));
 
 export class ConfigurationError extends Error {
   override readonly name = 'ConfigurationError';

@@ -1,5 +1,5 @@
 // The configurable settings' ranges and defaults, read by both the CDK context schema and the functions' environment schemas.
-import { DEFAULT_MAX_FILE_BYTES, PRESIGN_MAX_SECONDS, PRESIGN_ROLE_MAX_SECONDS, TRIGGER_MAX_RECEIVES } from './contract.js';
+import { DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_INVALID_SHARE, DEFAULT_MIN_MATCH_RATE, PRESIGN_MAX_SECONDS, PRESIGN_ROLE_MAX_SECONDS, TRIGGER_MAX_RECEIVES } from './contract.js';
 
 /** A whole-number setting: what synth accepts is what the function accepts at load. */
 export interface Limit {
@@ -29,6 +29,14 @@ export const Limits = {
   retentionDays: { min: 1, max: UNBOUNDED, default: 30 },
   /** SQS delivers an event at most this often (the redrive policy's maxReceiveCount, 1–1000); the stack sets TRIGGER_MAX_RECEIVES. */
   maxReceives: { min: 1, max: 1000, default: TRIGGER_MAX_RECEIVES },
+} as const satisfies Record<string, Limit>;
+
+/** A share between 0 and 1 (any fraction), read by both the CDK context schema and the functions. */
+export const FractionLimits = {
+  /** Reject a file when more than this share of its values fail the attribute's format (1: never). */
+  maxInvalidShare: { min: 0, max: 1, default: DEFAULT_MAX_INVALID_SHARE },
+  /** Warn about a completed upload whose match rate is below this (0: never). */
+  minMatchRate: { min: 0, max: 1, default: DEFAULT_MIN_MATCH_RATE },
 } as const satisfies Record<string, Limit>;
 
 /** Who signs the presigned file URLs. */

@@ -1,9 +1,38 @@
 // The trigger's configuration: its environment schema and the settings the use case gets, importable without the handler's clients.
+import type { CountryCode } from 'libphonenumber-js/core';
+import * as v from 'valibot';
 import { DEFAULT_RETRY_POLICY } from '../core/fps-submission.js';
+import { parseSegmentNameTemplate, timeZoneProblem } from '../core/segment-name-template.js';
 import type { TriggerSettings } from '../core/submit-upload.js';
-import { TriggerEnv } from '../shared/contract.js';
-import { ConfigurationError, envInt, envOptionalString, envString, envUrl, readEnv } from '../shared/env.js';
-import { Limits, presignLifetimeFits, presignMaxSeconds, type UrlSigner } from '../shared/limits.js';
+import { DEFAULT_ATTRIBUTE_FORMATS, DEFAULT_SEGMENT_NAME_TEMPLATE, DEFAULT_TIME_ZONE, TriggerEnv, ValueFormat } from '../shared/contract.js';
+import { ConfigurationError, envBoolean, envFraction, envInt, envOptionalString, envString, envUrl, readEnv } from '../shared/env.js';
+import { FractionLimits, Limits, presignLifetimeFits, presignMaxSeconds, type UrlSigner } from '../shared/limits.js';
+
+/** A segment name template, checked as the context was at synth. */
+const envTemplate = v.optional(
+  v.pipe(
+    v.string(),
+    v.check((text) => parseSegmentNameTemplate(text).ok, 'is not a valid segment name template'),
+  ),
+  DEFAULT_SEGMENT_NAME_TEMPLATE,
+);
+const envTimeZone = v.optional(v.pipe(v.string(), v.trim(), v.check((zone) => timeZoneProblem(zone) === undefined, 'is not an IANA time zone')), DEFAULT_TIME_ZONE);
+/** JSON: attribute name → `email` or `e164`. */
+const envFormats = v.optional(
+  v.pipe(
+    v.string(),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      try {
+        return JSON.parse(dataset.value) as unknown;
+      } catch {
+        addIssue({ message: 'is not JSON' });
+        return NEVER;
+      }
+    }),
+    v.record(v.string(), v.picklist(Object.values(ValueFormat))),
+  ),
+  JSON.stringify(DEFAULT_ATTRIBUTE_FORMATS),
+);
 
 /** Time kept back from the function's timeout for the final DynamoDB writes. */
 export const SAFETY_MARGIN_MS = 8_000;
@@ -24,6 +53,13 @@ const TRIGGER_ENV = {
   tokenCacheSeconds: [TriggerEnv.tokenCacheSeconds, envInt(Limits.tokenCacheSeconds)],
   maxReceives: [TriggerEnv.maxReceives, envInt(Limits.maxReceives)],
   eventsQueueUrl: [TriggerEnv.eventsQueueUrl, envString],
+  preparedBucketName: [TriggerEnv.preparedBucketName, envString],
+  segmentNameTemplate: [TriggerEnv.segmentNameTemplate, envTemplate],
+  timeZone: [TriggerEnv.timeZone, envTimeZone],
+  attributeFormats: [TriggerEnv.attributeFormats, envFormats],
+  maxInvalidShare: [TriggerEnv.maxInvalidShare, v.optional(envFraction(FractionLimits.maxInvalidShare), String(FractionLimits.maxInvalidShare.default))],
+  normalizeValues: [TriggerEnv.normalizeValues, v.optional(envBoolean, 'false')],
+  phoneDefaultRegion: [TriggerEnv.phoneDefaultRegion, envOptionalString],
 } as const;
 
 export type TriggerConfig = ReturnType<typeof readTriggerConfig>;
@@ -42,6 +78,13 @@ export function triggerSettingsFrom(config: TriggerConfig): TriggerSettings {
     presignExpiresSeconds: config.presignExpiresSeconds,
     maxReceives: config.maxReceives,
     retryPolicy: { ...DEFAULT_RETRY_POLICY, requestTimeoutMs: config.fpsTimeoutMs },
+    preparedBucket: config.preparedBucketName,
+    naming: { template: config.segmentNameTemplate, timeZone: config.timeZone },
+    preflight: {
+      formats: config.attributeFormats,
+      maxInvalidShare: config.maxInvalidShare,
+      normalize: config.normalizeValues ? { phoneDefaultRegion: (config.phoneDefaultRegion || undefined) as CountryCode | undefined } : false,
+    },
   };
 }
 

@@ -28,6 +28,8 @@ const S3EventSchema = v.object({
     v.array(
       v.object({
         eventName: v.optional(v.string()),
+        // When S3 saw the object: a segment name template's `{date}` and `{time}` render it.
+        eventTime: v.optional(v.string()),
         s3: v.object({
           bucket: v.object({ name: v.string() }),
           object: v.object({
@@ -71,6 +73,12 @@ function parseBody(body: string): unknown {
   }
 }
 
+/** S3's ISO-8601 event time; an unreadable one is left out (the trigger then uses when it first saw the event). */
+function eventTimeOf(text: string | undefined): Date | undefined {
+  const time = text === undefined ? Number.NaN : Date.parse(text);
+  return Number.isNaN(time) ? undefined : new Date(time);
+}
+
 /** The uploads in one message, each settled by the use case, or why the message carries none. */
 async function handleMessage(body: string, attempt: number, deps: BatchDeps): Promise<MessageRequest[]> {
   const json = parseBody(body);
@@ -96,6 +104,7 @@ async function handleMessage(body: string, attempt: number, deps: BatchDeps): Pr
           versionId: object.versionId || undefined,
           sequencer: object.sequencer,
           eTag: object.eTag,
+          eventTime: eventTimeOf(record.eventTime),
         },
         attempt,
       ),

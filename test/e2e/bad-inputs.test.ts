@@ -1,5 +1,6 @@
 // The README's bad-input table, row by row, through the local stack: what a user sees for each bad drop or callback.
 import { readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, parsePipelineConfig } from '../../infra/config.js';
 import type { UploadRecord } from '../../lambdas/core/ports.js';
@@ -21,13 +22,20 @@ interface DropCase {
   /** The row's first cell in the README table, verbatim. */
   row: string;
   key: string;
-  body?: string;
+  body?: string | Uint8Array;
   metadata?: Record<string, string>;
   expect: Partial<UploadRecord> | 'no record';
   reason?: RegExp;
+  note?: RegExp;
+  /** Requests the drop may make to Insider (checked when set). */
+  requests?: number;
 }
 
 const rfc2047 = (text: string) => `=?UTF-8?B?${Buffer.from(text).toString('base64')}?=`;
+/** A long value as S3 returns it: several encoded words, each under 75 characters. */
+const rfc2047Words = (...parts: string[]) => parts.map(rfc2047).join(' ');
+/** The first bytes of a ZIP archive, as an Excel workbook starts. */
+const XLSX_BYTES = Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x14, 0x00, 0x06, 0x00]), Buffer.from('[Content_Types].xml')]);
 
 const DROPS: DropCase[] = [
   { row: 'File not in a folder, no default attribute', key: 'VIP.csv', expect: { status: 'rejected' }, reason: /No attribute name.*"Email Address\/VIP.csv"/ },
@@ -35,8 +43,8 @@ const DROPS: DropCase[] = [
   { row: 'Empty segment name (`em/.csv`)', key: 'em/.csv', expect: { status: 'rejected' }, reason: /Segment name from the file name is empty/ },
   { row: 'Empty file (0 bytes)', key: 'em/Empty.csv', body: '', expect: { status: 'rejected' }, reason: /The file is empty/ },
   { row: 'File over the size limit', key: 'em/Big.csv', body: 'x'.repeat(MAX_FILE_BYTES + 1), expect: { status: 'rejected' }, reason: /Insider accepts at most 1 KB\. Split it/ },
-  { row: 'Upper-case extension `.CSV`', key: 'em/Upper.CSV', expect: { status: 'rejected' }, reason: /rename it to end in lower-case "\.csv"/ },
-  { row: 'Not a CSV (`.txt`)', key: 'em/notes.txt', expect: { status: 'rejected' }, reason: /File name "notes\.txt" does not end in "\.csv" \(it ends in "\.txt"\); only \.csv files are sent to Insider/ },
+  { row: 'Upper-case extension `.CSV`', key: 'em/Upper.CSV', expect: { status: 'submitted', segmentName: 'Upper' }, note: /^Insider was sent a cleaned copy \([0-9a-f]{32}\.csv in the prepared bucket\): renamed to end in "\.csv"\.$/, requests: 1 },
+  { row: 'Not a CSV (`.txt`)', key: 'em/notes.txt', expect: { status: 'rejected' }, reason: /File name "notes\.txt" does not end in "\.csv" \(it ends in "\.txt"\); only \.csv and \.csv\.gz files are sent to Insider/ },
   { row: 'Metadata `segment-name` blank', key: 'em/m1.csv', metadata: { 'segment-name': ' ' }, expect: { status: 'rejected' }, reason: /metadata "segment-name" is empty/ },
   { row: 'Metadata `segment-name` over 40 characters', key: 'em/m2.csv', metadata: { 'segment-name': 'y'.repeat(45) }, expect: { status: 'rejected' }, reason: /from metadata "segment-name" has 45 characters/ },
   { row: 'Metadata `attribute-name` blank', key: 'em/m3.csv', metadata: { 'attribute-name': '' }, expect: { status: 'rejected' }, reason: /metadata "attribute-name" is empty/ },
@@ -44,19 +52,77 @@ const DROPS: DropCase[] = [
   { row: 'Key with `%` and parentheses (`em/100% (v2).csv`)', key: 'em/100% (v2).csv', expect: { status: 'submitted', segmentName: '100% (v2)' } },
   { row: 'Key with unicode (`em/Müşteri ü.csv`)', key: 'em/Müşteri ü.csv', expect: { status: 'submitted', segmentName: 'Müşteri ü' } },
   { row: 'Metadata `segment-name` with unicode (RFC 2047)', key: 'em/m4.csv', metadata: { 'segment-name': rfc2047('Sadık müşteriler') }, expect: { status: 'submitted', segmentName: 'Sadık müşteriler' } },
+  // Issue 8: what the pre-flight check refuses before Insider sees the file (its name stays free).
+  { row: 'File of blank lines only', key: 'em/Blank lines.csv', body: '\n\r\n\n', expect: { status: 'rejected' }, reason: /^The file has no values: it holds only 3 blank lines\. Put one value per line/, requests: 0 },
+  { row: 'File of white space only', key: 'em/Spaces.csv', body: '   \t  \n  \n', expect: { status: 'rejected' }, reason: /^The file has no values/, requests: 0 },
+  { row: 'File holding only a byte order mark', key: 'em/Bom.csv', body: '\ufeff', expect: { status: 'rejected' }, reason: /^The file has no values: it holds only a byte-order mark\./, requests: 0 },
+  { row: 'Header row and nothing else', key: 'Email Address/Header only.csv', body: 'Email Address\r\n', expect: { status: 'rejected' }, reason: /^The file has no values: it holds only a header row \(line 1\)/, requests: 0 },
+  { row: 'Phone numbers dropped in the email folder', key: 'em/Phones.csv', body: '+905321234567\n+905551234567\n0555 123 45 67\n', expect: { status: 'rejected' }, reason: /^3 of 3 values are not email addresses \(lines 1, 2 and 3\)\. 3 of them look like phone numbers: check the folder/, requests: 0 },
+  { row: 'Excel workbook renamed `.csv`', key: 'em/Workbook.csv', body: XLSX_BYTES, expect: { status: 'rejected' }, reason: /^The file is a ZIP archive \(an Excel \.xlsx file is one\), not a CSV/, requests: 0 },
+  { row: 'Gzip bomb (`.csv.gz`, 544 bytes that decompress to 512 KB)', key: 'em/Bomb.csv.gz', body: gzipSync(Buffer.alloc(512 * 1024, 0x30)), expect: { status: 'rejected' }, reason: /^The file is over 1 KB once decompressed \(reading stopped there\); Insider accepts at most 1 KB/, requests: 0 },
+  { row: '`.csv.gz` that is not gzip', key: 'em/Fake.csv.gz', body: 'a@example.com\n', expect: { status: 'rejected' }, reason: /the file is not valid gzip data/, requests: 0 },
+  { row: 'Gzip data named `.csv`', key: 'em/Packed.csv', body: gzipSync('a@example.com\n'), expect: { status: 'rejected' }, reason: /gzip-compressed but its name does not end in "\.gz"/, requests: 0 },
+  // Issue 9 §2: names as text, not bytes.
+  { row: 'Segment name of 40 emoji', key: `em/${'😀'.repeat(40)}.csv`, expect: { status: 'rejected' }, reason: /has 80 characters as Insider may count them, though you see 40 \(emoji and some symbols count as two/, requests: 0 },
+  { row: 'Invisible character in the name (`em/VIP\\u200B.csv`)', key: 'em/VIP\u200B.csv', expect: { status: 'rejected' }, reason: /invisible or control characters: U\+200B ZERO WIDTH SPACE at character 4 \(after "VIP"\)/, requests: 0 },
+  { row: 'Key with a `..` folder (`em/../Dots.csv`)', key: 'em/../Dots.csv', expect: { status: 'rejected' }, reason: /has a "\." or "\.\." folder: web clients rewrite such paths/, requests: 0 },
+  { row: 'Blank folder name (`em/ /Blank folder.csv`)', key: 'em/ /Blank folder.csv', expect: { status: 'submitted', attributeName: 'em', segmentName: 'Blank folder' }, note: /^The folder name above the file is blank, so the attribute was taken from the nearest named folder, "em"\./ },
+  { row: 'Near-miss metadata key (`segment_name`)', key: 'em/Near miss.csv', metadata: { segment_name: 'Gold' }, expect: { status: 'submitted', segmentName: 'Near miss' }, note: /^Metadata segment_name was ignored; did you mean segment-name\?/ },
+  { row: 'Metadata `segment-name` as several RFC 2047 words', key: 'em/m5.csv', metadata: { 'segment-name': rfc2047Words('Sadık müşteriler ', 'Kasım dönemi özel') }, expect: { status: 'submitted', segmentName: 'Sadık müşteriler Kasım dönemi özel' } },
+  { row: 'Metadata `segment-name` in ISO-8859-1 (RFC 2047 Q)', key: 'em/m6.csv', metadata: { 'segment-name': '=?ISO-8859-1?Q?Caf=E9_cr=E8me?=' }, expect: { status: 'submitted', segmentName: 'Café crème' } },
+  { row: 'Metadata `segment-name` in Windows-1254 (RFC 2047 Q)', key: 'em/m7.csv', metadata: { 'segment-name': '=?windows-1254?Q?M=FC=FEteri_listesi?=' }, expect: { status: 'submitted', segmentName: 'Müşteri listesi' } },
+  { row: 'Metadata `segment-name` with invalid UTF-8 (RFC 2047)', key: 'em/m8.csv', metadata: { 'segment-name': `=?UTF-8?B?${Buffer.from([0x56, 0x49, 0xc3, 0x28]).toString('base64')}?=` }, expect: { status: 'rejected' }, reason: /^Metadata "segment-name" could not be decoded: .*not valid UTF-8/, requests: 0 },
+  // Issue 9 §5: every object gets a record, except folder placeholders and ignored files.
+  { row: 'Key ending `.csv ` (trailing space)', key: 'em/Trailing.csv ', expect: { status: 'rejected' }, reason: /it has white space after "\.csv": remove it/, requests: 0 },
+  { row: 'Key ending `.csv.txt`', key: 'em/Report.csv.txt', expect: { status: 'rejected' }, reason: /it ends in "\.txt" after "\.csv": remove "\.txt"/, requests: 0 },
+  { row: 'macOS `.DS_Store`', key: 'em/.DS_Store', body: 'Bud1', expect: 'no record', requests: 0 },
+  { row: 'Folder placeholder (`em/`)', key: 'Email Address/', body: '', expect: 'no record', requests: 0 },
+  // Issue 8 §4: dry runs never reach Insider.
+  { row: 'Dry run by metadata (`dry-run: true`)', key: 'em/Trial.csv', metadata: { 'dry-run': 'true' }, expect: { status: 'dry_run', dryRunVerdict: 'would-submit', insiderSegmentName: 'Trial' }, reason: /^Dry run: nothing was sent to Insider\. A real drop would send "Trial" with attribute "em": 1 value\./, requests: 0 },
+  { row: 'Dry run by folder (`dry-run/em/Trial.csv`)', key: 'dry-run/em/Trial folder.csv', expect: { status: 'dry_run', dryRunVerdict: 'would-submit', attributeName: 'em', segmentName: 'Trial folder' }, requests: 0 },
+  { row: 'Metadata `dry-run: maybe`', key: 'em/Maybe.csv', metadata: { 'dry-run': 'maybe' }, expect: { status: 'rejected' }, reason: /^Metadata "dry-run" is "maybe": set it to "true" for a dry run/, requests: 0 },
+  { row: 'Metadata `segment-name-template` without `{name}`', key: 'em/No name.csv', metadata: { 'segment-name-template': '{date}' }, expect: { status: 'rejected' }, reason: /^Metadata "segment-name-template" is not a valid template: The template has no \{name\}/, requests: 0 },
 ];
 
 describe('bad drops', () => {
   it.each(DROPS)('$row', async (c) => {
+    const requestsBefore = stack.simulator.requests.length;
     await stack.put(c.key, c.body ?? 'someone@example.com\n', c.metadata);
     if (c.expect === 'no record') {
       await stack.idle();
       expect((await stack.records()).filter((r) => r.key === c.key)).toEqual([]);
-      return;
+    } else {
+      const [record] = await stack.waitForFinal([c.key], { acceptSubmitted: true });
+      expect(record).toMatchObject(c.expect);
+      if (c.reason) expect(record?.reason).toMatch(c.reason);
+      if (c.note) expect(record?.note).toMatch(c.note);
     }
-    const [record] = await stack.waitForFinal([c.key], { acceptSubmitted: true });
-    expect(record).toMatchObject(c.expect);
-    if (c.reason) expect(record?.reason).toMatch(c.reason);
+    if (c.requests !== undefined) {
+      await stack.idle();
+      expect(stack.simulator.requests.length - requestsBefore).toBe(c.requests);
+    }
+  });
+
+  it('NFD and NFC twins (`Müşteri` from macOS and from elsewhere)', async () => {
+    const nfd = 'em/Mu\u0308s\u0327teri twins.csv';
+    const nfc = nfd.normalize('NFC');
+    expect(nfc).not.toBe(nfd);
+    await stack.put(nfd, 'someone@example.com\n');
+    const [first] = await stack.waitForFinal([nfd], { acceptSubmitted: true });
+    await stack.put(nfc, 'someone@example.com\n');
+    const [second] = await stack.waitForFinal([nfc]);
+    expect(first).toMatchObject({ status: 'submitted', segmentName: 'Müşteri twins' });
+    expect(second).toMatchObject({ status: 'rejected', segmentName: 'Müşteri twins' });
+    expect(second?.reason).toMatch(new RegExp(`^Another upload of segment "Müşteri twins" is in flight \\(upload ${first?.uploadId}`));
+    expect(stack.simulator.requests.filter((r) => r.segmentName?.normalize('NFC') === 'Müşteri twins').map((r) => r.segmentName)).toEqual(['Müşteri twins']);
+  });
+
+  it.each([
+    ['Invalid segment name template (`-c segmentNameTemplate={date}`)', { segmentNameTemplate: '{date}' }, /context segmentNameTemplate "\{date\}" is not a valid template: The template has no \{name\}/],
+    ['Unknown time zone (`-c timeZone=Istanbul`)', { timeZone: 'Istanbul' }, /context timeZone "Istanbul" is not an IANA time zone name: use a name such as "Europe\/Istanbul"/],
+  ])('%s', (_row, context, message) => {
+    expect(() => parsePipelineConfig({ partnerName: 'mybrand', ...context })).toThrow(ConfigError);
+    expect(() => parsePipelineConfig({ partnerName: 'mybrand', ...context })).toThrow(message);
   });
 
   it('Upper-case partner name (`-c partnerName=MyBrand`)', () => {
@@ -215,6 +281,54 @@ describe('lost replies', () => {
   });
 });
 
+describe('drops Insider answers and calls back for', () => {
+  // Insider calls back here: the first upload of a name completes, so the lock is free and Insider judges the second.
+  beforeAll(() => stack.simulator.setFaults({}));
+  afterAll(() => stack.simulator.setFaults({ callbackDropped: 1 }));
+
+  /** Drops `key` and waits for the record of this object version (a key dropped again is a new one). */
+  async function dropAndWait(key: string, body: string, metadata?: Record<string, string>, eventTime?: Date): Promise<UploadRecord> {
+    const known = new Set((await stack.records()).filter((r) => r.key === key).map((r) => r.uploadId));
+    await stack.put(key, body, metadata, { eventTime });
+    for (let tries = 0; tries < 300; tries++) {
+      const fresh = (await stack.waitForFinal([key])).find((r) => !known.has(r.uploadId));
+      if (fresh) return fresh;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(`no new record for ${key}`);
+  }
+
+  it('Same file dropped again (default `{name}`)', async () => {
+    const key = 'em/Every day.csv';
+    const first = await dropAndWait(key, 'a@example.com\n');
+    const second = await dropAndWait(key, 'b@example.com\n');
+    expect(first).toMatchObject({ status: 'completed', insiderSegmentName: 'Every day' });
+    expect(second).toMatchObject({ status: 'rejected', fpsHttpStatus: 400 });
+    expect(second.reason).toBe(
+      `Insider says the segment name "Every day" is already in use: "Every day" was already created by the upload of s3://${stack.bucket}/${key} at ${first.submittedAt} (upload ${first.uploadId}, completed). Insider cannot update or replace a segment, so a file dropped again needs a new name each time: set a segment name template with a date or a counter (context segmentNameTemplate, or metadata segment-name-template, e.g. "{name} {date}" or "{name} {n}"), or rename the file.`,
+    );
+  });
+
+  it('Second drop on one day (metadata `segment-name-template: {name} {date}`)', async () => {
+    const key = 'em/Twice a day.csv';
+    const metadata = { 'segment-name-template': '{name} {date}' };
+    const first = await dropAndWait(key, 'a@example.com\n', metadata, new Date('2026-11-29T08:00:00Z'));
+    const second = await dropAndWait(key, 'b@example.com\n', metadata, new Date('2026-11-29T16:00:00Z'));
+    expect(first).toMatchObject({ status: 'completed', insiderSegmentName: 'Twice a day 2026-11-29', segmentName: 'Twice a day' });
+    expect(second).toMatchObject({ status: 'rejected', insiderSegmentName: 'Twice a day 2026-11-29' });
+    expect(second.reason).toMatch(
+      /^Insider says the segment name "Twice a day 2026-11-29" is already in use: "Twice a day 2026-11-29" was already created by the upload of s3:\/\/[^ ]+\/em\/Twice a day\.csv at .* \(upload [0-9a-f]{32}, completed\)\. The template "\{name\} \{date\}" gives one name a day: for more than one drop a day add \{time\} or \{n\}/,
+    );
+  });
+
+  it('Low match rate (`customer_age/` values that are not numbers)', async () => {
+    // No format is known for the attribute, so the pre-flight passes them; Insider (a number attribute) matches 1 of 3.
+    const record = await dropAndWait('customer_age/Ages.csv', '34\nthirty\nforty\n');
+    expect(record).toMatchObject({ status: 'completed', validValuesCount: 1, invalidValuesCount: 2, matchRate: 0.3333 });
+    expect(record.warning).toMatch(/^Low match rate: Insider matched 33\.3% of the values, below the 50% this deployment expects \(minMatchRate\)\. Check that the folder \(or metadata "attribute-name"\) names the attribute/);
+  });
+});
+
 describe('the README', () => {
   it('lists every row tested here in its bad-input table', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
@@ -228,6 +342,12 @@ describe('the README', () => {
       'Count above 2^53−1 (`9007199254740992`)', 'Counts that don\'t add up', 'Genuine callback for a `rejected` upload',
       'Insider accepted, reply lost as a gateway `502`', 'Insider accepted, reply lost as a gateway `504`',
       'Insider accepted, connection reset before the reply',
+      'NFD and NFC twins (`Müşteri` from macOS and from elsewhere)',
+      'Invalid segment name template (`-c segmentNameTemplate={date}`)',
+      'Unknown time zone (`-c timeZone=Istanbul`)',
+      'Same file dropped again (default `{name}`)',
+      'Second drop on one day (metadata `segment-name-template: {name} {date}`)',
+      'Low match rate (`customer_age/` values that are not numbers)',
     ];
     expect(rows.length).toBeGreaterThanOrEqual(20);
     for (const row of rows) expect(section, row).toContain(`| ${row} |`);

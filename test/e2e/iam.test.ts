@@ -33,6 +33,10 @@ const SQS_REDRIVEN = 'em/Redriven by the console.csv';
 const COMMAND_REDRIVEN = 'em/Redriven by the command.csv';
 const REJECTED = 'No folder here.csv';
 const NEVER_CALLED_BACK = 'em/Never called back.csv';
+/** A header and Windows line ends: Insider gets a cleaned copy from the prepared bucket. */
+const MESSY = 'Email Address/Messy export.csv';
+/** Larger than one multipart part (5 MB) and clean: the copy started while scanning is aborted. */
+const LARGE_CLEAN = 'Email Address/Large and clean.csv';
 
 let stack: LocalStack;
 let operatorSqs: SQSClient;
@@ -81,8 +85,20 @@ beforeAll(async () => {
   stack.setDuplicateEventRate(0);
   await stack.put(SLOWED, emails(2));
   await stack.put(REJECTED, emails(1));
-  const settled = await stack.waitForFinal([NORMAL, DUPLICATED, SLOWED, REJECTED], { timeoutMs: 45_000 });
-  expect(Object.fromEntries(settled.map((r) => [r.key, r.status]))).toEqual({ [NORMAL]: 'completed', [DUPLICATED]: 'completed', [SLOWED]: 'completed', [REJECTED]: 'rejected' });
+  // The pre-flight's copies: written for a messy file, aborted for a large clean one.
+  await stack.put(MESSY, `email\r\n${emails(3).replace(/\n/g, '\r\n')}\r\n`);
+  await stack.put(LARGE_CLEAN, `${emails(240_000)}\n`);
+  const settled = await stack.waitForFinal([NORMAL, DUPLICATED, SLOWED, REJECTED, MESSY, LARGE_CLEAN], { timeoutMs: 90_000 });
+  expect(Object.fromEntries(settled.map((r) => [r.key, r.status]))).toEqual({
+    [NORMAL]: 'completed',
+    [DUPLICATED]: 'completed',
+    [SLOWED]: 'completed',
+    [REJECTED]: 'rejected',
+    [MESSY]: 'completed',
+    [LARGE_CLEAN]: 'completed',
+  });
+  expect(settled.find((r) => r.key === MESSY)?.preparedKey).toMatch(/\.csv$/);
+  expect(settled.find((r) => r.key === LARGE_CLEAN)?.preparedKey).toBeUndefined();
 
   // The last attempt, into the failure queue, for good.
   await stack.put(ALWAYS_DOWN, emails(1));
@@ -163,7 +179,9 @@ describe('the calls the local stack recorded', () => {
         'dynamodb:UpdateItem',
         'logs:CreateLogStream',
         'logs:PutLogEvents',
+        's3:AbortMultipartUpload',
         's3:GetObjectVersion',
+        's3:PutObject',
         'secretsmanager:GetSecretValue',
         'sns:Publish',
         'sqs:ChangeMessageVisibility',
@@ -172,7 +190,7 @@ describe('the calls the local stack recorded', () => {
         'sqs:ReceiveMessage',
         'sts:AssumeRole',
       ],
-      [`${id('Trigger/PresignRole/Resource')} session fps-presign`]: ['s3:GetObjectVersion'],
+      [`${id('Trigger/PresignRole/Resource')} session fps-presign`]: ['s3:GetObject', 's3:GetObjectVersion'],
       [id('Callback/FunctionRole/Resource')]: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sns:Publish'],
       [id('TimeoutSweeper/FunctionRole/Resource')]: ['dynamodb:Query', 'dynamodb:UpdateItem', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sns:Publish'],
       [notificationsHandlerRole()]: ['s3:PutBucketNotification'],
@@ -182,8 +200,12 @@ describe('the calls the local stack recorded', () => {
       'logging.s3.amazonaws.com': ['s3:PutObject'],
       's3.amazonaws.com': ['sqs:SendMessage'],
     });
-    // Every read of a dropped object names its version: the bucket is versioned.
-    expect(stack.recorder.calls.filter((c) => c.action.startsWith('s3:Get')).map((c) => c.action)).not.toContain('s3:GetObject');
+    // Every read of a dropped object names its version (the bucket is versioned); only the prepared
+    // bucket's cleaned copies, which have no versions, are read as s3:GetObject.
+    const plainReads = stack.recorder.calls.filter((c) => c.action === 's3:GetObject').map((c) => c.resource);
+    expect(plainReads.length).toBeGreaterThan(0);
+    const preparedBucket = stack.resolve({ Ref: id('PreparedBucket/Resource') });
+    expect(plainReads.every((arn) => arn.startsWith(`arn:aws:s3:::${preparedBucket}/`))).toBe(true);
     // The sweeper's query goes to the byStatus index, not the table.
     expect(stack.recorder.calls.find((c) => c.action === 'dynamodb:Query')?.resource).toMatch(/:table\/[^/]+\/index\/byStatus$/);
   });

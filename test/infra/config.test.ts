@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../infra/app.js';
 import { ConfigError, parsePipelineConfig, readConfig } from '../../infra/config.js';
-import { DEFAULT_FPS_ENDPOINT, DEFAULT_MAX_FILE_BYTES } from '../../lambdas/shared/contract.js';
+import { DEFAULT_ATTRIBUTE_FORMATS, DEFAULT_FPS_ENDPOINT, DEFAULT_MAX_FILE_BYTES } from '../../lambdas/shared/contract.js';
 import { Limits } from '../../lambdas/shared/limits.js';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:fps/token-AbCdEf';
@@ -39,7 +39,32 @@ describe('parsePipelineConfig', () => {
       tokenCacheSeconds: 300,
       retentionDays: 30,
       notificationEmail: undefined,
+      segmentNameTemplate: '{name}',
+      timeZone: 'UTC',
+      attributeFormats: DEFAULT_ATTRIBUTE_FORMATS,
+      maxInvalidShare: 0.5,
+      normalizeValues: false,
+      phoneDefaultRegion: undefined,
+      minMatchRate: 0.5,
     });
+  });
+
+  it('reads the naming and pre-flight settings, merging attributeFormats over the defaults', () => {
+    const config = parsePipelineConfig({
+      partnerName: 'mybrand',
+      segmentNameTemplate: ' {name} {date} ',
+      timeZone: 'Europe/Istanbul',
+      // From -c: JSON text. "phone number" replaces the default "Phone Number" (names match case-insensitively).
+      attributeFormats: '{"crm_email":"email","phone number":"none","em":"e164"}',
+      maxInvalidShare: '0.2',
+      normalizeValues: 'true',
+      phoneDefaultRegion: 'tr',
+      minMatchRate: 0.75,
+    });
+    expect(config).toMatchObject({ segmentNameTemplate: '{name} {date}', timeZone: 'Europe/Istanbul', maxInvalidShare: 0.2, normalizeValues: true, phoneDefaultRegion: 'TR', minMatchRate: 0.75 });
+    expect(config.attributeFormats).toEqual({ 'Email Address': 'email', email: 'email', em: 'e164', phone_number: 'e164', pn: 'e164', crm_email: 'email' });
+    // From cdk.json: an object.
+    expect(parsePipelineConfig({ partnerName: 'b', attributeFormats: { loyalty_id: 'none' } }).attributeFormats).toEqual(DEFAULT_ATTRIBUTE_FORMATS);
   });
 
   it('coerces numbers given as strings by -c, and accepts real numbers from cdk.json', () => {
@@ -168,6 +193,15 @@ describe('parsePipelineConfig', () => {
     ['fpsTimeoutMs', '60000', 'the trigger retries within a 60 s timeout'],
     ['retentionDays', true, 'context retentionDays must be a whole number of days, at least 1: use -c retentionDays=30'],
     ['notificationEmail', 'ops', 'context notificationEmail must be an email address'],
+    ['segmentNameTemplate', '{date}', 'context segmentNameTemplate "{date}" is not a valid template: The template has no {name}'],
+    ['segmentNameTemplate', '{name} {day}', 'Unknown placeholder {day}: did you mean {date}?'],
+    ['timeZone', 'Istanbul', 'context timeZone "Istanbul" is not an IANA time zone name: use a name such as "Europe/Istanbul" or "UTC".'],
+    ['attributeFormats', '{"em":"phone"}', 'context attributeFormats must be a JSON object mapping attribute names to "email", "e164", "none"'],
+    ['attributeFormats', 'em=email', "use -c 'attributeFormats={\"crm_email\":\"email\",\"Phone Number\":\"none\"}'"],
+    ['maxInvalidShare', '1.5', 'context maxInvalidShare must be a number from 0 to 1'],
+    ['minMatchRate', '-0.1', 'context minMatchRate must be a number from 0 to 1 (the match rate below which a completed upload carries a warning): use -c minMatchRate=0.5'],
+    ['normalizeValues', 'on', 'context normalizeValues must be true or false'],
+    ['phoneDefaultRegion', 'TR', 'context phoneDefaultRegion applies only when values are normalized: add -c normalizeValues=true'],
   ])('rejects %s=%j with a message that says what to use', (key, value, message) => {
     expect(() => parsePipelineConfig({ partnerName: 'b', [key]: value })).toThrow(message);
   });

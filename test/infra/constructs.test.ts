@@ -45,7 +45,7 @@ describe('Trigger', () => {
     const uploads = new UploadsTable(stack, 'Uploads');
     const operations = new Operations(stack, 'Operations');
     return {
-      storage: new DropStorage(stack, 'Storage', { retentionDays: 30 }),
+      storage: new DropStorage(stack, 'Storage', { retentionDays: 30, preparedRetentionDays: 2 }),
       uploads,
       tokenSecret: new FpsTokenSecret(stack, 'Token'),
       operations,

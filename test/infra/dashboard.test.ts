@@ -30,6 +30,8 @@ const EMITTED: [metric: string, service: string][] = [
   [MetricName.callbackMatchRate, ServiceName.callback],
   [MetricName.filesFailed, ServiceName.sweeper],
   [MetricName.filesTimedOut, ServiceName.sweeper],
+  [MetricName.filesDryRun, ServiceName.trigger],
+  [MetricName.lowMatchRate, ServiceName.callback],
 ];
 
 const FUNCTION_IDS = ['Trigger/Function', 'Callback/Function', 'TimeoutSweeper/Function'] as const;
@@ -102,7 +104,17 @@ describe('the operations dashboard', () => {
     expect(byStatus.map((w) => w.properties.view)).toEqual(['timeSeries', 'singleValue']);
     expect(byStatus[1]?.properties.setPeriodToTimeRange).toBe(true);
     expect(new Set(chartedMetrics().filter((m) => m.title.startsWith('Files by status')).map((m) => m.stat))).toEqual(new Set(['Sum']));
-    const statuses = [MetricName.filesReceived, MetricName.filesSubmitted, MetricName.filesCompleted, MetricName.filesRejected, MetricName.filesFailed, MetricName.filesTimedOut];
+    const statuses = [
+      MetricName.filesReceived,
+      MetricName.filesSubmitted,
+      MetricName.filesCompleted,
+      MetricName.filesRejected,
+      MetricName.filesFailed,
+      MetricName.filesTimedOut,
+      MetricName.filesDryRun,
+      // Completed uploads whose match rate is below minMatchRate, beside the completions.
+      MetricName.lowMatchRate,
+    ];
     for (const widget of byStatus) {
       expect(new Set(widget.properties.metrics?.map((m) => m[1]))).toEqual(new Set(statuses));
     }
@@ -143,7 +155,7 @@ describe('the operations dashboard', () => {
     const status = widgets.find((w) => w.type === 'alarm');
     expect(status?.width).toBe(24);
     expect(status?.properties.alarms).toEqual(
-      ['FailedUploadsAlarm', 'TriggerErrorsAlarm', 'CallbackErrorsAlarm', 'TimeoutSweeperErrorsAlarm', 'UploadsTimedOutAlarm'].map(alarmArn),
+      ['FailedUploadsAlarm', 'TriggerErrorsAlarm', 'CallbackErrorsAlarm', 'TimeoutSweeperErrorsAlarm', 'UploadsTimedOutAlarm', 'LowMatchRateAlarm'].map(alarmArn),
     );
   });
 });

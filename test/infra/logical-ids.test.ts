@@ -7,6 +7,8 @@ import { type CfnResource, type Synthesized, synth } from './synth.js';
 const STATEFUL: [logicalId: string, type: string][] = [
   ['DropBucketCB075576', 'AWS::S3::Bucket'],
   ['AccessLogBucketDA470295', 'AWS::S3::Bucket'],
+  // The cleaned copies Insider downloads through URLs already handed out; new with issue 8, its id pinned from the start.
+  ['PreparedBucketC06AFE9D', 'AWS::S3::Bucket'],
   ['UploadsTableFE9AB9DB', 'AWS::DynamoDB::Table'],
   ['FpsTokenSecretE6517C2B', 'AWS::SecretsManager::Secret'],
   ['FailedUploadsQueue42B2698F', 'AWS::SQS::Queue'],
@@ -24,6 +26,7 @@ const STATEFUL: [logicalId: string, type: string][] = [
 const ATTACHED: [logicalId: string, type: string][] = [
   ['DropBucketPolicyF47CCF55', 'AWS::S3::BucketPolicy'],
   ['AccessLogBucketPolicyF52D2D01', 'AWS::S3::BucketPolicy'],
+  ['PreparedBucketPolicy0083E96E', 'AWS::S3::BucketPolicy'],
   ['DropBucketNotifications0541EE6E', 'Custom::S3BucketNotifications'],
   ['FailedUploadsQueuePolicy4521BC50', 'AWS::SQS::QueuePolicy'],
   // S3's permission to send; the notifications resource depends on it.

@@ -27,6 +27,7 @@ let outdir: string;
 let findings: { rule: string; path: string }[];
 let acknowledgements: Acknowledgement[];
 let dropBucketId: string;
+let preparedBucketId: string;
 let notificationsHandler: string;
 
 beforeAll(() => {
@@ -45,6 +46,7 @@ beforeAll(() => {
   new sqs.Queue(stack, CANARY);
   // The id in the template (pinned by the construct), not the one the construct path would give.
   dropBucketId = stack.resolve((stack.bucket.node.defaultChild as CfnBucket).logicalId);
+  preparedBucketId = stack.resolve((stack.storage.preparedBucket.node.defaultChild as CfnBucket).logicalId);
   notificationsHandler = stack.node.children.find((c) => c.node.id.startsWith('BucketNotificationsHandler'))?.node.id ?? '(none)';
   app.synth();
   const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as ValidationReport;
@@ -84,6 +86,8 @@ describe('cdk-nag AwsSolutions', () => {
         ['AwsSolutions-APIG4', `/${STACK_ID}/Callback/CallbackApi/POST--callbacks--{uploadId}--{token}`],
         [`AwsSolutions-IAM5[Resource::<${dropBucketId}.Arn>/*]`, `/${STACK_ID}/Trigger/FunctionRole`],
         [`AwsSolutions-IAM5[Resource::<${dropBucketId}.Arn>/*]`, `/${STACK_ID}/Trigger/PresignRole`],
+        [`AwsSolutions-IAM5[Resource::<${preparedBucketId}.Arn>/*.csv]`, `/${STACK_ID}/Trigger/FunctionRole`],
+        [`AwsSolutions-IAM5[Resource::<${preparedBucketId}.Arn>/*.csv]`, `/${STACK_ID}/Trigger/PresignRole`],
         ['AwsSolutions-IAM5[Resource::*]', `/${STACK_ID}/Trigger/FunctionRole`],
         ['AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:*/*]', `/${STACK_ID}/Trigger/FunctionRole`],
         [

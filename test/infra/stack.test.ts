@@ -17,7 +17,9 @@ import {
   RECEIVED_TIMEOUT_HOURS,
   ServiceName,
   SweeperEnv,
+  DEFAULT_ATTRIBUTE_FORMATS,
   TRIGGER_MAX_RECEIVES,
+  TRIGGER_MEMORY_MB,
   TriggerEnv,
   UploadsTable,
 } from '../../lambdas/shared/contract.js';
@@ -59,7 +61,8 @@ describe('functions', () => {
       Runtime: 'nodejs24.x',
       Handler: 'index.handler',
       Architectures: ['arm64'],
-      MemorySize: 256,
+      // The trigger reads each file (the pre-flight check): CPU comes with memory.
+      MemorySize: functionId === 'Trigger/Function' ? TRIGGER_MEMORY_MB : 256,
       Environment: { Variables: { NODE_OPTIONS: '--enable-source-maps' } },
     });
     expect(fn(functionId).Metadata?.['aws:asset:path']).toMatch(/^asset\.[0-9a-f]{64}$/);
@@ -107,9 +110,21 @@ describe('functions', () => {
       [TriggerEnv.eventsQueueUrl]: { Ref: id('UploadEventsQueue/Resource') },
       [TriggerEnv.statusTopicArn]: { Ref: id('StatusTopic/Resource') },
       [TriggerEnv.presignRoleArn]: { 'Fn::GetAtt': [id('PresignRole/Resource'), 'Arn'] },
+      [TriggerEnv.preparedBucketName]: { Ref: id('PreparedBucket/Resource') },
+      [TriggerEnv.segmentNameTemplate]: '{name}',
+      [TriggerEnv.timeZone]: 'UTC',
+      [TriggerEnv.attributeFormats]: JSON.stringify(DEFAULT_ATTRIBUTE_FORMATS),
+      [TriggerEnv.maxInvalidShare]: '0.5',
+      [TriggerEnv.normalizeValues]: 'false',
     });
     expect(env).not.toHaveProperty(TriggerEnv.presignAccessKeySecretId);
     expect(env).not.toHaveProperty(TriggerEnv.defaultAttributeName);
+    expect(env).not.toHaveProperty(TriggerEnv.phoneDefaultRegion);
+  });
+
+  it('callback gets the minimum match rate', () => {
+    const env = ((fn('Callback/Function').Properties?.Environment ?? {}) as { Variables: Record<string, Json> }).Variables;
+    expect(env[CallbackEnv.minMatchRate]).toBe('0.5');
   });
 
   it('trigger: 60 s timeout, no reserved concurrency, no asynchronous invocation settings', () => {
@@ -245,7 +260,23 @@ describe('drop bucket', () => {
     expect(resources[id('DropBucket/Resource')]).toMatchObject({ DeletionPolicy: 'Retain' });
   });
 
-  it.each(['DropBucket', 'AccessLogBucket'])('%s denies requests without TLS', (bucketId) => {
+  it('the prepared bucket is private, encrypted, logs access, keeps copies a day past the longest file URL, and notifies nobody', () => {
+    const bucket = resources[id('PreparedBucket/Resource')];
+    expect(bucket).toMatchObject({ Type: 'AWS::S3::Bucket', DeletionPolicy: 'Retain' });
+    expect(bucket?.Properties).toMatchObject({
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      LoggingConfiguration: { DestinationBucketName: { Ref: id('AccessLogBucket/Resource') }, LogFilePrefix: 'prepared-bucket/' },
+      // URLs live an hour by default: one day, plus one.
+      LifecycleConfiguration: { Rules: [expect.objectContaining({ ExpirationInDays: 2, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } })] },
+    });
+    expect(bucket?.Properties).not.toHaveProperty('VersioningConfiguration');
+    expect(bucket?.Properties).not.toHaveProperty('NotificationConfiguration');
+    const notifications = Object.values(resources).filter((r) => r.Type === 'Custom::S3BucketNotifications');
+    expect(notifications.map((n) => n.Properties?.BucketName)).toEqual([{ Ref: id('DropBucket/Resource') }]);
+  });
+
+  it.each(['DropBucket', 'AccessLogBucket', 'PreparedBucket'])('%s denies requests without TLS', (bucketId) => {
     template.hasResourceProperties('AWS::S3::BucketPolicy', {
       Bucket: { Ref: id(`${bucketId}/Resource`) },
       PolicyDocument: {
@@ -386,7 +417,21 @@ describe('IAM', () => {
           Action: 's3:GetObjectVersion',
           Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [id('DropBucket/Resource'), 'Arn'] }, '/*']] },
         },
+        // The cleaned copies: the presign role is their only reader.
+        {
+          Effect: 'Allow',
+          Action: 's3:GetObject',
+          Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [id('PreparedBucket/Resource'), 'Arn'] }, '/*.csv']] },
+        },
       ],
+    ]);
+  });
+
+  it('nothing but the presign role may read the prepared bucket, and nothing but the trigger write it', () => {
+    const touching = allPolicyStatements(resources).filter(({ statement }) => JSON.stringify(statement.Resource ?? '').includes(id('PreparedBucket/Resource')));
+    expect(touching.map(({ policy, statement }) => [policy, [...actionsOf(statement)].sort()]).filter(([, actions]) => (actions as string[]).some((a) => a.startsWith('s3:')))).toEqual([
+      [id('Trigger/FunctionRole/DefaultPolicy/Resource'), ['s3:AbortMultipartUpload', 's3:PutObject']],
+      [id('Trigger/PresignRole/DefaultPolicy/Resource'), ['s3:GetObject']],
     ]);
   });
 
@@ -427,13 +472,18 @@ describe('IAM', () => {
     );
   });
 
-  it("trigger reads only versions of the drop bucket's objects", () => {
+  it("trigger reads only versions of the drop bucket's objects, and only writes cleaned copies to the prepared bucket", () => {
     const s3 = functionStatements(resources, 'Trigger/Function').filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
     expect(s3).toEqual([
       {
         Effect: 'Allow',
         Action: 's3:GetObjectVersion',
         Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [id('DropBucket/Resource'), 'Arn'] }, '/*']] },
+      },
+      {
+        Effect: 'Allow',
+        Action: ['s3:AbortMultipartUpload', 's3:PutObject'],
+        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [id('PreparedBucket/Resource'), 'Arn'] }, '/*.csv']] },
       },
     ]);
   });
@@ -510,9 +560,9 @@ describe('alarms and notifications', () => {
     template.resourceCountIs('AWS::SNS::Subscription', 0);
   });
 
-  it('has five alarms, every one notifying the alerts topic', () => {
+  it('has six alarms, every one notifying the alerts topic', () => {
     const alarms = Object.values(resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
-    expect(alarms).toHaveLength(5);
+    expect(alarms).toHaveLength(6);
     for (const alarm of alarms) {
       expect(alarm.Properties).toMatchObject({
         AlarmActions: [{ Ref: id('AlertsTopic/Resource') }],
@@ -538,6 +588,16 @@ describe('alarms and notifications', () => {
       Statistic: 'Sum',
       Period: 300,
       Dimensions: [{ Name: 'FunctionName', Value: { Ref: id(`${functionId}/Resource`) } }],
+    });
+  });
+
+  it("alarms on a completed upload's low match rate, read from the callback's EMF metric", () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: METRICS_NAMESPACE,
+      MetricName: MetricName.lowMatchRate,
+      Dimensions: [{ Name: 'service', Value: ServiceName.callback }],
+      Statistic: 'Sum',
+      Period: 900,
     });
   });
 
@@ -574,9 +634,11 @@ describe('token secret and outputs', () => {
         'UploadEventsQueueUrl',
         'StatusTopicArn',
         'TableName',
+        'PreparedBucketName',
         'TokenSecretName',
       ].sort(),
     );
+    expect(outputs.PreparedBucketName?.Value).toEqual({ Ref: id('PreparedBucket/Resource') });
     expect(outputs.CallbackBaseUrl?.Value).toEqual({ 'Fn::GetAtt': [id('CallbackApi/Resource'), 'ApiEndpoint'] });
     expect(outputs.BucketName?.Value).toEqual({ Ref: id('DropBucket/Resource') });
     expect(outputs.UploadEventsQueueUrl?.Value).toEqual({ Ref: id('UploadEventsQueue/Resource') });

@@ -44,6 +44,41 @@ export function uploadsStoreContract(name: string, fresh: () => Promise<UploadsS
           possiblyAccepted: true,
           matchRate: 0.4167,
           callbackTokenHashes: ['h1', 'h2'],
+          insiderSegmentName: 'VIP 2026-11-29 #3',
+          segmentNameTemplate: '{name} {date} #{n}',
+          segmentCounter: 3,
+          eventTime: '2026-11-29T09:59:58.000Z',
+          dryRun: true,
+          dryRunVerdict: 'would-submit',
+          preparedKey: 'full.csv',
+          warning: 'Low match rate',
+          preflight: {
+            verdict: 'accept',
+            changed: true,
+            changes: ['bom', 'header'],
+            format: null,
+            gzip: false,
+            bytesRead: 10,
+            bytes: 10,
+            complete: true,
+            bom: true,
+            lineEndings: 'crlf',
+            lines: 3,
+            rows: 2,
+            values: 1,
+            cleanValues: 1,
+            cleanBytes: 8,
+            blankLines: { count: 0, lines: [] },
+            header: { line: 1, matches: 'attribute' },
+            emptyValues: { count: 0, lines: [] },
+            paddedValues: { count: 1, lines: [2] },
+            duplicates: { count: 0, lines: [] },
+            multiColumnRows: { count: 0, lines: [] },
+            unparseableRows: { count: 0, lines: [] },
+            invalidValues: { count: 0, lines: [] },
+            normalizedValues: null,
+            durationMs: 1,
+          },
         });
         await store.create(full);
         const got = await store.get('full');
@@ -145,13 +180,25 @@ export function uploadsStoreContract(name: string, fresh: () => Promise<UploadsS
         expect(await store.takeSegmentLock('Free', 'u4', 'u1')).toBe(false);
       });
 
-      it('locks a segment name for one upload and hands it over once the holder is done', async () => {
+      it('locks a segment name for one upload and hands it over once the holder is done, naming the one it replaced', async () => {
         let holderDone = false;
         expect(await lockSegment(store, 'VIP', 'u1', async () => holderDone)).toEqual({ locked: true });
         expect(await lockSegment(store, 'VIP', 'u1', async () => holderDone)).toEqual({ locked: true });
         expect(await lockSegment(store, 'VIP', 'u2', async () => holderDone)).toEqual({ locked: false, holder: 'u1' });
         holderDone = true;
-        expect(await lockSegment(store, 'VIP', 'u2', async () => holderDone)).toEqual({ locked: true });
+        expect(await lockSegment(store, 'VIP', 'u2', async () => holderDone)).toEqual({ locked: true, replaced: 'u1' });
+      });
+
+      it('notes which upload created a segment name, beside the lock and without taking it', async () => {
+        expect(await store.segmentCreatedBy('VIP 2026-11-29')).toBeUndefined();
+        await store.markSegmentCreated('VIP 2026-11-29', 'u1');
+        expect(await store.segmentCreatedBy('VIP 2026-11-29')).toBe('u1');
+        expect(await store.segmentLockHolder('VIP 2026-11-29')).toBeUndefined();
+        expect(await store.takeSegmentLock('VIP 2026-11-29', 'u2')).toBe(true);
+        expect(await store.segmentCreatedBy('VIP 2026-11-29')).toBe('u1');
+        await store.markSegmentCreated('VIP 2026-11-29', 'u2');
+        expect([await store.segmentLockHolder('VIP 2026-11-29'), await store.segmentCreatedBy('VIP 2026-11-29')]).toEqual(['u2', 'u2']);
+        expect(await store.segmentCreatedBy('VIP 2026-11-30')).toBeUndefined();
       });
 
       it('lets one upload only take over a stale holder, and names the live one that won', async () => {
@@ -159,7 +206,7 @@ export function uploadsStoreContract(name: string, fresh: () => Promise<UploadsS
         // While u2 checks on the stale holder, u3 takes the lock over from it.
         const result = await lockSegment(store, 'S', 'u2', async (holder) => {
           if (holder !== 'old') return false;
-          expect(await lockSegment(store, 'S', 'u3', done)).toEqual({ locked: true });
+          expect(await lockSegment(store, 'S', 'u3', done)).toEqual({ locked: true, replaced: 'old' });
           return true;
         });
         expect(result).toEqual({ locked: false, holder: 'u3' });
@@ -169,10 +216,10 @@ export function uploadsStoreContract(name: string, fresh: () => Promise<UploadsS
       it('takes over in a second round when the upload that won the first has ended too', async () => {
         await store.takeSegmentLock('S', 'old');
         const result = await lockSegment(store, 'S', 'u2', async (holder) => {
-          if (holder === 'old') expect(await lockSegment(store, 'S', 'u3', done)).toEqual({ locked: true });
+          if (holder === 'old') expect(await lockSegment(store, 'S', 'u3', done)).toEqual({ locked: true, replaced: 'old' });
           return true;
         });
-        expect(result).toEqual({ locked: true });
+        expect(result).toEqual({ locked: true, replaced: 'u3' });
         expect(await store.segmentLockHolder('S')).toBe('u2');
       });
 
@@ -194,6 +241,32 @@ export function uploadsStoreContract(name: string, fresh: () => Promise<UploadsS
         expect(await lockSegment(store, 'A', 'u1', live)).toEqual({ locked: true });
         expect(await lockSegment(store, 'B', 'u2', live)).toEqual({ locked: true });
         expect(await lockSegment(store, 'A', 'u2', live)).toEqual({ locked: false, holder: 'u1' });
+      });
+    });
+
+    describe('{n} counter', () => {
+      it('issues 1, 2, 3 to successive uploads, and the same number again to the upload it last went to', async () => {
+        expect(await store.peekSegmentCounter('VIP')).toBe(1);
+        expect(await store.issueSegmentCounter('VIP', 'u1')).toBe(1);
+        expect(await store.issueSegmentCounter('VIP', 'u1')).toBe(1);
+        expect(await store.issueSegmentCounter('VIP', 'u2')).toBe(2);
+        expect(await store.peekSegmentCounter('VIP')).toBe(3);
+        expect(await store.peekSegmentCounter('VIP')).toBe(3);
+        expect(await store.issueSegmentCounter('VIP', 'u3')).toBe(3);
+      });
+
+      it('counts each logical name apart, and is no upload record', async () => {
+        await store.issueSegmentCounter('A', 'u1');
+        await store.issueSegmentCounter('A', 'u2');
+        expect(await store.issueSegmentCounter('B', 'u3')).toBe(1);
+        expect(await store.issueSegmentCounter('Ä', 'u4')).toBe(1);
+        expect(await store.get('A')).toBeUndefined();
+        expect(await store.listStale('received', '2099-01-01T00:00:00.000Z', 10)).toEqual([]);
+      });
+
+      it('issues distinct numbers to uploads asking at once', async () => {
+        const issued = await Promise.all(Array.from({ length: 8 }, (_, i) => store.issueSegmentCounter('Burst', `u${i}`)));
+        expect([...issued].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
       });
     });
 

@@ -1,43 +1,26 @@
 // The pre-flight scan as the trigger will use it, on s3rver: an S3 GetObject body in, the clean copy out through an @aws-sdk/lib-storage multipart Upload.
-import S3rver from '@20minutes/s3rver';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PreflightReport, preflight } from '../../lambdas/core/preflight.js';
+import { startTestS3, type TestS3 } from '../support/local-s3.js';
 
 const DROP = 'drop';
 const PREPARED = 'prepared';
 const MB = 1024 * 1024;
 
-let server: S3rver;
+let local: TestS3;
 let s3: S3Client;
-const dir = mkdtempSync(join(tmpdir(), 'fps-preflight-s3-'));
 
 beforeAll(async () => {
-  server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: dir, configureBuckets: [{ name: DROP }, { name: PREPARED }] });
-  const { port } = (await server.run()) as { port: number };
-  s3 = new S3Client({
-    endpoint: `http://127.0.0.1:${port}`,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-    // s3rver stores streamed uploads with chunk framing otherwise (toolchain notes).
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  local = await startTestS3([DROP, PREPARED]);
+  s3 = local.s3;
 });
 
 afterAll(async () => {
-  s3?.destroy();
-  const closing = server?.close();
-  server?.httpServer?.closeAllConnections();
-  await closing;
-  rmSync(dir, { recursive: true, force: true });
+  await local?.stop();
 });
 
 /** What the trigger will do: stream the dropped object through the scan into a multipart upload, and keep the copy only when it is needed. */
@@ -62,15 +45,7 @@ async function prepare(key: string, attributeName: string): Promise<{ report: Pr
   return { report, copyKey, writesWaited };
 }
 
-async function exists(bucket: string, key: string): Promise<boolean> {
-  try {
-    await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-    return true;
-  } catch (err) {
-    if ((err as { name?: string }).name === 'NotFound') return false;
-    throw err;
-  }
-}
+const exists = (bucket: string, key: string) => local.exists(bucket, key);
 
 describe('pre-flight on S3', () => {
   it('writes a 9 MB clean copy of a messy gzip export through a multipart upload (two parts), waiting for it', { timeout: 120_000 }, async () => {

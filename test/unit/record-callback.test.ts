@@ -2,7 +2,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { httpAnswer } from '../../lambdas/callback/http.js';
 import type { UploadRecord } from '../../lambdas/core/ports.js';
-import { countsMismatch, matchRate, parseCallbackBody, recordCallback, sameSegmentName } from '../../lambdas/core/record-callback.js';
+import { countsMismatch, lowMatchRateWarning, matchRate, parseCallbackBody, recordCallback } from '../../lambdas/core/record-callback.js';
 import { FakeClock, fakeTokens, MemoryStore, RecordingTelemetry } from '../../local/fakes.js';
 
 const ID = 'a'.repeat(32);
@@ -25,6 +25,30 @@ beforeEach(() => {
 });
 
 describe('recordCallback', () => {
+  it('compares segment_name with the name sent (a rendered template), as text: NFC and surrounding white space aside', async () => {
+    seed('submitted', { segmentName: 'Café', insiderSegmentName: 'Café 2026-11-29' });
+    expect((await call(body({ segment_name: 'Café' }))).statusCode).toBe(409);
+    expect((await call(body({ segment_name: 'cafe\u0301 2026-11-29' }))).statusCode).toBe(409);
+    expect(await call(body({ segment_name: ' Cafe\u0301 2026-11-29' }))).toEqual({ statusCode: 200, message: 'Recorded.' });
+  });
+
+  it('warns on the record, in the notification and in a metric when the match rate is below minMatchRate', async () => {
+    seed();
+    const low = () => recordCallback({ uploadId: ID, token: 'good', body: body() }, { store, tokens: fakeTokens, clock, telemetry, minMatchRate: 0.6 });
+    expect((await low()).kind).toBe('recorded');
+    expect(store.records.get(ID)?.warning).toMatch(/Insider matched 41\.7% of the values, below the 60%/);
+    expect(telemetry.finals[0]?.warning).toBe(store.records.get(ID)?.warning);
+    expect(telemetry.metrics.LowMatchRate).toBe(1);
+  });
+
+  it('gives no warning at or above minMatchRate', async () => {
+    seed();
+    await recordCallback({ uploadId: ID, token: 'good', body: body() }, { store, tokens: fakeTokens, clock, telemetry, minMatchRate: 0.4 });
+    expect(store.records.get(ID)?.status).toBe('completed');
+    expect(store.records.get(ID)?.warning).toBeUndefined();
+    expect(telemetry.metrics.LowMatchRate).toBeUndefined();
+  });
+
   it('completes a submitted upload with the counts and the match rate', async () => {
     seed();
     expect(await call(body())).toEqual({ statusCode: 200, message: 'Recorded.' });
@@ -239,10 +263,11 @@ describe('helpers', () => {
     expect(countsMismatch({ segment_name: 's', valid_values_count: 5, invalid_values_count: 7, total_entered_values: 12 })).toBeUndefined();
   });
 
-  it('compares segment names as text', () => {
-    expect(sameSegmentName('Cafe\u0301 ', 'Café')).toBe(true);
-    expect(sameSegmentName('Cafe', 'Café')).toBe(false);
-    expect(sameSegmentName('VIP', 'vip')).toBe(false);
+  it('warns below the minimum match rate, and when Insider counted no values', () => {
+    expect(lowMatchRateWarning(0.5, 0.5, 10)).toBeUndefined();
+    expect(lowMatchRateWarning(0.4167, 0.5, 12)).toMatch(/^Low match rate: Insider matched 41\.7% of the values, below the 50% this deployment expects \(minMatchRate\)\. Check that the folder/);
+    expect(lowMatchRateWarning(undefined, 0.5, 0)).toMatch(/^Insider counted no values in the file \(0 entered\)\./);
+    expect(lowMatchRateWarning(0.1, 0, 10)).toBeUndefined();
   });
   it('accepts Insider\'s sample body', () => {
     expect(parseCallbackBody('{"segment_name":"My unique segment","valid_values_count":5,"invalid_values_count":7,"total_entered_values":12}').ok).toBe(true);

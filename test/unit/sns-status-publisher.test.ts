@@ -67,11 +67,16 @@ describe('local SNS and the final-status publisher', () => {
       uploadId: completed.uploadId,
       status: 'completed',
       segmentName: 'Müşteri listesi ı',
+      insiderSegmentName: null,
       attributeName: 'em',
       bucket: 'drop',
       key: 'em/Müşteri listesi ı.csv',
+      preparedKey: null,
       reason: completed.reason,
+      warning: null,
       counts: { valid: 3, invalid: 1, total: 4, matchRate: 0.75 },
+      preflight: null,
+      dryRunVerdict: null,
       fpsHttpStatus: 200,
       receivedAt: completed.receivedAt,
       at: completed.completedAt,
@@ -81,6 +86,14 @@ describe('local SNS and the final-status publisher', () => {
   it('gives a failure its reason and no counts', () => {
     const failed: UploadRecord = { ...completed, status: 'failed', reason: 'Insider could not be reached.', completedAt: undefined, validValuesCount: undefined, invalidValuesCount: undefined, totalEnteredValues: undefined, matchRate: undefined };
     expect(finalStatusMessage(failed)).toMatchObject({ status: 'failed', reason: 'Insider could not be reached.', counts: null, at: failed.updatedAt });
+  });
+
+  it('names the segment sent and carries a warning, the copy and a dry run\'s verdict', () => {
+    const warned: UploadRecord = { ...completed, insiderSegmentName: 'Müşteri listesi ı 2026-01-01', warning: 'Low match rate: …', preparedKey: `${completed.uploadId}.csv` };
+    expect(subjectFor(warned)).toBe('FPS upload completed (warning): Musteri listesi i 2026-01-01');
+    expect(finalStatusMessage(warned)).toMatchObject({ segmentName: 'Müşteri listesi ı', insiderSegmentName: 'Müşteri listesi ı 2026-01-01', warning: 'Low match rate: …', preparedKey: `${completed.uploadId}.csv` });
+    const dryRun: UploadRecord = { ...completed, status: 'dry_run', dryRunVerdict: 'would-submit', validValuesCount: undefined, totalEnteredValues: undefined };
+    expect(finalStatusMessage(dryRun)).toMatchObject({ status: 'dry_run', dryRunVerdict: 'would-submit', counts: null });
   });
 
   it('keeps subjects within what SNS accepts, falling back to the key', () => {

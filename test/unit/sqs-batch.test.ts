@@ -64,6 +64,20 @@ describe('handleSqsBatch', () => {
     expect(queue.calls).toEqual([]);
   });
 
+  it("passes the S3 event's time to the use case (a template's {date} renders it), and leaves out one it cannot read", async () => {
+    answers['em/a.csv'] = { uploadId: 'u', action: 'recorded', status: 'submitted' };
+    const withTime = (eventTime: string) =>
+      JSON.stringify({ Records: [{ eventName: 'ObjectCreated:Put', eventTime, s3: { bucket: { name: 'drops' }, object: { key: 'em/a.csv', size: 5, sequencer: '0A' } } }] });
+    await handleSqsBatch({ Records: [message('m1', withTime('2026-11-29T22:30:00.123Z')), message('m2', withTime('yesterday'))] }, { queue, log, upload });
+    expect(seen.map((s) => s.object.eventTime?.toISOString())).toEqual(['2026-11-29T22:30:00.123Z', undefined]);
+  });
+
+  it('deletes the message of an ignored object (a folder placeholder, .DS_Store)', async () => {
+    answers['em/'] = { uploadId: 'u', action: 'ignored', reason: '"em/" is a folder placeholder, not a file: the pipeline ignores it.' };
+    expect(await handleSqsBatch({ Records: [message('m1', s3Event('em/'))] }, { queue, log, upload })).toEqual({ batchItemFailures: [] });
+    expect(queue.calls).toEqual([]);
+  });
+
   it('ignores the s3:TestEvent S3 sends when notifications are configured', async () => {
     const body = JSON.stringify({ Service: 'Amazon S3', Event: 's3:TestEvent', Bucket: 'drops' });
     expect(await handleSqsBatch({ Records: [message('t', body)] }, { queue, log, upload })).toEqual({ batchItemFailures: [] });

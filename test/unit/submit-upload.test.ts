@@ -2,7 +2,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_RETRY_POLICY } from '../../lambdas/core/fps-submission.js';
 import { handleObjectCreated, type ObjectCreated, type TriggerSettings, uploadIdFor } from '../../lambdas/core/submit-upload.js';
-import { FakeClock, FakeObjects, fakeTokens, MemoryStore, ok, RecordingTelemetry, refused, ScriptedApi, silentLog, status, timeout } from '../../local/fakes.js';
+import { FAKE_CSV, FakeClock, FakeObjects, fakeTokens, MemoryStore, ok, RecordingTelemetry, refused, ScriptedApi, silentLog, status, timeout } from '../../local/fakes.js';
 
 const settings: TriggerSettings = {
   callbackBaseUrl: 'https://api.test/',
@@ -10,6 +10,7 @@ const settings: TriggerSettings = {
   presignExpiresSeconds: 3600,
   maxReceives: 3,
   retryPolicy: { ...DEFAULT_RETRY_POLICY, maxRetries: 1, requestTimeoutMs: 100 },
+  preparedBucket: 'prepared',
 };
 
 let store: MemoryStore;
@@ -49,7 +50,7 @@ describe('handleObjectCreated', () => {
     expect(request?.fileUrl).toContain('.csv');
     expect(request?.callbackUrl).toMatch(new RegExp(`^https://api.test/callbacks/${outcome.uploadId}/token-\\d+$`));
     const record = await store.get(outcome.uploadId);
-    expect(record).toMatchObject({ status: 'submitted', fpsHttpStatus: 200, fpsMessage: 'OK', fpsRequests: 1, segmentName: 'VIP customers', size: 100 });
+    expect(record).toMatchObject({ status: 'submitted', fpsHttpStatus: 200, fpsMessage: 'OK', fpsRequests: 1, segmentName: 'VIP customers', size: FAKE_CSV.length });
     expect(record?.callbackTokenHashes).toHaveLength(1);
     expect(record?.fileUrlExpiresAt).toBeDefined();
   });

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { parsePipelineConfig } from '../../infra/config.js';
 import { DEFAULT_RETRY_POLICY } from '../../lambdas/core/fps-submission.js';
-import { PRESIGN_MAX_SECONDS, PRESIGN_ROLE_MAX_SECONDS, TRIGGER_MAX_RECEIVES, TriggerEnv } from '../../lambdas/shared/contract.js';
+import { DEFAULT_ATTRIBUTE_FORMATS, PRESIGN_MAX_SECONDS, PRESIGN_ROLE_MAX_SECONDS, TRIGGER_MAX_RECEIVES, TriggerEnv } from '../../lambdas/shared/contract.js';
 import { ConfigurationError } from '../../lambdas/shared/env.js';
 import { Limits, presignLifetimeFits, presignMaxSeconds } from '../../lambdas/shared/limits.js';
 import { invocationDeadline, readTriggerConfig, SAFETY_MARGIN_MS, triggerSettingsFrom, urlSigningFrom } from '../../lambdas/trigger/settings.js';
@@ -21,6 +21,7 @@ const env: Record<string, string> = {
   [TriggerEnv.tokenCacheSeconds]: '300',
   [TriggerEnv.maxReceives]: '3',
   [TriggerEnv.eventsQueueUrl]: 'https://sqs.eu-west-1.amazonaws.com/123456789012/UploadEvents',
+  [TriggerEnv.preparedBucketName]: 'prepared-bucket',
 };
 
 /** Whether synth (CDK context) and load (the trigger's environment) accept `value` for a setting both read. */
@@ -117,8 +118,41 @@ describe('trigger settings', () => {
       presignExpiresSeconds: 3600,
       maxReceives: 3,
       retryPolicy: { ...DEFAULT_RETRY_POLICY, requestTimeoutMs: 5000 },
+      preparedBucket: 'prepared-bucket',
+      naming: { template: '{name}', timeZone: 'UTC' },
+      preflight: { formats: DEFAULT_ATTRIBUTE_FORMATS, maxInvalidShare: 0.5, normalize: false },
     });
     expect(triggerSettingsFrom(readTriggerConfig(env)).defaultAttributeName).toBeUndefined();
+  });
+
+  it('reads the template, time zone, formats and normalization the stack sets', () => {
+    const settings = triggerSettingsFrom(
+      readTriggerConfig({
+        ...env,
+        [TriggerEnv.segmentNameTemplate]: '{name} {date}',
+        [TriggerEnv.timeZone]: 'Europe/Istanbul',
+        [TriggerEnv.attributeFormats]: '{"crm_email":"email"}',
+        [TriggerEnv.maxInvalidShare]: '0.25',
+        [TriggerEnv.normalizeValues]: 'true',
+        [TriggerEnv.phoneDefaultRegion]: 'TR',
+      }),
+    );
+    expect(settings).toMatchObject({
+      naming: { template: '{name} {date}', timeZone: 'Europe/Istanbul' },
+      preflight: { formats: { crm_email: 'email' }, maxInvalidShare: 0.25, normalize: { phoneDefaultRegion: 'TR' } },
+    });
+  });
+
+  it.each([
+    [TriggerEnv.segmentNameTemplate, '{date}', 'is not a valid segment name template'],
+    [TriggerEnv.timeZone, 'Mars/Olympus', 'is not an IANA time zone'],
+    [TriggerEnv.attributeFormats, '{"em":"phone"}', 'ATTRIBUTE_FORMATS'],
+    [TriggerEnv.attributeFormats, 'email', 'is not JSON'],
+    [TriggerEnv.maxInvalidShare, '2', 'MAX_INVALID_SHARE'],
+    [TriggerEnv.normalizeValues, 'yes', 'NORMALIZE_VALUES'],
+  ])('refuses %s=%s at load', (name, value, message) => {
+    expect(() => readTriggerConfig({ ...env, [name]: value })).toThrow(ConfigurationError);
+    expect(() => readTriggerConfig({ ...env, [name]: value })).toThrow(message);
   });
 
   it('keeps the safety margin back from the time left', () => {

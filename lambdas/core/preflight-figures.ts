@@ -1,0 +1,117 @@
+// The pre-flight report as an upload record keeps it (counts and line numbers, never a value), and the sentences made from it.
+import type { CleanupKind, LineSample, PreflightReport } from './preflight.js';
+
+/**
+ * What the record keeps of a pre-flight report. Picked field by field, so that whatever the scanner
+ * adds to its report reaches a record only when added here: every field is a count, a line number, a
+ * kind or a flag.
+ */
+export interface PreflightFigures {
+  verdict: PreflightReport['verdict'];
+  rejection?: PreflightReport['rejection'];
+  problem?: { kind: string; line?: number | undefined } | undefined;
+  /** Insider was (or would be) sent the cleaned copy rather than the file. */
+  changed: boolean;
+  changes: CleanupKind[];
+  format: string | null;
+  gzip: boolean;
+  /** Bytes read from S3 (compressed for gzip). */
+  bytesRead: number;
+  /** Bytes scanned (decompressed). */
+  bytes: number;
+  /** False when reading stopped early (too large, not text). */
+  complete: boolean;
+  bom: boolean;
+  lineEndings: string;
+  lines: number;
+  rows: number;
+  values: number;
+  cleanValues: number;
+  cleanBytes: number;
+  blankLines: LineSample;
+  header: { line: number; matches: string } | null;
+  emptyValues: LineSample;
+  paddedValues: LineSample;
+  duplicates: LineSample;
+  multiColumnRows: LineSample;
+  unparseableRows: LineSample;
+  invalidValues: LineSample;
+  normalizedValues: LineSample | null;
+  durationMs: number;
+}
+
+const sample = (s: LineSample): LineSample => ({ count: s.count, lines: [...s.lines] });
+
+export function figuresOf(report: PreflightReport): PreflightFigures {
+  return {
+    verdict: report.verdict,
+    ...(report.rejection ? { rejection: report.rejection } : {}),
+    ...(report.problem ? { problem: { kind: report.problem.kind, ...(report.problem.line === undefined ? {} : { line: report.problem.line }) } } : {}),
+    changed: report.changed,
+    changes: [...report.changes],
+    format: report.format,
+    gzip: report.gzip,
+    bytesRead: report.bytesRead,
+    bytes: report.bytes,
+    complete: report.complete,
+    bom: report.bom,
+    lineEndings: report.lineEndings.kind,
+    lines: report.lines,
+    rows: report.rows,
+    values: report.values,
+    cleanValues: report.cleanValues,
+    cleanBytes: report.cleanBytes,
+    blankLines: sample(report.blankLines),
+    header: report.header ? { line: report.header.line, matches: report.header.matches } : null,
+    emptyValues: sample(report.emptyValues),
+    paddedValues: sample(report.paddedValues),
+    duplicates: sample(report.duplicates),
+    multiColumnRows: sample(report.multiColumnRows),
+    unparseableRows: sample(report.unparseableRows),
+    invalidValues: sample(report.invalidValues),
+    normalizedValues: report.normalizedValues ? sample(report.normalizedValues) : null,
+    durationMs: Math.round(report.durationMs),
+  };
+}
+
+const number = (n: number) => n.toLocaleString('en-US');
+const plural = (n: number, one: string, many = `${one}s`) => `${number(n)} ${n === 1 ? one : many}`;
+const lines = (s: LineSample) => (s.lines.length === 0 ? '' : ` (line${s.lines.length > 1 ? 's' : ''} ${s.lines.join(', ')}${s.count > s.lines.length ? ', …' : ''})`);
+
+/** "a, b and c". */
+function listed(items: readonly string[]): string {
+  if (items.length <= 1) return items.join('');
+  return `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
+}
+
+/**
+ * What the clean copy does to the file, in words: "decompressed it, removed the byte order mark,
+ * dropped the header row (line 1), 3 blank lines and 2 duplicates (lines 5, 9), …". Empty when
+ * nothing changed.
+ */
+export function describeCleanup(f: PreflightFigures): string {
+  const has = (kind: CleanupKind) => f.changes.includes(kind);
+  const dropped: string[] = [];
+  if (has('header') && f.header) dropped.push(`the header row (line ${f.header.line})`);
+  if (has('blankLines')) dropped.push(plural(f.blankLines.count, 'blank line'));
+  if (has('emptyValues')) dropped.push(`${plural(f.emptyValues.count, 'row')} with an empty first column${lines(f.emptyValues)}`);
+  if (has('unparseableRows')) dropped.push(`${plural(f.unparseableRows.count, 'row')} that could not be read${lines(f.unparseableRows)}`);
+  if (has('duplicates')) dropped.push(`${plural(f.duplicates.count, 'duplicate')}${lines(f.duplicates)}`);
+  const done: string[] = [];
+  if (has('gzip')) done.push('decompressed it');
+  if (has('bom')) done.push('removed the byte order mark');
+  if (dropped.length > 0) done.push(`dropped ${listed(dropped)}`);
+  if (has('paddedValues')) done.push(`trimmed ${plural(f.paddedValues.count, 'padded value')}`);
+  if (has('extraColumns')) done.push(`kept only the first column of ${plural(f.multiColumnRows.count, 'row')}`);
+  if (has('quoting')) done.push('removed quotes the values did not need');
+  if (has('normalized') && f.normalizedValues) done.push(`normalized ${plural(f.normalizedValues.count, 'value')}`);
+  if (has('lineEndings')) done.push(`wrote "\\n" line ends (the file had ${f.lineEndings === 'crlf' ? 'CRLF' : f.lineEndings === 'cr' ? 'CR' : 'mixed'})`);
+  // Items hold "and" themselves: separate the steps with semicolons then.
+  return done.length > 1 && dropped.length > 1 ? `${done.slice(0, -1).join('; ')}; and ${done.at(-1)}` : listed(done);
+}
+
+/** "1,000 values (2 fail the email format)" for a reason or a note. */
+export function describeValues(f: PreflightFigures): string {
+  const invalid = f.invalidValues.count > 0 && f.format ? ` (${number(f.invalidValues.count)} fail the ${f.format === 'e164' ? 'E.164 phone' : f.format} format${lines(f.invalidValues)})` : '';
+  return `${plural(f.cleanValues, 'value')}${invalid}`;
+}

@@ -1,0 +1,60 @@
+// Unit tests of what a record keeps of a pre-flight report, the sentences made from it, and how long a prepared copy lives.
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { preflight } from '../../lambdas/core/preflight.js';
+import { describeCleanup, describeValues, figuresOf } from '../../lambdas/core/preflight-figures.js';
+import { preparedCopyRetentionDays } from '../../lambdas/shared/contract.js';
+
+const scan = (text: string, attributeName = 'Email Address') => preflight(Readable.from([Buffer.from(text)]), { attributeName, maxBytes: 1_000_000 });
+
+describe('figuresOf', () => {
+  it('keeps counts, kinds and line numbers, and nothing the scanner may add later', async () => {
+    const report = await scan('\ufeffEmail Address\r\n a@example.com \r\n\r\nnot-an-address\r\na@example.com\r\n');
+    const figures = figuresOf({ ...report, someFutureField: 'a value' } as typeof report);
+    expect(figures).toMatchObject({
+      verdict: 'accept',
+      changed: true,
+      bom: true,
+      lineEndings: 'crlf',
+      header: { line: 1, matches: 'attribute' },
+      values: 3,
+      cleanValues: 2,
+      blankLines: { count: 1, lines: [3] },
+      duplicates: { count: 1, lines: [5] },
+      invalidValues: { count: 1, lines: [4] },
+    });
+    expect(figures).not.toHaveProperty('someFutureField');
+    expect(figures).not.toHaveProperty('reason');
+    expect(JSON.stringify(figures)).not.toMatch(/example\.com|not-an-address/);
+  });
+
+  it('keeps a rejection and the problem that stopped the scan', async () => {
+    const figures = figuresOf(await scan('a@example.com\n\u0000\n'));
+    expect(figures).toMatchObject({ verdict: 'reject', rejection: 'notText', problem: { kind: 'nulByte', line: 2 }, complete: false });
+  });
+});
+
+describe('describeCleanup', () => {
+  it('says what the copy does, in one sentence a person reads', async () => {
+    expect(describeCleanup(figuresOf(await scan('\ufeffemail\r\nb@example.com\r\n\r\nb@example.com\r\n')))).toBe(
+      'removed the byte order mark; dropped the header row (line 1), 1 blank line and 1 duplicate (line 4); and wrote "\\n" line ends (the file had CRLF)',
+    );
+    expect(describeCleanup(figuresOf(await scan('"a@example.com",Ann\n')))).toBe('kept only the first column of 1 row');
+    expect(describeCleanup(figuresOf(await scan('"a@example.com"\n')))).toBe('removed quotes the values did not need');
+    expect(describeCleanup(figuresOf(await scan('a@example.com\n')))).toBe('');
+  });
+
+  it('counts the values Insider gets and those failing the format', async () => {
+    expect(describeValues(figuresOf(await scan('a@example.com\nb@example.com\n')))).toBe('2 values');
+    expect(describeValues(figuresOf(await scan('+905321234567\na@example.com\n', 'pn')))).toBe('2 values (1 fail the E.164 phone format (line 2))');
+  });
+});
+
+describe('preparedCopyRetentionDays', () => {
+  it('outlives the longest file URL by a day, and is never under a day', () => {
+    expect(preparedCopyRetentionDays(3600)).toBe(2);
+    expect(preparedCopyRetentionDays(86_400)).toBe(2);
+    expect(preparedCopyRetentionDays(86_401)).toBe(3);
+    expect(preparedCopyRetentionDays(604_800)).toBe(8);
+  });
+});
