@@ -1,7 +1,8 @@
 // Benchmark 1, at full scale: the trigger's use case in-process against the FPS simulator, fed by a model of the SQS events queue and its event source mapping, so the rate limit (not this machine's CPU) is the bottleneck.
 import type { Backoff } from '../lambdas/core/fps-submission.js';
 import type { ObjectInfo, UploadRecord } from '../lambdas/core/ports.js';
-import { type ObjectCreated, handleObjectCreated, type TriggerSettings } from '../lambdas/core/submit-upload.js';
+import { handleObjectCreated } from '../lambdas/core/submit-upload.js';
+import type { ObjectCreated, TriggerSettings } from '../lambdas/core/trigger-types.js';
 import { UPLOAD_EVENTS_VISIBILITY_TIMEOUT_SECONDS } from '../lambdas/shared/contract.js';
 import { systemClock } from '../lambdas/adapters/clock.js';
 import { FpsHttpApi } from '../lambdas/adapters/fps-http-api.js';

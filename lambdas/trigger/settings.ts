@@ -3,7 +3,7 @@ import type { CountryCode } from 'libphonenumber-js/core';
 import * as v from 'valibot';
 import { DEFAULT_RETRY_POLICY } from '../core/fps-submission.js';
 import { parseSegmentNameTemplate, timeZoneProblem } from '../core/segment-name-template.js';
-import type { TriggerSettings } from '../core/submit-upload.js';
+import type { TriggerSettings } from '../core/trigger-types.js';
 import { DEFAULT_ATTRIBUTE_FORMATS, DEFAULT_SEGMENT_NAME_TEMPLATE, DEFAULT_TIME_ZONE, TriggerEnv, ValueFormat } from '../shared/contract.js';
 import { ConfigurationError, envBoolean, envFraction, envInt, envOptionalString, envString, envUrl, readEnv } from '../shared/env.js';
 import { FractionLimits, Limits, presignLifetimeFits, presignMaxSeconds, type UrlSigner } from '../shared/limits.js';

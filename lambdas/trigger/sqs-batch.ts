@@ -4,7 +4,7 @@ import * as v from 'valibot';
 import { decodeS3EventKey } from '../core/naming.js';
 import type { EventQueue, Log } from '../core/ports.js';
 import { type MessageRequest, settleMessage } from '../core/redelivery.js';
-import type { ObjectCreated, TriggerOutcome } from '../core/submit-upload.js';
+import type { ObjectCreated, TriggerOutcome } from '../core/trigger-types.js';
 
 const SqsEventSchema = v.object({
   Records: v.array(

@@ -1,7 +1,7 @@
 // Unit tests of the trigger's SQS side with fakes: what each message's uploads make of it (deleted, handed back with a wait, sent to the failure queue), and what throws.
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { EventQueue } from '../../lambdas/core/ports.js';
-import type { ObjectCreated, TriggerOutcome } from '../../lambdas/core/submit-upload.js';
+import type { ObjectCreated, TriggerOutcome } from '../../lambdas/core/trigger-types.js';
 import { type BatchLog, handleSqsBatch, NotAnSqsBatchError } from '../../lambdas/trigger/sqs-batch.js';
 
 class RecordingQueue implements EventQueue {

@@ -2,7 +2,8 @@
 import { gzipSync } from 'node:zlib';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_RETRY_POLICY } from '../../lambdas/core/fps-submission.js';
-import { handleObjectCreated, type ObjectCreated, type TriggerSettings, uploadIdFor } from '../../lambdas/core/submit-upload.js';
+import { handleObjectCreated, uploadIdFor } from '../../lambdas/core/submit-upload.js';
+import type { ObjectCreated, TriggerSettings } from '../../lambdas/core/trigger-types.js';
 import { FakeClock, FakeObjects, fakeTokens, MemoryStore, ok, RecordingTelemetry, ScriptedApi, silentLog, status } from '../../local/fakes.js';
 
 const base: TriggerSettings = {

@@ -1,7 +1,8 @@
 // Unit tests of the trigger's use case with in-memory fakes: claim, checks, verdicts, retries across deliveries, re-attempts, segment lock.
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_RETRY_POLICY } from '../../lambdas/core/fps-submission.js';
-import { handleObjectCreated, type ObjectCreated, type TriggerSettings, uploadIdFor } from '../../lambdas/core/submit-upload.js';
+import { handleObjectCreated, uploadIdFor } from '../../lambdas/core/submit-upload.js';
+import type { ObjectCreated, TriggerSettings } from '../../lambdas/core/trigger-types.js';
 import { FAKE_CSV, FakeClock, FakeObjects, fakeTokens, MemoryStore, ok, RecordingTelemetry, refused, ScriptedApi, silentLog, status, timeout } from '../../local/fakes.js';
 
 const settings: TriggerSettings = {
