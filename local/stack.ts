@@ -23,7 +23,8 @@ import { createQueues, type FailedEvent, failedEvents, startEventSources } from 
 import { scanRecords, type WaitForFinalOptions, waitForFinalRecords } from './stack-records.js';
 import { deliverS3Events, startLocalS3 } from './stack-s3.js';
 import { type LocalSts, startLocalSts } from './sts.js';
-import { type Json, resolveValue, type SynthesizedStack, synthesize, UnsupportedTemplateError } from './template.js';
+import { synthesize } from './synthesize.js';
+import { type Json, resolveValue, type SynthesizedStack, UnsupportedTemplateError } from './template.js';
 
 /** s3rver's built-in credentials: presigned URLs are verified against them. */
 const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
