@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mulberry32 } from '../local/prng.js';
-import { measureColdStart } from '../local/lambda-runtime.js';
+import { measureColdStart } from '../local/lambda-environment.js';
 import type { LocalStack } from '../local/stack.js';
 import { attributeBytes, bundleLikeNodeFunction } from './bundle.js';
 import { median, round } from './support.js';

@@ -1,8 +1,7 @@
-// One pre-flight measurement the way the trigger runs it, in a fresh process: the object from S3, the scan, the clean copy back through a multipart upload.
+// One pre-flight measurement the way the trigger runs it, in a fresh process: the object read and the clean copy written through the trigger's own S3ObjectStore (GetObject; a multipart Upload, one part in flight).
 // Run by bench/preflight.ts against s3rver (in the parent process, so its work is not counted) as `node <bundle> '<json args>'`; prints one JSON line.
-import { PassThrough, type Readable } from 'node:stream';
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import { S3Client } from '@aws-sdk/client-s3';
+import { S3ObjectStore } from '../lambdas/adapters/s3-object-store.js';
 import { preflight } from '../lambdas/core/preflight.js';
 import { printMeasurement, type WorkResult } from './preflight-measure.js';
 
@@ -14,8 +13,6 @@ export interface S3ChildArgs {
   attributeName: string;
   maxBytes: number;
 }
-
-const MB = 1024 * 1024;
 
 function client(args: S3ChildArgs): S3Client {
   return new S3Client({
@@ -29,21 +26,14 @@ function client(args: S3ChildArgs): S3Client {
   });
 }
 
-async function measure(s3: S3Client, args: S3ChildArgs): Promise<WorkResult> {
-  const object = await s3.send(new GetObjectCommand({ Bucket: args.bucket, Key: args.key }));
-  const copy = new PassThrough({ highWaterMark: 64 * 1024 });
-  // The usage documented on `preflight`: the Upload's defaults, 4 parts of 5 MB in flight.
-  const upload = new Upload({ client: s3, params: { Bucket: args.copyBucket, Key: `${args.key}.copy`, Body: copy, ContentType: 'text/csv' }, partSize: 5 * MB, queueSize: 4 });
-  const uploaded = upload.done();
-  uploaded.catch(() => {});
-  const report = await preflight(object.Body as Readable, { attributeName: args.attributeName, maxBytes: args.maxBytes, sink: copy });
-  if (report.verdict === 'accept' && report.changed) {
-    copy.end();
-    await uploaded;
-  } else {
-    await upload.abort();
-    copy.destroy();
-  }
+/** The trigger's steps (checkFile): read the version, scan it into the copy, keep the copy only when it is needed. */
+async function measure(objects: S3ObjectStore, args: S3ChildArgs): Promise<WorkResult> {
+  const body = await objects.read(args.bucket, args.key);
+  if (!body) throw new Error(`s3://${args.bucket}/${args.key} does not exist`);
+  const copy = objects.writeCopy(args.copyBucket, `${args.key}.copy`);
+  const report = await preflight(body, { attributeName: args.attributeName, maxBytes: args.maxBytes, sink: copy.sink });
+  if (report.verdict === 'accept' && report.changed) await copy.complete();
+  else await copy.abort();
   return { bytes: report.bytes, verdict: report.verdict, values: report.values, changed: report.changed, cleanBytes: report.cleanBytes };
 }
 
@@ -51,5 +41,5 @@ const raw = process.argv[2];
 if (raw) {
   const args = JSON.parse(raw) as S3ChildArgs;
   const s3 = client(args);
-  void printMeasurement(() => measure(s3, args)).finally(() => s3.destroy());
+  void printMeasurement(() => measure(new S3ObjectStore(s3), args)).finally(() => s3.destroy());
 }

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { closeServer, listenOnLoopback } from './http.js';
+import { LOCAL_ACCOUNT } from './local-account.js';
 
 /** API Gateway's payload limit. */
 export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -282,7 +283,7 @@ export async function startLocalHttpApi(opts: LocalHttpApiOptions): Promise<Loca
       headers,
       ...(rawQueryString ? { queryStringParameters: parseQuery(rawQueryString) } : {}),
       requestContext: {
-        accountId: '000000000000',
+        accountId: LOCAL_ACCOUNT,
         apiId: 'local',
         domainName,
         domainPrefix: domainName.split('.')[0] ?? domainName,

@@ -1,7 +1,7 @@
 // Records every AWS call a local function makes, who made it, and the IAM action and resource it needs: a proxy per principal in front of the emulators, plus the calls the platform makes for the stack.
 import { createServer, type IncomingMessage, request as httpRequest, type ServerResponse, Agent } from 'node:http';
 import { accessKeyIdOf, type ArnContext, type IamRequirement, mapRequest, type MappedRequest, sessionTokenOf, signingServiceOf } from './aws-requests.js';
-import { closeServer, listenOnLoopback } from './http.js';
+import { closeServer, listenOnLoopback, readCappedBody } from './http.js';
 
 /** Who makes a call, as IAM sees it (the same shape as the IAM check's CallPrincipal). */
 export type Principal =
@@ -168,19 +168,12 @@ export function startCallRecorder(options: CallRecorderOptions): CallRecorder {
       });
       return;
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_BUFFERED_BYTES) chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (size > MAX_BUFFERED_BYTES) {
+    readCappedBody(req, MAX_BUFFERED_BYTES, (body) => {
+      if (body === undefined) {
         unmapped.push({ source: callSource, method, url, reason: `a ${service} request body over ${MAX_BUFFERED_BYTES} bytes` });
         fail(res, 413, 'Request body too large for the call recorder.');
         return;
       }
-      const body = Buffer.concat(chunks);
       const mapped = mapOrNote(body);
       // Secrets Manager: IAM evaluates the secret's full ARN, which its answer names (the request may give a name).
       const deferred = service === 'secretsmanager';

@@ -2,6 +2,7 @@
 import { DeleteMessageCommand, GetQueueAttributesCommand, type Message, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { setMaxListeners } from 'node:events';
 import type { SQSEvent, SQSMessageAttributes, SQSRecord, SQSRecordAttributes } from 'aws-lambda';
+import { LOCAL_REGION } from './local-account.js';
 
 export interface SqsEventSourceOptions {
   /** The SQS endpoint, e.g. LocalSqs.endpoint. */
@@ -133,7 +134,7 @@ export async function startSqsEventSource(options: SqsEventSourceOptions): Promi
   const batchSize = options.batchSize ?? 10;
   const maximumConcurrency = options.maximumConcurrency ?? 5;
   const waitTimeSeconds = options.waitTimeSeconds ?? 20;
-  const region = options.region ?? 'us-east-1';
+  const region = options.region ?? LOCAL_REGION;
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10) throw new Error(`batchSize must be 1–10, got ${batchSize}`);
   if (!Number.isInteger(maximumConcurrency) || maximumConcurrency < 1 || maximumConcurrency > 1000) {
     throw new Error(`maximumConcurrency must be 1–1000, got ${maximumConcurrency}`);

@@ -1,47 +1,25 @@
-// Runs a bundled Lambda function locally the way Lambda does: isolated child-process environments, a concurrency cap, timeouts, async retries.
-import { type ChildProcess, fork } from 'node:child_process';
+// Runs a bundled Lambda function locally the way Lambda does: a pool of isolated environments under a concurrency cap, the invoke protocol with its timeouts and REPORT lines, async retries.
 import { randomUUID } from 'node:crypto';
-import type { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
-
-const CHILD_SCRIPT = fileURLToPath(new URL('./lambda-child.mjs', import.meta.url));
+import {
+  type ChildMessage,
+  DEFAULT_MEMORY_MB,
+  describeExit,
+  type Environment,
+  type EnvironmentSpec,
+  LambdaInvocationError,
+  logStreamName,
+  startEnvironment,
+  toError,
+  withTimeout,
+} from './lambda-environment.js';
+import { type AsyncInvokeConfig, runAsync, Sleepers } from './lambda-async.js';
 
 /** Lambda gives init 10 s on its own; past that it retries init inside the invoke, under the function timeout. */
 const INIT_TIMEOUT_FLOOR_MS = 10_000;
 /** Keeps a chatty function from growing `fn.logs` without bound during long local runs. */
 const MAX_COLLECTED_LOG_LINES = 10_000;
-const DEFAULT_MEMORY_MB = 128;
-/** Lambda's async retry waits (about 1 min, then about 2 min), scaled down to milliseconds for local runs. */
-export const DEFAULT_ASYNC_RETRY_DELAYS_MS: readonly number[] = [200, 400];
 
-export interface AsyncInvokeConfig {
-  /** Lambda's MaximumRetryAttempts: 0..2. */
-  retryAttempts: number;
-  /** Lambda's MaximumEventAgeInSeconds: an event older than this is not retried (or run) any more. */
-  maxEventAgeSeconds: number;
-  /** Waits before each retry; the last value repeats. @default DEFAULT_ASYNC_RETRY_DELAYS_MS */
-  retryDelaysMs?: readonly number[];
-  /** The on-failure destination. */
-  onFailure?: (failure: AsyncFailure) => void | Promise<void>;
-}
-
-export interface AsyncFailure {
-  event: unknown;
-  /** `errorType: errorMessage` of the last attempt. */
-  error: string;
-  /** How many times the function actually ran for this event. */
-  attempts: number;
-  /** As in Lambda's destination record: why the event was given up. */
-  condition: 'RetriesExhausted' | 'EventAgeExceeded';
-}
-
-export interface LocalFunctionOptions {
-  name: string;
-  /** Directory holding the bundle (CDK's asset dir); becomes LAMBDA_TASK_ROOT and the cwd. */
-  assetDir: string;
-  /** Lambda handler string, e.g. 'index.handler' → index.mjs (or .js/.cjs), export `handler`. */
-  handler: string;
-  environment: Record<string, string>;
+export interface LocalFunctionOptions extends EnvironmentSpec {
   timeoutSeconds: number;
   memoryMb?: number;
   /** Reserved concurrency: at most this many environments run at once. ≥ 1. */
@@ -69,129 +47,12 @@ export interface LocalFunctionStats {
   maxConcurrentSeen: number;
 }
 
-/** A failed invocation, carrying Lambda's errorType as `name`. */
-export class LambdaInvocationError extends Error {
-  readonly requestId: string | undefined;
-  /** The stack as the function saw it, when it threw an Error. */
-  readonly functionStack: string | undefined;
-  constructor(name: string, message: string, requestId?: string, functionStack?: string) {
-    super(message);
-    this.name = name;
-    this.requestId = requestId;
-    this.functionStack = functionStack;
-  }
-}
-
-interface ErrorPayload {
-  name: string;
-  message: string;
-  stack?: string;
-}
-
-type ChildMessage =
-  | { type: 'ready'; initMs: number; rssBytes: number; maxRssBytes?: number }
-  | { type: 'init-error'; error: ErrorPayload }
-  | { type: 'result'; id: number; ok: true; result: unknown; rssBytes: number; maxRssBytes?: number }
-  | { type: 'result'; id: number; ok: false; error: ErrorPayload; rssBytes: number; maxRssBytes?: number; fatal?: boolean };
-
 interface Task {
   event: unknown;
   /** Async events expire in the queue too: Lambda drops them once older than the max event age. */
   expiresAt?: number;
   resolve(value: unknown): void;
   reject(err: Error): void;
-}
-
-interface Environment {
-  seq: number;
-  child: ChildProcess;
-  /** Settles when init finished; rejects with the init error. */
-  ready: Promise<number>;
-  busy: boolean;
-  dead: boolean;
-  /** Invocations handed to it; the first one pays (and reports) the init. */
-  served: number;
-  /** The attempt in flight, so a crash can fail it. */
-  onDeath?: (err: LambdaInvocationError) => void;
-  closed: Promise<void>;
-}
-
-interface Sleeper {
-  timer: NodeJS.Timeout;
-  wake(): void;
-}
-
-/** The log stream of the environment numbered `seq`. */
-function logStreamName(seq: number): string {
-  return `local/[$LATEST]${seq.toString(16).padStart(8, '0')}`;
-}
-
-/** Lambda's reserved variables are set last so the function's own environment cannot change them. */
-function lambdaEnvironment(
-  opts: Pick<LocalFunctionOptions, 'name' | 'assetDir' | 'handler' | 'environment'>,
-  memoryMb: number,
-  seq: number,
-): Record<string, string> {
-  const env: Record<string, string> = {};
-  if (process.env.PATH !== undefined) env.PATH = process.env.PATH;
-  Object.assign(env, opts.environment);
-  Object.assign(env, {
-    AWS_LAMBDA_FUNCTION_NAME: opts.name,
-    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMb),
-    AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
-    AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
-    AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${opts.name}`,
-    AWS_LAMBDA_LOG_STREAM_NAME: logStreamName(seq),
-    AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
-    LAMBDA_TASK_ROOT: opts.assetDir,
-    _HANDLER: opts.handler,
-    TZ: 'UTC',
-  });
-  return env;
-}
-
-/**
- * Lambda's bootstrap caps the V8 heap below the memory size (unless NODE_OPTIONS already does), so a
- * function that would run out of memory in the cloud also does here. The split is approximate.
- */
-function heapArgs(memoryMb: number, environment: Record<string, string>): string[] {
-  if (/max[-_]old[-_]space[-_]size/.test(environment.NODE_OPTIONS ?? '')) return [];
-  return [`--max-old-space-size=${Math.max(32, Math.floor(memoryMb * 0.8))}`];
-}
-
-function spawnChild(
-  opts: Pick<LocalFunctionOptions, 'name' | 'assetDir' | 'handler' | 'environment'>,
-  memoryMb: number,
-  seq: number,
-  extraArgs: string[] = [],
-): ChildProcess {
-  return fork(CHILD_SCRIPT, extraArgs, {
-    cwd: opts.assetDir,
-    env: lambdaEnvironment(opts, memoryMb, seq),
-    // The parent may run under tsx or vitest; none of that may leak into the function's process.
-    execArgv: heapArgs(memoryMb, opts.environment),
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    serialization: 'json',
-  });
-}
-
-function toError(payload: ErrorPayload, requestId?: string): LambdaInvocationError {
-  return new LambdaInvocationError(payload.name, payload.message, requestId, payload.stack);
-}
-
-/**
- * Settles once the child has exited and its pipes are closed, so no message from it is still in flight.
- * Call it right after spawning: it also absorbs 'error' events, which would otherwise crash the parent.
- */
-function whenClosed(child: ChildProcess, onError: (err: Error) => void = () => {}): Promise<void> {
-  return new Promise((resolve) => {
-    child.once('close', () => resolve());
-    child.on('error', (err) => {
-      onError(err);
-      // A process that never started emits no 'close'.
-      if (child.pid === undefined) resolve();
-    });
-  });
 }
 
 /**
@@ -212,7 +73,7 @@ export class LocalFunction {
   private readonly envs: Environment[] = [];
   private readonly queue: Task[] = [];
   private readonly inflight = new Set<Promise<unknown>>();
-  private readonly sleepers = new Set<Sleeper>();
+  private readonly sleepers = new Sleepers();
   private readonly counters: LocalFunctionStats = {
     invocations: 0,
     errors: 0,
@@ -265,7 +126,15 @@ export class LocalFunction {
   /** Asynchronous invocation (Event): retried on error, then handed to `onFailure`. Await `drain()` to see it finish. */
   invokeAsync(event: unknown): void {
     if (this.closing) throw new Error(`${this.name}: closed`);
-    this.track(this.runAsync(event));
+    this.track(
+      runAsync(event, this.opts.async, {
+        attempt: (e, expiresAt) => this.enqueue(e, expiresAt),
+        closing: () => this.closing,
+        sleepers: this.sleepers,
+        counters: this.counters,
+        log: (line) => this.sink(`[local] ${this.name}: ${line}`, this.name),
+      }),
+    );
   }
 
   /** Resolves once every queued, running and retrying invocation (sync or async) has finished. */
@@ -278,11 +147,7 @@ export class LocalFunction {
   /** Kills every environment and waits for them to exit; pending invocations fail, no onFailure runs. */
   async close(): Promise<void> {
     this.closing = true;
-    for (const s of this.sleepers) {
-      clearTimeout(s.timer);
-      s.wake();
-    }
-    this.sleepers.clear();
+    this.sleepers.wakeAll();
     for (const task of this.queue.splice(0)) {
       task.reject(new LambdaInvocationError('LocalFunction.Closed', `${this.name} was closed`));
     }
@@ -329,45 +194,13 @@ export class LocalFunction {
 
   private spawn(): Environment {
     const seq = this.nextEnvSeq++;
-    const child = spawnChild(this.opts, this.memoryMb, seq);
-    this.counters.coldStarts++;
-    this.opts.onPlatformEvent?.({ kind: 'environmentStarted', logStreamName: logStreamName(seq) });
-    for (const stream of [child.stdout, child.stderr]) {
-      if (stream) forEachLine(stream, (line) => this.sink(line, this.name));
-    }
-    const env: Environment = {
-      seq,
-      child,
-      busy: false,
-      dead: false,
-      served: 0,
-      ready: Promise.resolve(0),
-      closed: whenClosed(child, (err) => this.sink(`[local] ${this.name}: environment error: ${err.message}`, this.name)),
-    };
-    env.ready = new Promise<number>((resolve, reject) => {
-      const onMessage = (msg: ChildMessage) => {
-        if (msg.type === 'ready') {
-          child.off('message', onMessage);
-          resolve(msg.initMs);
-        } else if (msg.type === 'init-error') {
-          child.off('message', onMessage);
-          reject(toError(msg.error));
-        }
-      };
-      child.on('message', onMessage);
-      void env.closed.then(() =>
-        reject(new LambdaInvocationError('Runtime.ExitError', `Runtime exited during init (${describeExit(child)})`)),
-      );
-    });
-    env.ready.catch(() => {});
-    void env.closed.then(() => {
-      env.dead = true;
-      this.remove(env);
-      env.onDeath?.(
-        new LambdaInvocationError('Runtime.ExitError', `Runtime exited with error: ${describeExit(child)}`),
-      );
+    const env = startEnvironment(this.opts, this.memoryMb, seq, (line) => this.sink(line, this.name), (exited) => {
+      this.remove(exited);
+      exited.onDeath?.(new LambdaInvocationError('Runtime.ExitError', `Runtime exited with error: ${describeExit(exited.child)}`));
       this.pump();
     });
+    this.counters.coldStarts++;
+    this.opts.onPlatformEvent?.({ kind: 'environmentStarted', logStreamName: logStreamName(seq) });
     this.envs.push(env);
     return env;
   }
@@ -479,142 +312,5 @@ export class LocalFunction {
       finish(new LambdaInvocationError('InvalidRequestContentException', `Could not serialise the event: ${String(err)}`));
       this.pump();
     }
-  }
-
-  private async runAsync(event: unknown): Promise<void> {
-    const cfg = this.opts.async ?? { retryAttempts: 2, maxEventAgeSeconds: 21_600 };
-    const delays = cfg.retryDelaysMs ?? DEFAULT_ASYNC_RETRY_DELAYS_MS;
-    const expiresAt = Date.now() + cfg.maxEventAgeSeconds * 1000;
-    let attempts = 0;
-    let lastError: Error | undefined;
-    let condition: AsyncFailure['condition'] = 'RetriesExhausted';
-    for (;;) {
-      try {
-        await this.enqueue(event, expiresAt);
-        return;
-      } catch (err) {
-        lastError = err instanceof Error ? err : new Error(String(err));
-      }
-      if (this.closing) return;
-      if (lastError.name === 'EventAgeExceeded') {
-        condition = 'EventAgeExceeded';
-        break;
-      }
-      attempts++;
-      if (attempts > cfg.retryAttempts) break;
-      const delay = delays[Math.min(attempts - 1, delays.length - 1)] ?? 0;
-      if (Date.now() + delay > expiresAt) {
-        condition = 'EventAgeExceeded';
-        break;
-      }
-      this.counters.asyncRetries++;
-      await this.sleep(delay);
-      if (this.closing) return;
-    }
-    this.counters.asyncFailures++;
-    if (!cfg.onFailure) return;
-    try {
-      await cfg.onFailure({ event, error: `${lastError.name}: ${lastError.message}`, attempts, condition });
-    } catch (err) {
-      this.sink(`[local] ${this.name}: onFailure destination threw: ${String(err)}`, this.name);
-    }
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const sleeper: Sleeper = {
-        timer: setTimeout(() => {
-          this.sleepers.delete(sleeper);
-          resolve();
-        }, ms),
-        wake: resolve,
-      };
-      this.sleepers.add(sleeper);
-    });
-  }
-}
-
-/**
- * Splits on '\n' only: readline would also split on the '\r' that Lambda's console puts in place of
- * newlines, breaking one log event into several.
- */
-function forEachLine(stream: Readable, onLine: (line: string) => void): void {
-  let pending = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    const parts = (pending + chunk).split('\n');
-    pending = parts.pop() ?? '';
-    for (const line of parts) onLine(line);
-  });
-  stream.on('end', () => {
-    if (pending) onLine(pending);
-    pending = '';
-  });
-}
-
-function describeExit(child: ChildProcess): string {
-  return child.signalCode ? `signal ${child.signalCode}` : `exit status ${child.exitCode ?? 'unknown'}`;
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => never): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      try {
-        onTimeout();
-      } catch (err) {
-        reject(err);
-      }
-    }, ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
-
-export interface ColdStartMeasurement {
-  /** From spawning the process to the bundle being loaded: what Lambda's Init Duration roughly covers, plus node's own start. */
-  ms: number;
-  /** Resident set size of the environment right after loading the bundle. */
-  rssBytes: number;
-  /** The process's peak resident set size up to that point. */
-  maxRssBytes: number;
-  /** The bundle's import alone, measured inside the child. */
-  importMs: number;
-}
-
-/** Spawns a fresh environment that only loads the bundle, and reports how long that took and how much memory it holds. */
-export async function measureColdStart(
-  assetDir: string,
-  handler: string,
-  environment: Record<string, string>,
-  opts: { memoryMb?: number; name?: string; timeoutMs?: number } = {},
-): Promise<ColdStartMeasurement> {
-  const startedAt = performance.now();
-  const child = spawnChild(
-    { name: opts.name ?? 'cold-start-probe', assetDir, handler, environment },
-    opts.memoryMb ?? DEFAULT_MEMORY_MB,
-    0,
-    ['--measure-cold-start'],
-  );
-  // Output is not wanted here, but the pipes must be read so a chatty bundle cannot block on them.
-  child.stdout?.resume();
-  child.stderr?.resume();
-  const closed = whenClosed(child);
-  try {
-    return await withTimeout(
-      new Promise<ColdStartMeasurement>((resolve, reject) => {
-        child.on('message', (msg: ChildMessage) => {
-          if (msg.type === 'ready') resolve({ ms: performance.now() - startedAt, rssBytes: msg.rssBytes, maxRssBytes: msg.maxRssBytes ?? msg.rssBytes, importMs: msg.initMs });
-          else if (msg.type === 'init-error') reject(toError(msg.error));
-        });
-        void closed.then(() => reject(new LambdaInvocationError('Runtime.ExitError', `Runtime exited during init (${describeExit(child)})`)));
-      }),
-      opts.timeoutMs ?? 30_000,
-      () => {
-        throw new LambdaInvocationError('Sandbox.Timedout', 'Init did not finish in time');
-      },
-    );
-  } finally {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await closed;
   }
 }

@@ -5,7 +5,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { createInterface } from 'node:readline/promises';
 import { ExitCode, redrive } from './redrive.js';
-import { parseRedriveArgs, REDRIVE_USAGE, UsageError } from './redrive-core.js';
+import { parseRedriveArgs, REDRIVE_USAGE, UsageError } from './redrive-args.js';
 
 async function askYesNo(question: string): Promise<boolean> {
   const rl = createInterface({ input: process.stdin, output: process.stdout });

@@ -7,7 +7,8 @@ import { type Drop, functionLogFiles, ROOT, SERVE_PORT_OFFSETS, type ServedEndpo
 import { scheduledEvent, startScheduleTimer, type ScheduleTimer } from './schedule.js';
 import { serveBanner, type ServeInfo } from './serve-guide.js';
 import type { PublishedMessage } from './sns.js';
-import { LOCAL_ACCOUNT, LOCAL_REGION, type LocalStack, startLocalStack } from './stack.js';
+import { LOCAL_ACCOUNT, LOCAL_REGION } from './local-account.js';
+import { type LocalStack, startLocalStack } from './stack.js';
 import { startTableBrowser, type TableBrowser } from './table-browser.js';
 
 /** s3rver's key: it checks the AWS CLI's signatures against it. */

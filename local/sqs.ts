@@ -1,20 +1,11 @@
 // A local SQS endpoint speaking both protocols (AWS JSON 1.0 for SDK v3, Query for the Debian AWS CLI) over the in-memory queues, recording every call and its caller.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { xmlEscape } from './aws-query.js';
 import { closeServer, listenOnLoopback, readCappedBody } from './http.js';
-import {
-  type MessageAttributeValue,
-  type MessageMoveTask,
-  type QueueSnapshot,
-  type ReceivedMessage,
-  SQS_ERRORS,
-  SqsError,
-  SqsQueues,
-  type SendResult,
-} from './sqs-queues.js';
-
-export { LOCAL_ACCOUNT_ID, LOCAL_REGION, md5OfMessageAttributes, type QueueSnapshot } from './sqs-queues.js';
+import { SqsQueues } from './sqs-queues.js';
+import type { QueueSnapshot, SendResult } from './sqs-queue.js';
+import { type MessageAttributeValue, SQS_ERRORS, SqsError } from './sqs-rules.js';
+import { fromJson, fromQuery, type Input, num, str, strings, writeAnswer, writeError } from './sqs-wire.js';
 
 /** One call to the endpoint, for checking every AWS call against IAM. */
 export interface SqsCall {
@@ -69,12 +60,11 @@ export interface LocalSqs {
   stop(): Promise<void>;
 }
 
-const XMLNS = 'http://queue.amazonaws.com/doc/2012-11-05/';
-const JSON_10 = 'application/x-amz-json-1.0';
 /** SendMessageBatch of ten 256 KiB messages, with room for the form encoding. */
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 /** The SenderId a message gets when the request was not signed. */
 const ANONYMOUS_SENDER = 'AIDALOCALANONYMOUS';
+
 
 const BATCH_IAM_ACTIONS: Record<string, string> = {
   DeleteMessageBatch: 'sqs:DeleteMessage',
@@ -82,180 +72,9 @@ const BATCH_IAM_ACTIONS: Record<string, string> = {
   ChangeMessageVisibilityBatch: 'sqs:ChangeMessageVisibility',
 };
 
-/** The request as the JSON protocol would carry it; the Query adapter builds the same shape. */
-type Input = Record<string, unknown>;
-
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-/** Undefined when absent; NaN (rejected by range checks) when present but not a number. */
-const num = (v: unknown): number | undefined => (v === undefined || v === null || v === '' ? undefined : typeof v === 'number' ? v : Number(v));
-const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
-
 function accessKeyIdOf(req: IncomingMessage): string | undefined {
   const auth = req.headers.authorization ?? '';
   return /Credential=([^/,\s]+)\//.exec(auth)?.[1];
-}
-
-// ---------- Query protocol: form parameters → the JSON-shaped input ----------
-
-/** `prefix.1`, `prefix.2`, … until the first gap. */
-function queryList(params: URLSearchParams, prefix: string): string[] {
-  const out: string[] = [];
-  for (let i = 1; params.has(`${prefix}.${i}`); i++) out.push(params.get(`${prefix}.${i}`) as string);
-  return out;
-}
-
-/** `prefix.N.*` entries as their own parameter sets, until the first gap. */
-function queryEntries(params: URLSearchParams, prefix: string): URLSearchParams[] {
-  const out: URLSearchParams[] = [];
-  for (let i = 1; ; i++) {
-    const head = `${prefix}.${i}.`;
-    const entry = new URLSearchParams();
-    for (const [k, v] of params) if (k.startsWith(head)) entry.append(k.slice(head.length), v);
-    if ([...entry.keys()].length === 0) return out;
-    out.push(entry);
-  }
-}
-
-function queryMap(params: URLSearchParams, prefix: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const e of queryEntries(params, prefix)) out[e.get('Name') ?? ''] = e.get('Value') ?? '';
-  return out;
-}
-
-function queryMessageAttributes(params: URLSearchParams): Record<string, MessageAttributeValue> | undefined {
-  const entries = queryEntries(params, 'MessageAttribute');
-  if (entries.length === 0) return undefined;
-  const out: Record<string, MessageAttributeValue> = {};
-  for (const e of entries) {
-    const binary = e.get('Value.BinaryValue');
-    out[e.get('Name') ?? ''] = {
-      DataType: e.get('Value.DataType') ?? '',
-      ...(e.has('Value.StringValue') ? { StringValue: e.get('Value.StringValue') as string } : {}),
-      ...(binary !== null ? { BinaryValue: Buffer.from(binary, 'base64') } : {}),
-    };
-  }
-  return out;
-}
-
-function fromQuery(params: URLSearchParams): Input {
-  const input: Input = {};
-  for (const k of ['QueueUrl', 'QueueName', 'QueueNamePrefix', 'MessageBody', 'ReceiptHandle', 'SourceArn', 'DestinationArn']) {
-    if (params.has(k)) input[k] = params.get(k);
-  }
-  for (const k of ['DelaySeconds', 'MaxNumberOfMessages', 'VisibilityTimeout', 'WaitTimeSeconds', 'MaxNumberOfMessagesPerSecond', 'MaxResults']) {
-    if (params.has(k)) input[k] = num(params.get(k));
-  }
-  input.AttributeNames = queryList(params, 'AttributeName');
-  input.MessageSystemAttributeNames = queryList(params, 'MessageSystemAttributeName');
-  input.MessageAttributeNames = queryList(params, 'MessageAttributeName');
-  input.Attributes = queryMap(params, 'Attribute');
-  input.MessageAttributes = queryMessageAttributes(params);
-  const entries = [...queryEntries(params, 'DeleteMessageBatchRequestEntry'), ...queryEntries(params, 'SendMessageBatchRequestEntry')];
-  input.Entries = entries.map((e) => ({
-    Id: e.get('Id') ?? undefined,
-    ReceiptHandle: e.get('ReceiptHandle') ?? undefined,
-    MessageBody: e.get('MessageBody') ?? undefined,
-    DelaySeconds: num(e.get('DelaySeconds')),
-    MessageAttributes: queryMessageAttributes(e),
-  }));
-  return input;
-}
-
-// ---------- JSON protocol: decode what JSON cannot carry natively ----------
-
-function jsonMessageAttributes(v: unknown): Record<string, MessageAttributeValue> | undefined {
-  if (v === undefined || v === null || typeof v !== 'object') return undefined;
-  const out: Record<string, MessageAttributeValue> = {};
-  for (const [name, raw] of Object.entries(v as Record<string, Record<string, unknown>>)) {
-    out[name] = {
-      DataType: str(raw?.DataType) ?? '',
-      ...(raw?.StringValue !== undefined ? { StringValue: str(raw.StringValue) ?? String(raw.StringValue) } : {}),
-      ...(typeof raw?.BinaryValue === 'string' ? { BinaryValue: Buffer.from(raw.BinaryValue, 'base64') } : {}),
-    };
-  }
-  return out;
-}
-
-function fromJson(body: Input): Input {
-  const entries = Array.isArray(body.Entries) ? (body.Entries as Input[]) : [];
-  return {
-    ...body,
-    MessageAttributes: jsonMessageAttributes(body.MessageAttributes),
-    Entries: entries.map((e) => ({ ...e, MessageAttributes: jsonMessageAttributes(e.MessageAttributes) })),
-  };
-}
-
-// ---------- Answers as JSON and as Query XML ----------
-
-const el = (name: string, value: string | number | boolean | undefined) =>
-  value === undefined ? '' : `<${name}>${xmlEscape(String(value))}</${name}>`;
-
-function xmlAttributeValue(v: MessageAttributeValue): string {
-  return `<Value>${el('StringValue', v.StringValue)}${v.BinaryValue ? el('BinaryValue', Buffer.from(v.BinaryValue).toString('base64')) : ''}${el('DataType', v.DataType)}</Value>`;
-}
-
-function xmlMessage(m: ReceivedMessage): string {
-  const attributes = Object.entries(m.Attributes ?? {}).map(([k, v]) => `<Attribute>${el('Name', k)}${el('Value', v)}</Attribute>`);
-  const user = Object.entries(m.MessageAttributes ?? {}).map(([k, v]) => `<MessageAttribute>${el('Name', k)}${xmlAttributeValue(v)}</MessageAttribute>`);
-  return `<Message>${el('MessageId', m.MessageId)}${el('ReceiptHandle', m.ReceiptHandle)}${el('MD5OfBody', m.MD5OfBody)}${el('Body', m.Body)}${attributes.join('')}${el('MD5OfMessageAttributes', m.MD5OfMessageAttributes)}${user.join('')}</Message>`;
-}
-
-function xmlBatchFailures(failed: { Id: string; SenderFault: boolean; Code: string; Message: string }[]): string {
-  return failed
-    .map((f) => `<BatchResultErrorEntry>${el('Id', f.Id)}${el('SenderFault', f.SenderFault)}${el('Code', f.Code)}${el('Message', f.Message)}</BatchResultErrorEntry>`)
-    .join('');
-}
-
-/** The inner XML of `<{Action}Result>`, or undefined for actions whose answer has no Result element. */
-function toXml(action: string, out: Record<string, unknown>): string | undefined {
-  switch (action) {
-    case 'CreateQueue':
-    case 'GetQueueUrl':
-      return el('QueueUrl', out.QueueUrl as string);
-    case 'ListQueues':
-      return strings(out.QueueUrls).map((u) => el('QueueUrl', u)).join('');
-    case 'GetQueueAttributes':
-      return Object.entries(out.Attributes as Record<string, string>)
-        .map(([k, v]) => `<Attribute>${el('Name', k)}${el('Value', v)}</Attribute>`)
-        .join('');
-    case 'SendMessage':
-      return `${el('MessageId', out.MessageId as string)}${el('MD5OfMessageBody', out.MD5OfMessageBody as string)}${el('MD5OfMessageAttributes', out.MD5OfMessageAttributes as string | undefined)}`;
-    case 'SendMessageBatch': {
-      const ok = (out.Successful as (SendResult & { Id: string })[]).map(
-        (s) => `<SendMessageBatchResultEntry>${el('Id', s.Id)}${el('MessageId', s.MessageId)}${el('MD5OfMessageBody', s.MD5OfMessageBody)}${el('MD5OfMessageAttributes', s.MD5OfMessageAttributes)}</SendMessageBatchResultEntry>`,
-      );
-      return ok.join('') + xmlBatchFailures(out.Failed as never);
-    }
-    case 'ReceiveMessage':
-      return ((out.Messages as ReceivedMessage[] | undefined) ?? []).map(xmlMessage).join('');
-    case 'DeleteMessageBatch':
-      return (
-        (out.Successful as { Id: string }[]).map((s) => `<DeleteMessageBatchResultEntry>${el('Id', s.Id)}</DeleteMessageBatchResultEntry>`).join('') +
-        xmlBatchFailures(out.Failed as never)
-      );
-    case 'StartMessageMoveTask':
-      return el('TaskHandle', out.TaskHandle as string);
-    case 'ListMessageMoveTasks':
-      return (out.Results as MessageMoveTask[])
-        .map((t) => `<ListMessageMoveTasksResultEntry>${Object.entries(t).map(([k, v]) => el(k, v as string | number)).join('')}</ListMessageMoveTasksResultEntry>`)
-        .join('');
-    default:
-      return undefined;
-  }
-}
-
-/** JSON carries BinaryValue as base64. */
-function jsonMessages(messages: ReceivedMessage[]): unknown[] {
-  return messages.map((m) => ({
-    ...m,
-    ...(m.MessageAttributes
-      ? {
-          MessageAttributes: Object.fromEntries(
-            Object.entries(m.MessageAttributes).map(([k, v]) => [k, { ...v, ...(v.BinaryValue ? { BinaryValue: Buffer.from(v.BinaryValue).toString('base64') } : {}) }]),
-          ),
-        }
-      : {}),
-  }));
 }
 
 export async function startLocalSqs(options: LocalSqsOptions = {}): Promise<LocalSqs> {
@@ -376,35 +195,14 @@ export async function startLocalSqs(options: LocalSqsOptions = {}): Promise<Loca
       if (visibilityTimeout !== undefined) record.visibilityTimeout = visibilityTimeout;
       calls.push(record);
       const out = await execute(action, input, record.accessKeyId ?? ANONYMOUS_SENDER, gone.signal);
-      if (json) {
-        const payload = action === 'ReceiveMessage' && out.Messages ? { Messages: jsonMessages(out.Messages as ReceivedMessage[]) } : out;
-        res.writeHead(200, { 'content-type': JSON_10, 'x-amzn-requestid': requestId });
-        res.end(JSON.stringify(payload));
-      } else {
-        const result = toXml(action, out);
-        res.writeHead(200, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
-        res.end(
-          `<?xml version="1.0"?><${action}Response xmlns="${XMLNS}">${result === undefined ? '' : `<${action}Result>${result}</${action}Result>`}<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`,
-        );
-      }
+      writeAnswer(res, json, action, out, requestId);
     } catch (error) {
       const e = error instanceof SqsError ? error : undefined;
       const name = e?.code ?? 'InternalError';
       const { queryCode, status } = e ? SQS_ERRORS[e.code] : { queryCode: 'InternalError', status: 500 };
-      const message = e?.message ?? String(error);
       record.error = name;
       if (!calls.includes(record)) calls.push(record);
-      const fault = status < 500 ? 'Sender' : 'Receiver';
-      if (json) {
-        // The SDK reads x-amzn-query-error first (SQS is awsQueryCompatible), so error codes match the Query protocol's.
-        res.writeHead(status, { 'content-type': JSON_10, 'x-amzn-requestid': requestId, 'x-amzn-query-error': `${queryCode};${fault}` });
-        res.end(JSON.stringify({ __type: `com.amazonaws.sqs#${name}`, message }));
-      } else {
-        res.writeHead(status, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
-        res.end(
-          `<?xml version="1.0"?><ErrorResponse xmlns="${XMLNS}"><Error><Type>${fault}</Type><Code>${xmlEscape(queryCode)}</Code><Message>${xmlEscape(message)}</Message><Detail/></Error><RequestId>${requestId}</RequestId></ErrorResponse>`,
-        );
-      }
+      writeError(res, json, { name, queryCode, status, message: e?.message ?? String(error) }, requestId);
     }
   };
 

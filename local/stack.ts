@@ -1,33 +1,31 @@
-// The local stack: the synthesized template run on embedded S3, DynamoDB, SQS, Secrets Manager, an HTTP API and the FPS simulator.
-import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+// The local stack: the synthesized template run on embedded S3, DynamoDB, SQS, Secrets Manager, an HTTP API and the FPS simulator; this file assembles the parts (stack-*.ts) and says what a caller gets.
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import S3rver from '@20minutes/s3rver';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import type { UploadRecord } from '../lambdas/core/ports.js';
-import { decodeS3EventKey } from '../lambdas/core/naming.js';
-import { isUploadRecordItem, recordFromItem } from '../lambdas/adapters/dynamodb-uploads-store.js';
-import { FINAL_STATUSES, FunctionRole } from '../lambdas/shared/contract.js';
+import { FunctionRole } from '../lambdas/shared/contract.js';
 import { type LocalHttpApi, startLocalHttpApi } from './api-gateway.js';
 import { type CallRecorder, endpointVariables, startCallRecorder } from './call-recorder.js';
 import { createTableFromTemplate, startDynalite } from './dynamodb.js';
 import { type FpsSimulator, type FpsSimulatorOptions, startFpsSimulator } from './fps-simulator.js';
-import { type SqsEventSource, startSqsEventSource } from './event-source-mapping.js';
-import { LocalFunction } from './lambda-runtime.js';
+import type { SqsEventSource } from './event-source-mapping.js';
+import type { LocalFunction } from './lambda-runtime.js';
+import { LOCAL_ACCOUNT, LOCAL_REGION } from './local-account.js';
 import { PlatformCalls } from './platform-calls.js';
-import { matchesEventType, matchesNotificationFilter, type S3rverEvent, toS3Notification } from './s3-events.js';
-import { emulateVersioning, versionedBucketIds } from './s3-versions.js';
 import { type LocalSecretsManager, startLocalSecretsManager } from './secrets-manager.js';
 import { scheduledEvent } from './schedule.js';
 import { type PublishedMessage, startLocalSns } from './sns.js';
 import { type LocalSqs, startLocalSqs } from './sqs.js';
+import { localNames, resourceLookup } from './stack-names.js';
+import { createStackFunctions, mappingConcurrency, platformEnvironment } from './stack-functions.js';
+import { createQueues, type FailedEvent, failedEvents, startEventSources } from './stack-queues.js';
+import { scanRecords, type WaitForFinalOptions, waitForFinalRecords } from './stack-records.js';
+import { deliverS3Events, startLocalS3 } from './stack-s3.js';
 import { type LocalSts, startLocalSts } from './sts.js';
-import { derivedValue, type FunctionSpec, type Json, type QueueSpec, resolveValue, type SynthesizedStack, synthesize, UnsupportedTemplateError } from './template.js';
+import { synthesize } from './synthesize.js';
+import { type Json, resolveValue, type SynthesizedStack, UnsupportedTemplateError } from './template.js';
 
-export const LOCAL_REGION = 'us-east-1';
-export const LOCAL_ACCOUNT = '000000000000';
 /** s3rver's built-in credentials: presigned URLs are verified against them. */
 const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
@@ -100,17 +98,6 @@ export interface QueueRef {
   arn: string;
 }
 
-/** A message in a dead-letter queue: an S3 event the trigger gave up on. */
-export interface FailedEvent {
-  messageId: string;
-  /** The message body parsed: the S3 event notification as S3 sent it (keys URL-encoded). */
-  event: unknown;
-  /** The object key of its first record, decoded; undefined when the body is not an S3 event. */
-  key: string | undefined;
-  /** Receives across the queue and the dead-letter queue. */
-  receiveCount: number;
-}
-
 export interface LocalStack {
   readonly synth: SynthesizedStack;
   readonly bucket: string;
@@ -150,7 +137,7 @@ export interface LocalStack {
   /** All upload records (locks and counters left out). */
   records(): Promise<UploadRecord[]>;
   /** Waits until `count` records for these keys exist and all are final (or `settle` says so). */
-  waitForFinal(keys: string[], options?: { timeoutMs?: number; pollMs?: number; acceptSubmitted?: boolean }): Promise<UploadRecord[]>;
+  waitForFinal(keys: string[], options?: WaitForFinalOptions): Promise<UploadRecord[]>;
   /** Waits until the mappings' queues are empty (nothing waiting, in flight or due back) and no invocation runs. */
   drainEvents(): Promise<void>;
   /** drainEvents, and all functions' queued work and the simulator's callbacks finished. */
@@ -188,56 +175,30 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const synth = synthesize({ partnerName, fpsEndpointUrl: simulator.url, ...options.context });
     cleanups.push(() => rmSync(synth.outdir, { recursive: true, force: true }));
 
+    const names = localNames(synth);
     const db = await startDynalite(ports.dynamodb);
     cleanups.push(() => db.stop());
-    const tableNames = new Map<string, string>();
-    for (const table of synth.tables) {
-      const name = `${table.logicalId}-local`;
-      await createTableFromTemplate(db.endpoint, name, table.properties);
-      tableNames.set(table.logicalId, name);
-    }
+    for (const table of synth.tables) await createTableFromTemplate(db.endpoint, names.tables.get(table.logicalId) as string, table.properties);
 
-    // Bucket names follow the logical id, lower-cased, as S3 requires.
-    const bucketNames = new Map(synth.buckets.map((id) => [id, `${id.toLowerCase().replace(/[^a-z0-9-]/g, '')}-local`]));
-    const s3Dir = mkdtempSync(join(tmpdir(), 'fps-s3-'));
-    cleanups.push(() => rmSync(s3Dir, { recursive: true, force: true }));
-    const s3rver = new S3rver({
-      port: ports.s3 ?? 0,
-      address: '127.0.0.1',
-      silent: true,
-      directory: s3Dir,
-      configureBuckets: [...bucketNames.values()].map((name) => ({ name })),
-    });
-    const versions = emulateVersioning(s3rver, versionedBucketIds(synth.template).map((id) => bucketNames.get(id) ?? id));
-    const s3Address = (await s3rver.run()) as { port: number };
-    cleanups.push(() => {
-      const closing = s3rver.close();
-      // Keep-alive sockets (the simulator's downloads) would hold close() open.
-      s3rver.httpServer?.closeAllConnections();
-      return closing;
-    });
-    const s3Endpoint = `http://127.0.0.1:${s3Address.port}`;
+    const localS3 = await startLocalS3(synth, names.buckets, ports.s3);
+    cleanups.push(() => localS3.stop());
+    const s3Endpoint = localS3.endpoint;
 
-    const secretArns = new Map(synth.secrets.map((id) => [id, `arn:aws:secretsmanager:${LOCAL_REGION}:${LOCAL_ACCOUNT}:secret:${id}-local`]));
     const secrets = await startLocalSecretsManager({
-      secrets: Object.fromEntries([...secretArns].map(([id, arn]) => [arn, { name: id, value: token }])),
+      secrets: Object.fromEntries([...names.secretArns].map(([id, arn]) => [arn, { name: id, value: token }])),
       port: ports.secretsManager,
     });
     cleanups.push(() => secrets.stop());
-
-    const idsOfType = (type: string) => Object.entries(synth.template.Resources).filter(([, r]) => r.Type === type).map(([id]) => id);
-    const topicArns = new Map(idsOfType('AWS::SNS::Topic').map((id) => [id, `arn:aws:sns:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${id}`]));
-    const sns = await startLocalSns({ topics: [...topicArns.values()], onPublish: options.onNotification, port: ports.sns });
+    const sns = await startLocalSns({ topics: [...names.topicArns.values()], onPublish: options.onNotification, port: ports.sns });
     cleanups.push(() => sns.stop());
-    const roleArns = new Map(idsOfType('AWS::IAM::Role').map((id) => [id, `arn:aws:iam::${LOCAL_ACCOUNT}:role/${id}`]));
-    const sts = await startLocalSts({ roles: [...roleArns.values()], credentials: LOCAL_CREDENTIALS, port: ports.sts });
+    const sts = await startLocalSts({ roles: [...names.roleArns.values()], credentials: LOCAL_CREDENTIALS, port: ports.sts });
     cleanups.push(() => sts.stop());
 
     const timeScale = options.timeScale ?? DEFAULT_TIME_SCALE;
     const sqs = await startLocalSqs({ timeScale, region: LOCAL_REGION, accountId: LOCAL_ACCOUNT, port: ports.sqs });
     cleanups.push(() => sqs.stop());
-    const queueSpecs = new Map(synth.queues.map((q) => [q.logicalId, q]));
     createQueues(sqs, synth.queues);
+    const endpoints: LocalEndpoints = { s3: s3Endpoint, dynamodb: db.endpoint, secretsManager: secrets.endpoint, sns: sns.endpoint, sts: sts.endpoint, sqs: sqs.endpoint };
 
     const functions: Partial<Record<FunctionRole, LocalFunction>> = {};
     const byLogicalId = new Map<string, LocalFunction>();
@@ -259,23 +220,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const api = await startLocalHttpApi({ routes: routeTargets, port: ports.api });
     cleanups.push(() => api.stop());
 
-    const lookup = (logicalId: string, attribute?: string): string => {
-      if (tableNames.has(logicalId) && !attribute) return tableNames.get(logicalId) as string;
-      if (bucketNames.has(logicalId) && !attribute) return bucketNames.get(logicalId) as string;
-      if (secretArns.has(logicalId) && !attribute) return secretArns.get(logicalId) as string;
-      if (topicArns.has(logicalId) && !attribute) return topicArns.get(logicalId) as string;
-      if (roleArns.has(logicalId) && attribute === 'Arn') return roleArns.get(logicalId) as string;
-      if (synth.apis.includes(logicalId) && attribute === 'ApiEndpoint') return api.url;
-      if (queueSpecs.has(logicalId) && (!attribute || attribute === 'QueueUrl')) return sqs.queueUrl(logicalId);
-      if (queueSpecs.has(logicalId) && attribute === 'Arn') return sqs.queueArn(logicalId);
-      if (queueSpecs.has(logicalId) && attribute === 'QueueName') return logicalId;
-      const type = synth.template.Resources[logicalId]?.Type;
-      const name = tableNames.get(logicalId) ?? bucketNames.get(logicalId) ?? logicalId;
-      const derived = type === undefined ? undefined : derivedValue(type, name, attribute, { region: LOCAL_REGION, accountId: LOCAL_ACCOUNT });
-      if (derived !== undefined) return derived;
-      throw new UnsupportedTemplateError(`The local stack has no value for ${logicalId}${attribute ? `.${attribute}` : ''}`);
-    };
-
+    const lookup = resourceLookup(synth, names, { apiUrl: api.url, queueUrl: (name) => sqs.queueUrl(name), queueArn: (name) => sqs.queueArn(name) });
     const resolve = (value: Json) => resolveValue(value, { lookup, region: LOCAL_REGION, accountId: LOCAL_ACCOUNT });
     const recorder = startCallRecorder({
       region: LOCAL_REGION,
@@ -296,62 +241,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       }
     }
 
-    const platformEnv = {
-      AWS_REGION: LOCAL_REGION,
-      AWS_DEFAULT_REGION: LOCAL_REGION,
-      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-      AWS_ENDPOINT_URL_S3: s3Endpoint,
-      AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
-      AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
-      AWS_ENDPOINT_URL_SNS: sns.endpoint,
-      AWS_ENDPOINT_URL_STS: sts.endpoint,
-      AWS_ENDPOINT_URL_SQS: sqs.endpoint,
-      // s3rver rejects the SDK's default streaming checksums (see toolchain notes).
-      AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
-      AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      POWERTOOLS_DEV: 'false',
-    };
-    const makeFunction = (spec: FunctionSpec) => {
-      const environment: Record<string, string> = { ...platformEnv, ...recordingEndpoints.get(spec.logicalId) };
-      // The SDK sends a queue's calls to its URL's host: queue URLs name the function's own SQS endpoint, as in AWS.
-      const sqsEndpoint = environment.AWS_ENDPOINT_URL_SQS as string;
-      const ownLookup = (logicalId: string, attribute?: string) => lookup(logicalId, attribute).replace(`${sqs.endpoint}/`, `${sqsEndpoint}/`);
-      for (const [name, value] of Object.entries(spec.environment)) {
-        environment[name] = resolveValue(value, { lookup: ownLookup, region: LOCAL_REGION, accountId: LOCAL_ACCOUNT });
-      }
-      return new LocalFunction({
-        name: spec.role,
-        assetDir: spec.assetDir,
-        handler: spec.handler,
-        environment,
-        timeoutSeconds: spec.timeoutSeconds,
-        memoryMb: spec.memoryMb,
-        maxConcurrency: environmentsFor(spec),
-        logSink: options.logSink,
-        onPlatformEvent: recording
-          ? ({ kind, logStreamName }) =>
-              kind === 'environmentStarted'
-                ? platform.environmentStarted(spec.logicalId, logStreamName, spec.role)
-                : platform.invoked(spec.logicalId, logStreamName, spec.role)
-          : undefined,
-      });
-    };
-    /** A mapping's maximum concurrency, or for the trigger's the caller's override (benchmarks sweep it). */
-    const mappingConcurrency = (functionLogicalId: string, configured: number | undefined) =>
-      functionLogicalId === synth.functions.find((f) => f.role === FunctionRole.trigger)?.logicalId && options.triggerMaxConcurrency
-        ? options.triggerMaxConcurrency
-        : configured;
-    // As many environments as the function's mappings may invoke at once (a reservation caps them);
-    // other functions share the account's pool, and locally a few environments are plenty for them.
-    const environmentsFor = (spec: FunctionSpec) => {
-      const mappings = synth.eventSourceMappings.filter((m) => m.functionLogicalId === spec.logicalId);
-      const wanted = mappings.length > 0 ? mappings.reduce((sum, m) => sum + (mappingConcurrency(m.functionLogicalId, m.maximumConcurrency) ?? 5), 0) : 4;
-      return Math.min(wanted, spec.reservedConcurrency ?? Number.POSITIVE_INFINITY);
-    };
-    for (const spec of synth.functions) {
-      const fn = makeFunction(spec);
+    const created = createStackFunctions(synth, {
+      platformEnv: platformEnvironment(endpoints, LOCAL_CREDENTIALS),
+      ownEndpoints: recordingEndpoints,
+      sqsEndpoint: sqs.endpoint,
+      lookup,
+      triggerMaxConcurrency: options.triggerMaxConcurrency,
+      logSink: options.logSink,
+      platform: recording ? platform : undefined,
+    });
+    for (const { spec, fn } of created) {
       functions[spec.role] = fn;
       byLogicalId.set(spec.logicalId, fn);
     }
@@ -367,76 +266,33 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     cleanups.push(async () => {
       await Promise.all(eventSources.map((source) => source.stop()));
     });
-    for (const mapping of synth.eventSourceMappings) {
-      const spec = synth.functions.find((f) => f.logicalId === mapping.functionLogicalId);
-      if (!spec) throw new UnsupportedTemplateError(`Event source mapping ${mapping.logicalId} invokes ${mapping.functionLogicalId}, which is not a pipeline function`);
-      const fn = requireFunction(mapping.functionLogicalId);
-      const queueVisibility = Number(queueSpecs.get(mapping.queueLogicalId)?.attributes.VisibilityTimeout ?? 30);
-      eventSources.push(
-        await startSqsEventSource({
-          // The function's own SQS endpoint: with recordCalls, its role's recording proxy.
-          endpoint: fn.environment.AWS_ENDPOINT_URL_SQS ?? sqs.endpoint,
-          queueUrl: sqs.queueUrl(mapping.queueLogicalId),
-          credentials: { accessKeyId: fn.environment.AWS_ACCESS_KEY_ID ?? '', secretAccessKey: fn.environment.AWS_SECRET_ACCESS_KEY ?? '' },
-          region: LOCAL_REGION,
-          batchSize: mapping.batchSize,
-          maximumConcurrency: mappingConcurrency(mapping.functionLogicalId, mapping.maximumConcurrency),
-          reportBatchItemFailures: mapping.reportBatchItemFailures,
-          functionTimeoutSeconds: spec.timeoutSeconds,
-          receiveVisibilityTimeoutSeconds: timeScale < 1 ? Math.min(43_200, Math.max(queueVisibility, Math.ceil(spec.timeoutSeconds / timeScale))) : undefined,
-          invoke: (event) => fn.invoke(event),
-          onError: (error) => options.logSink?.(`[local] ${spec.role} poller: ${String(error)}`, spec.role),
-        }),
-      );
-    }
+    await startEventSources(
+      synth,
+      sqs,
+      {
+        functionFor: requireFunction,
+        maximumConcurrency: (mapping) => mappingConcurrency(synth, options.triggerMaxConcurrency, mapping.functionLogicalId, mapping.maximumConcurrency),
+        timeScale,
+        logSink: options.logSink,
+      },
+      eventSources,
+    );
     const sourceQueues = [...new Set(synth.eventSourceMappings.map((m) => m.queueLogicalId))];
     const deadLetterQueues = [...new Set(synth.queues.flatMap((q) => (q.redrive ? [q.redrive.deadLetterQueueLogicalId] : [])))];
 
-    const deliveredEvents: { key: string; duplicate: boolean }[] = [];
-    let duplicateRate = options.duplicateEventRate ?? 0;
-    const eventTimes = new Map<string, Date>();
-    s3rver.on('event', (raw: S3rverEvent) => {
-      const record = raw.Records[0];
-      if (!record) return;
-      const eventTime = eventTimes.get(record.s3.object.key);
-      if (eventTime && record.eventName.startsWith('ObjectCreated:')) {
-        record.eventTime = eventTime.toISOString();
-        eventTimes.delete(record.s3.object.key);
-      }
-      const bucketId = [...bucketNames].find(([, name]) => name === record.s3.bucket.name)?.[0];
-      for (const n of synth.notifications) {
-        if (n.bucketLogicalId !== bucketId) continue;
-        if (!matchesEventType(record.eventName, n.events) || !matchesNotificationFilter(record.s3.object.key, n.filterRules)) continue;
-        // What S3 sends: the event notification as the message body (its queue policy lets it).
-        const body = JSON.stringify(toS3Notification(raw, { versionId: versions.current(record.s3.bucket.name, record.s3.object.key) }));
-        sqs.sendMessage(n.queueLogicalId, body);
-        if (recording) platform.eventSent(n.bucketLogicalId, n.queueLogicalId);
-        deliveredEvents.push({ key: record.s3.object.key, duplicate: false });
-        if (duplicateRate > 0 && Math.random() < duplicateRate) {
-          // The same event again, same sequencer: what S3's at-least-once delivery looks like.
-          sqs.sendMessage(n.queueLogicalId, body);
-          if (recording) platform.eventSent(n.bucketLogicalId, n.queueLogicalId);
-          deliveredEvents.push({ key: record.s3.object.key, duplicate: true });
-        }
-      }
+    const s3Events = deliverS3Events(localS3, synth.notifications, options.duplicateEventRate ?? 0, (n, body) => {
+      sqs.sendMessage(n.queueLogicalId, body);
+      if (recording) platform.eventSent(n.bucketLogicalId, n.queueLogicalId);
     });
 
-    const tableName = tableNames.values().next().value as string;
-    const bucket = bucketNames.get(synth.notifications[0]?.bucketLogicalId ?? '') ?? '';
+    const tableName = names.tables.values().next().value as string;
+    const bucket = names.buckets.get(synth.notifications[0]?.bucketLogicalId ?? '') ?? '';
     const triggerLogicalId = synth.functions.find((f) => f.role === FunctionRole.trigger)?.logicalId;
     const triggerMapping = synth.eventSourceMappings.find((m) => m.functionLogicalId === triggerLogicalId);
-    const triggerQueue = triggerMapping ? queueSpecs.get(triggerMapping.queueLogicalId) : undefined;
+    const triggerQueue = synth.queues.find((q) => q.logicalId === triggerMapping?.queueLogicalId);
     if (!triggerQueue?.redrive) throw new UnsupportedTemplateError('The trigger reads no queue with a dead-letter queue');
 
     const queueRef = (name: string): QueueRef => ({ name, url: sqs.queueUrl(name), arn: sqs.queueArn(name) });
-    const failures = (): FailedEvent[] =>
-      deadLetterQueues.flatMap((name) =>
-        sqs.snapshot(name).messages.map((m) => {
-          const event = parseJson(m.body);
-          const rawKey = (event as { Records?: { s3?: { object?: { key?: unknown } } }[] } | undefined)?.Records?.[0]?.s3?.object?.key;
-          return { messageId: m.messageId, event, key: typeof rawKey === 'string' ? decodeS3EventKey(rawKey) : undefined, receiveCount: m.receiveCount };
-        }),
-      );
     const drainEvents = async () => {
       while (!(sourceQueues.every((name) => sqs.snapshot(name).messages.length === 0) && eventSources.every((source) => source.inFlight() === 0))) {
         await new Promise((resolve) => setTimeout(resolve, 20));
@@ -450,16 +306,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       dynamodb.destroy();
     });
 
-    const records = async (): Promise<UploadRecord[]> => {
-      const items: UploadRecord[] = [];
-      let start: Record<string, never> | undefined;
-      do {
-        const page = await dynamodb.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: start, ConsistentRead: true }));
-        for (const item of page.Items ?? []) if (isUploadRecordItem(item)) items.push(recordFromItem(item));
-        start = page.LastEvaluatedKey as Record<string, never> | undefined;
-      } while (start);
-      return items;
-    };
+    const records = () => scanRecords(dynamodb, tableName);
 
     const stack: LocalStack = {
       synth,
@@ -469,7 +316,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       partnerName,
       s3,
       dynamodb,
-      endpoints: { s3: s3Endpoint, dynamodb: db.endpoint, secretsManager: secrets.endpoint, sns: sns.endpoint, sts: sts.endpoint, sqs: sqs.endpoint },
+      endpoints,
       simulator,
       api,
       secrets,
@@ -480,29 +327,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       eventsQueue: queueRef(triggerQueue.logicalId),
       failureQueue: queueRef(triggerQueue.redrive.deadLetterQueueLogicalId),
       eventSources,
-      failures,
-      deliveredEvents,
+      failures: () => failedEvents(sqs, deadLetterQueues),
+      deliveredEvents: s3Events.deliveredEvents,
       async put(key, body, metadata, putOptions) {
-        if (putOptions?.eventTime) eventTimes.set(key, putOptions.eventTime);
+        if (putOptions?.eventTime) s3Events.setEventTime(key, putOptions.eventTime);
         await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, Metadata: metadata }));
       },
       records,
-      async waitForFinal(keys, waitOptions = {}) {
-        const deadline = Date.now() + (waitOptions.timeoutMs ?? 30_000);
-        const done = waitOptions.acceptSubmitted ? [...FINAL_STATUSES, 'submitted'] : FINAL_STATUSES;
-        for (;;) {
-          const all = await records();
-          const mine = all.filter((r) => keys.includes(r.key));
-          const covered = new Set(mine.map((r) => r.key));
-          if (keys.every((k) => covered.has(k)) && mine.every((r) => done.includes(r.status))) return mine;
-          if (Date.now() > deadline) {
-            const pending = keys.filter((k) => !covered.has(k));
-            const open = mine.filter((r) => !done.includes(r.status)).map((r) => `${r.key}: ${r.status}`);
-            throw new Error(`Timed out waiting for final records. Missing: ${JSON.stringify(pending)}; not final: ${JSON.stringify(open)}`);
-          }
-          await new Promise((resolve) => setTimeout(resolve, waitOptions.pollMs ?? 100));
-        }
-      },
+      waitForFinal: (keys, waitOptions) => waitForFinalRecords(records, keys, waitOptions),
       drainEvents,
       async idle() {
         for (let round = 0; round < 3; round++) {
@@ -511,9 +343,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           await simulator.idle();
         }
       },
-      setDuplicateEventRate(rate) {
-        duplicateRate = rate;
-      },
+      setDuplicateEventRate: (rate) => s3Events.setDuplicateEventRate(rate),
       async sweep(at = new Date()) {
         if (recording) platform.scheduleInvoked(synth.functions.find((f) => f.role === FunctionRole.sweeper)?.logicalId ?? '');
         return pipelineFunctions.sweeper.invoke(scheduledEvent(at, { region: LOCAL_REGION, accountId: LOCAL_ACCOUNT }));
@@ -526,32 +356,5 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   } catch (error) {
     await stopAll();
     throw error;
-  }
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Creates the template's queues, each dead-letter queue before the queues whose redrive policy names it. */
-function createQueues(sqs: LocalSqs, queues: readonly QueueSpec[]): void {
-  const created = new Set<string>();
-  let pending = [...queues];
-  while (pending.length > 0) {
-    const ready = pending.filter((q) => !q.redrive || created.has(q.redrive.deadLetterQueueLogicalId));
-    if (ready.length === 0) throw new UnsupportedTemplateError(`Queues whose dead-letter queue is not in the template: ${pending.map((q) => q.logicalId).join(', ')}`);
-    for (const q of ready) {
-      const attributes = { ...q.attributes };
-      if (q.redrive) {
-        attributes.RedrivePolicy = JSON.stringify({ deadLetterTargetArn: sqs.queueArn(q.redrive.deadLetterQueueLogicalId), maxReceiveCount: q.redrive.maxReceiveCount });
-      }
-      sqs.createQueue(q.logicalId, attributes);
-      created.add(q.logicalId);
-    }
-    pending = pending.filter((q) => !created.has(q.logicalId));
   }
 }

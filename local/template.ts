@@ -1,8 +1,5 @@
-// Synthesizes the real CDK app and reads what the local stack needs from its template: functions, tables, queues, event source mappings, routes, notifications, schedules.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// Reads what the local stack needs from the synthesized template (functions, tables, queues, event source mappings, routes, notifications, schedules) and resolves its values as CloudFormation would; no CDK in it, so a test can use it on a template alone.
 import { join } from 'node:path';
-import { buildApp, STACK_ID } from '../infra/app.js';
 import { FUNCTION_ROLE_METADATA, FunctionRole } from '../lambdas/shared/contract.js';
 import type { CfnTableProperties } from './dynamodb.js';
 
@@ -93,7 +90,8 @@ export class UnsupportedTemplateError extends Error {
   override readonly name = 'UnsupportedTemplateError';
 }
 
-function refOf(value: Json | undefined): string | undefined {
+/** The logical id a `Ref` or `Fn::GetAtt` names; undefined for anything else. */
+export function refOf(value: Json | undefined): string | undefined {
   if (value && typeof value === 'object' && !Array.isArray(value)) {
     if (typeof value.Ref === 'string') return value.Ref;
     const getAtt = value['Fn::GetAtt'];
@@ -346,12 +344,4 @@ function readEventSourceMapping(logicalId: string, r: CfnResource, queueIds: Rea
     maximumConcurrency: scaling.MaximumConcurrency === undefined ? undefined : Number(scaling.MaximumConcurrency),
     reportBatchItemFailures: responseTypes.includes('ReportBatchItemFailures'),
   };
-}
-
-/** Synthesizes the app (bundling every function with esbuild) into `outdir` and reads the stack. */
-export function synthesize(context: Record<string, unknown>, outdir = mkdtempSync(join(tmpdir(), 'fps-cdk-out-'))): SynthesizedStack {
-  const { app } = buildApp({ context, outdir });
-  const assembly = app.synth();
-  const template = assembly.getStackByName(STACK_ID).template as CfnTemplate;
-  return readTemplate(template, outdir);
 }

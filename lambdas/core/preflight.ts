@@ -155,22 +155,15 @@ async function writeToSink(sink: CleanCopySink, chunk: Buffer): Promise<void> {
  * The copy goes to the sink from the first row, because whether anything changes is known only at the
  * end. With an `@aws-sdk/lib-storage` Upload, a copy under one part (5 MB) is sent only when the Body
  * ends, so aborting costs nothing; a larger one has sent parts, which the abort deletes. The Upload
- * holds `queueSize × partSize` in memory (4 × 5 MB by default).
+ * holds `queueSize × partSize` in memory (S3ObjectStore.writeCopy: 1 × 5 MB, plus the part filling).
  *
  * @example
- * const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
- * const copy = new PassThrough();
- * const upload = new Upload({ client: s3, params: { Bucket: preparedBucket, Key: `${uploadId}.csv`, Body: copy, ContentType: 'text/csv' } });
- * const uploaded = upload.done();
- * uploaded.catch(() => {}); // rejected by abort() below; awaited when it counts
- * const report = await preflight(object.Body as Readable, { attributeName, gzip: key.endsWith('.gz'), maxBytes: maxFileBytes, sink: copy });
- * if (report.verdict === 'accept' && report.changed) {
- *   copy.end();
- *   await uploaded; // presign the prepared copy
- * } else {
- *   await upload.abort(); // rejected, or unchanged: presign the original
- *   copy.destroy();
- * }
+ * // As the trigger does it (submit-upload's checkFile), through the ObjectStore port:
+ * const body = await objects.read(bucket, key, versionId);
+ * const copy = objects.writeCopy(preparedBucket, `${uploadId}.csv`);
+ * const report = await preflight(body, { attributeName, gzip: key.endsWith('.gz'), maxBytes: maxFileBytes, sink: copy.sink });
+ * if (report.verdict === 'accept' && report.changed) await copy.complete(); // presign the prepared copy
+ * else await copy.abort(); // rejected, or unchanged: presign the original
  */
 export async function preflight(body: AsyncIterable<Uint8Array>, options: PreflightOptions): Promise<PreflightReport> {
   const scanner = new PreflightScanner(options);

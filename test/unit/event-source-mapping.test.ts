@@ -4,7 +4,8 @@ import { DeleteQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type SqsEventSource, type SqsEventSourceOptions, failedItems, startSqsEventSource } from '../../local/event-source-mapping.js';
-import { type LocalSqs, md5OfMessageAttributes, startLocalSqs } from '../../local/sqs.js';
+import { type LocalSqs, startLocalSqs } from '../../local/sqs.js';
+import { md5OfMessageAttributes } from '../../local/sqs-rules.js';
 
 /** 30 s visibility timeouts last 300 ms. */
 const SCALE = 0.01;

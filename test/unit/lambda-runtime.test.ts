@@ -3,7 +3,9 @@ import { mkdir, mkdtemp, readFile, readdir, rm, unlink, writeFile } from 'node:f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type AsyncFailure, LambdaInvocationError, LocalFunction, measureColdStart } from '../../local/lambda-runtime.js';
+import type { AsyncFailure } from '../../local/lambda-async.js';
+import { LambdaInvocationError, measureColdStart } from '../../local/lambda-environment.js';
+import { LocalFunction } from '../../local/lambda-runtime.js';
 
 const FIXTURES: Record<string, string> = {
   echo: `

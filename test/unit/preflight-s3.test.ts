@@ -1,9 +1,8 @@
-// The pre-flight scan as the trigger will use it, on s3rver: an S3 GetObject body in, the clean copy out through an @aws-sdk/lib-storage multipart Upload.
-import { PassThrough, type Readable } from 'node:stream';
+// The pre-flight scan as the trigger uses it, on s3rver: the object read and the clean copy written through the trigger's S3ObjectStore (GetObject; a multipart Upload).
 import { gzipSync } from 'node:zlib';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { S3ObjectStore } from '../../lambdas/adapters/s3-object-store.js';
 import { type PreflightReport, preflight } from '../../lambdas/core/preflight.js';
 import { startTestS3, type TestS3 } from '../support/local-s3.js';
 
@@ -23,25 +22,19 @@ afterAll(async () => {
   await local?.stop();
 });
 
-/** What the trigger will do: stream the dropped object through the scan into a multipart upload, and keep the copy only when it is needed. */
+/** What the trigger does (checkFile): stream the dropped object through the scan into the copy's multipart upload, and keep the copy only when it is needed. */
 async function prepare(key: string, attributeName: string): Promise<{ report: PreflightReport; copyKey: string; writesWaited: number }> {
-  const object = await s3.send(new GetObjectCommand({ Bucket: DROP, Key: key }));
+  const objects = new S3ObjectStore(s3);
+  const body = await objects.read(DROP, key);
+  if (!body) throw new Error(`s3://${DROP}/${key} does not exist`);
   const copyKey = `copies/${key.replace(/\.gz$/, '')}`;
-  const copy = new PassThrough({ highWaterMark: 64 * 1024 });
-  let writesWaited = 0;
-  copy.on('drain', () => writesWaited++);
   // One part in flight: the upload holds at most 5 MB, so the scan must wait for it.
-  const upload = new Upload({ client: s3, params: { Bucket: PREPARED, Key: copyKey, Body: copy, ContentType: 'text/csv' }, partSize: 5 * MB, queueSize: 1 });
-  const uploaded = upload.done();
-  uploaded.catch(() => {});
-  const report = await preflight(object.Body as Readable, { attributeName, gzip: key.endsWith('.gz'), maxBytes: 50 * MB, sink: copy });
-  if (report.verdict === 'accept' && report.changed) {
-    copy.end();
-    await uploaded;
-  } else {
-    await upload.abort();
-    copy.destroy();
-  }
+  const copy = objects.writeCopy(PREPARED, copyKey);
+  let writesWaited = 0;
+  copy.sink.on('drain', () => writesWaited++);
+  const report = await preflight(body, { attributeName, gzip: key.endsWith('.gz'), maxBytes: 50 * MB, sink: copy.sink });
+  if (report.verdict === 'accept' && report.changed) await copy.complete();
+  else await copy.abort();
   return { report, copyKey, writesWaited };
 }
 

@@ -3,21 +3,18 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { UploadRecord } from '../../lambdas/core/ports.js';
+import { namesFromOutputs, normalizeSince, parseRedriveArgs, UsageError } from '../../local/redrive-args.js';
 import {
   copySource,
-  namesFromOutputs,
   newestFirst,
-  normalizeSince,
   objectsInMessage,
   type ObjectProperties,
-  parseRedriveArgs,
   planCopy,
   printable,
   refMatchesUpload,
   selectUploads,
   uploadsForMessage,
   uploadsTable,
-  UsageError,
 } from '../../local/redrive-core.js';
 
 const fixture = (name: string) => readFileSync(join(import.meta.dirname, 'fixtures', name), 'utf8');

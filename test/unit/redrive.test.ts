@@ -14,7 +14,7 @@ import { UploadsTable } from '../../lambdas/shared/contract.js';
 import { type CfnTableProperties, createTableFromTemplate, type LocalDynamoDb, startDynalite } from '../../local/dynamodb.js';
 import { FakeClock } from '../../local/fakes.js';
 import { ExitCode, type RedriveClients, type RedriveResult, redrive } from '../../local/redrive.js';
-import { type RedriveChoice, type RedriveOptions, UsageError } from '../../local/redrive-core.js';
+import { type RedriveChoice, type RedriveOptions, UsageError } from '../../local/redrive-args.js';
 import { encodeS3EventKey, type S3rverEvent } from '../../local/s3-events.js';
 import { type LocalSqs, startLocalSqs } from '../../local/sqs.js';
 import { synth } from '../infra/synth.js';

@@ -26,7 +26,8 @@ import {
   UnsupportedOperation,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalSqs, md5OfMessageAttributes, startLocalSqs } from '../../local/sqs.js';
+import { type LocalSqs, startLocalSqs } from '../../local/sqs.js';
+import { md5OfMessageAttributes } from '../../local/sqs-rules.js';
 
 const SCALE = 0.01;
 const KEY = 'AKIDJSONCALLER';

@@ -1,4 +1,5 @@
 // Reads what IAM evaluates out of a synthesized template: each role's identity and trust policies, and every resource policy.
+import { refOf } from '../../../local/template.js';
 import type { Json } from '../../infra/synth.js';
 
 export interface CfnTemplate {
@@ -155,15 +156,6 @@ function toDocument(value: Json | undefined, resolve: Resolve, what: string): Po
   if (statement === undefined) throw new UnsupportedIamTemplateError(`${what} has no policy document with a Statement`);
   const doc = resolved as unknown as { Version?: string; Statement: PolicyStatement | PolicyStatement[] };
   return { Version: doc.Version ?? '2012-10-17', Statement: Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement] };
-}
-
-function refOf(value: Json | undefined): string | undefined {
-  if (value && typeof value === 'object' && !Array.isArray(value)) {
-    if (typeof value.Ref === 'string') return value.Ref;
-    const getAtt = value['Fn::GetAtt'];
-    if (Array.isArray(getAtt) && typeof getAtt[0] === 'string') return getAtt[0];
-  }
-  return undefined;
 }
 
 function asArray(value: Json | undefined): Json[] {
