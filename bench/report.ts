@@ -12,13 +12,13 @@ export const TARGETS = {
   triggerColdStartRatio: 1.8,
 } as const;
 
-/** The trigger as deployed against the pre-flight figures: a file at the size limit, scanned at the slowest measured rate. */
+/** The trigger as deployed against the pre-flight figures: a file at the size limit, at the slowest measured rate with the S3 download and copy upload's share. */
 export interface TriggerFit {
   /** The trigger's memory size in the template. */
   memoryMb: number;
   /** Its share of a vCPU (memory ÷ 1,769 MB). */
   vcpu: number;
-  /** Seconds to scan a file at the size limit at the slowest rate measured at the largest size. */
+  /** Seconds to check a file at the size limit: the slowest rate measured at the largest size, less the S3 work's share (`s3Factor`). */
   expectedSeconds: number | null;
   /** Within the issue's 10 s. */
   fits: boolean | null;
@@ -27,7 +27,8 @@ export interface TriggerFit {
 /** How long the trigger, at `memoryMb`, takes to scan a file at the size limit, from the slowest case the bench measured. */
 export function triggerFit(bench: Pick<PreflightBenchResult, 'sizing'>, memoryMb: number, maxFileBytes: number): TriggerFit {
   const vcpu = memoryMb / LAMBDA_MB_PER_VCPU;
-  const rate = bench.sizing?.singleCoreMBps;
+  const sizing = bench.sizing;
+  const rate = sizing ? sizing.singleCoreMBps / sizing.s3Factor : undefined;
   if (!rate || vcpu <= 0) return { memoryMb, vcpu: round3(vcpu), expectedSeconds: null, fits: null };
   const expectedSeconds = Math.round((maxFileBytes / 1_048_576 / (rate * vcpu)) * 10) / 10;
   return { memoryMb, vcpu: round3(vcpu), expectedSeconds, fits: expectedSeconds <= PREFLIGHT_TARGETS.checkSeconds };
