@@ -1,4 +1,10 @@
 // What people watching the pipeline get: the status and alerts topics, an optional email subscription, the alarms and a dashboard.
+//
+// Hand-written rather than with cdk-monitoring-constructs (10.2.0, considered for issue 10): its facade
+// names and creates alarms its own way, so adopting it would replace the six existing alarms (new
+// logical ids and names that subscriptions and runbooks refer to) to rebuild what is here; and most of
+// what we watch is our own EMF metrics from the contract, a queue and three functions, where its
+// per-service monitors would add widgets to turn off. The dashboard is one method, a widget one line.
 import { Aws, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
