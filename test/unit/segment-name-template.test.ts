@@ -173,6 +173,19 @@ describe('renderSegmentName', () => {
     expect(families).toMatchObject({ ok: true, segmentName: `${'👨‍👩‍👧'.repeat(3)}… 2026-11-29` });
   });
 
+  it('never separates a combining mark from its letter (one with no precomposed form survives NFC)', () => {
+    // q + U+0303 COMBINING TILDE has no precomposed character: two code points, one visible letter.
+    const letter = 'q\u0303';
+    const result = render({ name: `${letter}x`.repeat(20), template: '{name} {date}' });
+    expect(result).toMatchObject({ ok: true, shortened: true });
+    if (result.ok) {
+      const kept = result.segmentName.slice(0, result.segmentName.indexOf('…'));
+      // Cut only after a whole "q̃x" or after a whole "q̃", never between q and its tilde.
+      expect(kept).toMatch(/^(q\u0303x)+(q\u0303)?$/u);
+      expect(measureName(result.segmentName).counted).toBeLessThanOrEqual(40);
+    }
+  });
+
   it('refuses when the fixed parts alone leave no room, saying which parts', () => {
     const result = render({ template: '{attribute} {datetime} {name}', attribute: 'A very long attribute name for tests' });
     expect(result).toEqual({
