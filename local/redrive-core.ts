@@ -2,6 +2,7 @@
 import type { CopyObjectCommandInput } from '@aws-sdk/client-s3';
 import * as v from 'valibot';
 import type { UploadRecord } from '../lambdas/core/ports.js';
+import { META_REDRIVE_OF } from '../lambdas/shared/contract.js';
 import { decodeS3EventKey } from '../lambdas/core/naming.js';
 import type { RedriveChoice } from './redrive-args.js';
 
@@ -10,19 +11,37 @@ export function newestFirst(records: UploadRecord[]): UploadRecord[] {
   return [...records].sort((a, b) => (a.updatedAt === b.updatedAt ? a.uploadId.localeCompare(b.uploadId) : a.updatedAt < b.updatedAt ? 1 : -1));
 }
 
+/** Uploads `npm run redrive` already re-submitted (`redrivenAt`): listed apart, never redriven again. */
+export function splitRedriven(records: UploadRecord[]): { open: UploadRecord[]; redriven: UploadRecord[] } {
+  return { open: records.filter((r) => r.redrivenAt === undefined), redriven: records.filter((r) => r.redrivenAt !== undefined) };
+}
+
 export interface Selection {
   chosen: UploadRecord[];
   /** Ids asked for that are not in the list. */
   unknownIds: string[];
+  /** Listed but not chosen by `--all`, with why: each must be chosen by its id. */
+  held: { uploadId: string; reason: string }[];
 }
 
+/** Why `--all` leaves an upload Insider may already have: a new upload of it could create a second segment. */
+export const POSSIBLY_ACCEPTED_HELD =
+  'Insider may already have it (possiblyAccepted): look for its segment in Insider\'s panel first, and redrive it with --upload-id only if it is not there';
+
 export function selectUploads(listed: UploadRecord[], choice: RedriveChoice): Selection {
-  if (choice.kind === 'list') return { chosen: [], unknownIds: [] };
-  if (choice.kind === 'all') return { chosen: listed, unknownIds: [] };
+  if (choice.kind === 'list') return { chosen: [], unknownIds: [], held: [] };
+  if (choice.kind === 'all') {
+    return {
+      chosen: listed.filter((r) => !r.possiblyAccepted),
+      unknownIds: [],
+      held: listed.filter((r) => r.possiblyAccepted).map((r) => ({ uploadId: r.uploadId, reason: POSSIBLY_ACCEPTED_HELD })),
+    };
+  }
   const byId = new Map(listed.map((r) => [r.uploadId, r]));
   return {
     chosen: choice.uploadIds.flatMap((id) => byId.get(id) ?? []),
     unknownIds: choice.uploadIds.filter((id) => !byId.has(id)),
+    held: [],
   };
 }
 
@@ -106,7 +125,8 @@ export function planCopy(record: UploadRecord, head: ObjectProperties | undefine
       Key: record.key,
       CopySource: copySource(record.bucket, record.key, realVersion ? record.versionId : undefined),
       MetadataDirective: 'REPLACE',
-      Metadata: { ...head.metadata },
+      // What the user set, and which upload this one redrives (its name keeps that upload's time).
+      Metadata: { ...head.metadata, [META_REDRIVE_OF]: record.uploadId },
       ...Object.fromEntries(Object.entries(optional).filter(([, value]) => value !== undefined && value !== '')),
     },
     note,

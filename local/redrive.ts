@@ -1,13 +1,14 @@
 // `npm run redrive` as a function: lists failed uploads, copies the chosen ones onto themselves with their own metadata, and clears their failure-queue messages.
 import { type CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { type DynamoDBClient, QueryCommand, type QueryCommandInput } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, type DynamoDBClient, QueryCommand, type QueryCommandInput, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { CopyObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { recordFromItem } from '../lambdas/adapters/dynamodb-uploads-store.js';
 import type { UploadRecord } from '../lambdas/core/ports.js';
 import { UploadsTable } from '../lambdas/shared/contract.js';
 import { namesFromOutputs, type RedriveOptions, UsageError } from './redrive-args.js';
-import { describeError, hasRealVersionId, newestFirst, type ObjectProperties, planCopy, printable, selectUploads, uploadsTable } from './redrive-core.js';
+import { uploadIdFor } from '../lambdas/core/submit-upload.js';
+import { describeError, hasRealVersionId, newestFirst, type ObjectProperties, planCopy, printable, selectUploads, splitRedriven, uploadsTable } from './redrive-core.js';
 import { clearMessages, type DeletedMessage, type QueueScanSettings } from './redrive-queue.js';
 
 export interface RedriveClients {
@@ -46,6 +47,8 @@ export interface RedriveResult {
   deletedMessages: DeletedMessage[];
   /** Messages seen in the failure queue and left there (made visible again). */
   keptMessages: number;
+  /** Uploads in the chosen statuses that an earlier run redrove (`redrivenAt`): not listed, never redriven again. */
+  alreadyRedriven: UploadRecord[];
 }
 
 export const ExitCode = { ok: 0, notAllRedriven: 1, usage: 2 } as const;
@@ -126,8 +129,57 @@ function describeProperties(input: { Metadata?: Record<string, string> | undefin
   return printable(parts.join('; '));
 }
 
+const REDRIVEN_AT = 'redrivenAt';
+
+/**
+ * Marks the upload as being redriven, only if it is still in the status it was listed in and no
+ * other run marked it first: two runs at once cannot both copy it. False when it was taken.
+ */
+async function claimRedrive(dynamodb: DynamoDBClient, table: string, record: UploadRecord, at: string): Promise<boolean> {
+  try {
+    await dynamodb.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: { [UploadsTable.partitionKey]: { S: record.uploadId } },
+        UpdateExpression: 'SET #at = :at',
+        ConditionExpression: '#status = :status AND attribute_not_exists(#at)',
+        ExpressionAttributeNames: { '#at': REDRIVEN_AT, '#status': UploadsTable.byStatusPartitionKey },
+        ExpressionAttributeValues: { ':at': { S: at }, ':status': { S: record.status } },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
+}
+
+/** After the copy: the new upload's id (a versioned bucket), or, when the copy failed, the mark taken off again. */
+async function settleRedrive(dynamodb: DynamoDBClient, table: string, record: UploadRecord, at: string, redrivenAs: string | undefined | false): Promise<void> {
+  const key = { [UploadsTable.partitionKey]: { S: record.uploadId } };
+  if (redrivenAs === undefined) return;
+  await dynamodb.send(
+    redrivenAs === false
+      ? new UpdateItemCommand({
+          TableName: table,
+          Key: key,
+          UpdateExpression: 'REMOVE #at',
+          ConditionExpression: '#at = :at',
+          ExpressionAttributeNames: { '#at': REDRIVEN_AT },
+          ExpressionAttributeValues: { ':at': { S: at } },
+        })
+      : new UpdateItemCommand({
+          TableName: table,
+          Key: key,
+          UpdateExpression: 'SET redrivenAs = :as',
+          ExpressionAttributeValues: { ':as': { S: redrivenAs } },
+        }),
+  );
+}
+
 /** Copies each chosen upload's object version onto its key, keeping what the user set on it. */
-async function resubmit(s3: S3Client, chosen: UploadRecord[], output: RedriveOutput, result: RedriveResult): Promise<void> {
+async function resubmit(clients: RedriveClients, table: string, chosen: UploadRecord[], output: RedriveOutput, result: RedriveResult): Promise<void> {
+  const { s3, dynamodb } = clients;
   for (const [i, record] of chosen.entries()) {
     const label = `[${i + 1}/${chosen.length}] ${record.uploadId} s3://${printable(record.bucket)}/${printable(record.key)}`;
     let plan: ReturnType<typeof planCopy>;
@@ -147,11 +199,24 @@ async function resubmit(s3: S3Client, chosen: UploadRecord[], output: RedriveOut
       result.notRedriven.push({ uploadId: record.uploadId, reason: plan.reason });
       continue;
     }
+    const at = new Date().toISOString();
+    if (!(await claimRedrive(dynamodb, table, record, at))) {
+      const reason = 'another run redrove it meanwhile, or its status changed; nothing copied';
+      output.warn(`${label}: skipped, ${reason}`);
+      result.notRedriven.push({ uploadId: record.uploadId, reason });
+      continue;
+    }
     if (plan.note) output.info(`${label}: ${plan.note}`);
     output.info(`${label}: copying onto itself with ${describeProperties(plan.input)}`);
     try {
       const out = await s3.send(new CopyObjectCommand(plan.input));
-      output.info(`${label}: copied${out.VersionId ? ` as version ${out.VersionId}` : ''}; the pipeline handles it as a new upload`);
+      const redrivenAs = out.VersionId ? uploadIdFor({ bucket: record.bucket, key: record.key, versionId: out.VersionId }) : undefined;
+      await settleRedrive(dynamodb, table, record, at, redrivenAs).catch((error) =>
+        output.warn(`${label}: copied, but could not note the new upload's id on the record (${describeError(error)})`),
+      );
+      output.info(
+        `${label}: copied${out.VersionId ? ` as version ${out.VersionId} (upload ${redrivenAs})` : ''}; the pipeline handles it as a new upload, and this record is marked redrivenAt`,
+      );
       result.redriven.push({
         uploadId: record.uploadId,
         bucket: record.bucket,
@@ -163,6 +228,9 @@ async function resubmit(s3: S3Client, chosen: UploadRecord[], output: RedriveOut
       const reason = `the copy failed: ${describeError(error)}`;
       output.warn(`${label}: not redriven, ${reason}`);
       result.notRedriven.push({ uploadId: record.uploadId, reason });
+      await settleRedrive(dynamodb, table, record, at, false).catch((e) =>
+        output.warn(`${label}: could not take the redrivenAt mark off again (${describeError(e)}); remove it by hand to redrive this upload later`),
+      );
     }
   }
 }
@@ -178,7 +246,7 @@ export async function redrive(
   output: RedriveOutput,
   scan: QueueScanSettings = {},
 ): Promise<RedriveResult> {
-  const result: RedriveResult = { exitCode: ExitCode.ok, listed: [], redriven: [], notRedriven: [], deletedMessages: [], keptMessages: 0 };
+  const result: RedriveResult = { exitCode: ExitCode.ok, listed: [], redriven: [], notRedriven: [], deletedMessages: [], keptMessages: 0, alreadyRedriven: [] };
   const names = await resolveNames(options, clients);
   const redriving = options.choice.kind !== 'list';
   if (redriving && (!names.bucket || !names.queueUrl)) {
@@ -188,21 +256,35 @@ export async function redrive(
     `Uploads table ${names.table}${names.bucket ? `, drop bucket ${names.bucket}` : ''}${names.queueUrl ? `, failed-uploads queue ${names.queueUrl}` : ''}`,
   );
 
-  result.listed = await listUploads(clients.dynamodb, names.table, options);
+  const { open, redriven } = splitRedriven(await listUploads(clients.dynamodb, names.table, options));
+  result.listed = open;
+  result.alreadyRedriven = redriven;
   const since = options.since ? ` updated since ${options.since}` : '';
   const what = `${options.statuses.join(' or ')} uploads${since}`;
   const count = result.listed.length;
   output.info(
     count === 0 ? `No ${what}.` : `${count} ${options.statuses.join(' or ')} upload${count === 1 ? '' : 's'}${since}, newest first:\n${uploadsTable(result.listed)}`,
   );
+  if (redriven.length > 0) {
+    output.info(
+      `Not listed: ${plural(redriven.length, 'upload')} that an earlier run redrove already (redrivenAt on the record; the new upload has its own record): ${redriven.map((r) => r.uploadId).join(', ')}.`,
+    );
+  }
   if (!redriving) {
     if (result.listed.length > 0) output.info('Nothing changed. To redrive, add --all or --upload-id <id> (repeatable).');
     return result;
   }
 
-  const { chosen, unknownIds } = selectUploads(result.listed, options.choice);
+  const { chosen, unknownIds, held } = selectUploads(result.listed, options.choice);
+  for (const { uploadId, reason } of held) {
+    output.warn(`${uploadId}: not redriven, ${reason}`);
+    result.notRedriven.push({ uploadId, reason });
+  }
   for (const id of unknownIds) {
-    const reason = `not among the ${what} listed above`;
+    const alreadyDone = redriven.find((r) => r.uploadId === id);
+    const reason = alreadyDone
+      ? `redriven already at ${alreadyDone.redrivenAt}${alreadyDone.redrivenAs ? ` as upload ${alreadyDone.redrivenAs}` : ''}: follow that upload instead`
+      : `not among the ${what} listed above`;
     output.warn(`${printable(id)}: ${reason}`);
     result.notRedriven.push({ uploadId: id, reason });
   }
@@ -234,7 +316,7 @@ export async function redrive(
   }
 
   output.info(`Re-submitting ${plural(inBucket.length, 'upload')}:`);
-  await resubmit(clients.s3, inBucket, output, result);
+  await resubmit(clients, names.table, inBucket, output, result);
 
   const redrivenRecords = inBucket.filter((r) => result.redriven.some((done) => done.uploadId === r.uploadId));
   let queueErrors: string[] = [];
@@ -258,7 +340,7 @@ export async function redrive(
   }
 
   output.info(
-    `Redriven ${result.redriven.length} of ${chosen.length + unknownIds.length} chosen; ` +
+    `Redriven ${result.redriven.length} of ${chosen.length + unknownIds.length + held.length} chosen; ` +
       (result.notRedriven.length === 0 ? 'all done.' : `not redriven: ${result.notRedriven.map((n) => printable(n.uploadId)).join(', ')}.`) +
       (result.redriven.length > 0 ? ' Follow the new uploads in the table (byStatus or bySegment index, newest first).' : ''),
   );

@@ -42,6 +42,12 @@ export interface UploadRecord {
   preparedKey?: string | undefined;
   /** Worth a look although the upload succeeded, e.g. a match rate below `minMatchRate`. */
   warning?: string | undefined;
+  /** Made by `npm run redrive` from this earlier upload (metadata `redrive-of`): its event time names this one. */
+  redriveOf?: string | undefined;
+  /** When `npm run redrive` re-submitted this upload as a new one; it is not redriven or re-attempted again. */
+  redrivenAt?: string | undefined;
+  /** The new upload it was redriven as, when the bucket keeps versions (the id follows from the copy's version). */
+  redrivenAs?: string | undefined;
   status: UploadStatus;
   /** Why the record is in its status, in words a person can act on. */
   reason?: string | undefined;

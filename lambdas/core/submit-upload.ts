@@ -1,13 +1,13 @@
 // The trigger's use case: one created object becomes one upload record and at most one accepted FPS request.
 import { createHash } from 'node:crypto';
-import { CALLBACK_PATH_PREFIX, DEFAULT_TIME_ZONE, Metric, UploadStatus } from '../shared/contract.js';
+import { CALLBACK_PATH_PREFIX, DEFAULT_TIME_ZONE, META_REDRIVE_OF, Metric, UploadStatus } from '../shared/contract.js';
 import { checkFile } from './check-file.js';
 import { SEGMENT_IN_USE, submitToFps } from './fps-submission.js';
 import { isFinal } from './lifecycle.js';
 import { dryRunVerdict, nameInUseReason } from './name-taken.js';
 import { type NamingResult, type NamingSuccess, resolveNames } from './naming.js';
 import { classifyKey } from './object-key.js';
-import type { RecordFields, UploadRecord } from './ports.js';
+import type { RecordFields, UploadRecord, UploadsStore } from './ports.js';
 import { describeCleanup } from './preflight-figures.js';
 import { lockSegment } from './segment-lock.js';
 import { isNameOnly, usesCounter } from './segment-name-template.js';
@@ -42,6 +42,34 @@ function nameObject(object: ObjectCreated, info: { size: number; metadata: Recor
   });
 }
 
+/** Where a copy made by `npm run redrive` came from (metadata `redrive-of`), and the time its name renders. */
+interface RedriveOrigin {
+  redriveOf?: string;
+  eventTime?: Date;
+  note?: string;
+}
+
+const UPLOAD_ID = /^[0-9a-f]{32}$/;
+
+/**
+ * A redriven upload renders its name's time placeholders at the event time of the upload it redrives,
+ * as that drop would have: a `{date}` name failed on one day and redriven the next keeps its day. Only
+ * an earlier upload of this same object counts; anything else is noted and the drop's own time is used.
+ */
+async function redriveOrigin(object: ObjectCreated, uploadId: string, metadata: Readonly<Record<string, string>>, store: UploadsStore): Promise<RedriveOrigin> {
+  const id = metadata[META_REDRIVE_OF]?.trim();
+  if (id === undefined) return {};
+  const ignored = `metadata ${META_REDRIVE_OF} names no earlier upload of this object, so the name uses this drop's own time`;
+  if (!UPLOAD_ID.test(id) || id === uploadId) return { note: ignored };
+  const original = await store.get(id);
+  if (!original || original.bucket !== object.bucket || original.key !== object.key || !original.eventTime) return { note: ignored };
+  return {
+    redriveOf: id,
+    eventTime: new Date(original.eventTime),
+    note: `redriven from upload ${id}: the name's date and time are that upload's (${original.eventTime})`,
+  };
+}
+
 const sentences = (notes: readonly string[] | undefined) =>
   (notes ?? []).map((n) => `${n.charAt(0).toUpperCase()}${n.slice(1)}${/[.?!]$/.test(n) ? '' : '.'}`).join(' ') || undefined;
 
@@ -60,8 +88,9 @@ export async function handleObjectCreated(object: ObjectCreated, settings: Trigg
     return { uploadId, action: 'ignored', reason };
   }
 
-  const eventTime = object.eventTime ?? clock.now();
   const info = await deps.objects.head(object.bucket, object.key, object.versionId);
+  const origin = info ? await redriveOrigin(object, uploadId, info.metadata, store) : {};
+  const eventTime = origin.eventTime ?? object.eventTime ?? clock.now();
   const names: NamingResult = info
     ? nameObject(object, info, settings, eventTime, PROBE_COUNTER)
     : { ok: false, reason: 'The object was deleted before it could be processed; drop it again.' };
@@ -84,6 +113,7 @@ export async function handleObjectCreated(object: ObjectCreated, settings: Trigg
     updatedAt: at,
     ...(names.dryRun ? { dryRun: true } : {}),
     ...(names.ok && !isNameOnly(names.template) ? { segmentNameTemplate: names.template } : {}),
+    ...(origin.redriveOf ? { redriveOf: origin.redriveOf } : {}),
   };
   deps.telemetry.metric(Metric.filesReceived);
 
@@ -112,7 +142,7 @@ export async function handleObjectCreated(object: ObjectCreated, settings: Trigg
     fpsRequests: 0,
     leaseUntil,
     reason: names.dryRun ? 'Being checked (dry run).' : 'Being submitted to Insider.',
-    note: sentences(names.notes),
+    note: sentences([...(names.notes ?? []), ...(origin.note ? [origin.note] : [])]),
   };
   const claim = await store.create(record);
   let hold: Hold;

@@ -21,8 +21,9 @@ export interface Hold {
  * Takes the upload over from an earlier delivery: an unfinished one (`received`) whose lease has run
  * out (its invocation crashed or handed the event back to the queue), or a `failed` one, which a new
  * delivery re-attempts: that is what a redrive from the failure queue does, for the same object
- * version with its metadata. Its counters carry on. Undefined when the upload is in progress in
- * another invocation or has finished, or another delivery took it first.
+ * version with its metadata (unless `npm run redrive` already made it a new upload). Its counters
+ * carry on. Undefined when the upload is in progress in another invocation or has finished, or
+ * another delivery took it first.
  */
 export async function takeOver(existing: UploadRecord, object: ObjectCreated, settings: TriggerSettings, deps: TriggerDeps, delivery: Delivery): Promise<Hold | undefined> {
   const { store, clock, log } = deps;
@@ -35,6 +36,10 @@ export async function takeOver(existing: UploadRecord, object: ObjectCreated, se
     changes = { invocations, leaseUntil, updatedAt: at };
     if (!(await updateUpload(store, existing.uploadId, changes, { from: [UploadStatus.Received], expectInvocations: previous, leaseExpiredAt: at }))) return undefined;
     log.info('took over an unfinished upload', { invocations });
+  } else if (existing.status === UploadStatus.Failed && existing.redrivenAt !== undefined) {
+    // `npm run redrive` made a new upload of this object: re-attempting this one too would send it twice.
+    log.info('not re-attempting a failed upload that was redriven as a new one', { redrivenAt: existing.redrivenAt, redrivenAs: existing.redrivenAs });
+    return undefined;
   } else if (existing.status === UploadStatus.Failed) {
     changes = {
       status: UploadStatus.Received,

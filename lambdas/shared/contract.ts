@@ -236,8 +236,13 @@ export const FUNCTION_ROLE_METADATA = 'fps:function-role';
 /** S3 user metadata keys for the segment name template and dry runs (issue 8). */
 export const META_SEGMENT_NAME_TEMPLATE = 'segment-name-template';
 export const META_DRY_RUN = 'dry-run';
+/**
+ * Set by `npm run redrive` on the copy it makes: the upload it redrives. The new upload renders the
+ * name's time placeholders at that upload's event time, as the original drop would have.
+ */
+export const META_REDRIVE_OF = 'redrive-of';
 /** Every metadata key the pipeline reads; a key close to one of these gets a "did you mean" note. */
-export const NAMING_METADATA_KEYS: readonly string[] = [META_SEGMENT_NAME, META_ATTRIBUTE_NAME, META_SEGMENT_NAME_TEMPLATE, META_DRY_RUN];
+export const NAMING_METADATA_KEYS: readonly string[] = [META_SEGMENT_NAME, META_ATTRIBUTE_NAME, META_SEGMENT_NAME_TEMPLATE, META_DRY_RUN, META_REDRIVE_OF];
 /** A file under this top folder (any case) is a dry run; the folder is not part of its name. */
 export const DRY_RUN_FOLDER = 'dry-run';
 /** Context `segmentNameTemplate` and `timeZone` defaults: today's names, event times in UTC. */

@@ -12,7 +12,9 @@ import {
   planCopy,
   printable,
   refMatchesUpload,
+  POSSIBLY_ACCEPTED_HELD,
   selectUploads,
+  splitRedriven,
   uploadsForMessage,
   uploadsTable,
 } from '../../local/redrive-core.js';
@@ -125,9 +127,20 @@ describe('choosing uploads', () => {
   });
 
   it('chooses nothing when listing, everything with --all, and only listed ids with --upload-id', () => {
-    expect(selectUploads([a, b], { kind: 'list' })).toEqual({ chosen: [], unknownIds: [] });
-    expect(selectUploads([a, b], { kind: 'all' }).chosen).toEqual([a, b]);
-    expect(selectUploads([a, b], { kind: 'ids', uploadIds: ['b', 'c'] })).toEqual({ chosen: [b], unknownIds: ['c'] });
+    expect(selectUploads([a, b], { kind: 'list' })).toEqual({ chosen: [], unknownIds: [], held: [] });
+    expect(selectUploads([a, b], { kind: 'all' })).toEqual({ chosen: [a, b], unknownIds: [], held: [] });
+    expect(selectUploads([a, b], { kind: 'ids', uploadIds: ['b', 'c'] })).toEqual({ chosen: [b], unknownIds: ['c'], held: [] });
+  });
+
+  it('holds back from --all an upload Insider may already have; chosen by its id, it is redriven', () => {
+    const maybe = record({ uploadId: 'maybe', possiblyAccepted: true });
+    expect(selectUploads([a, maybe], { kind: 'all' })).toEqual({ chosen: [a], unknownIds: [], held: [{ uploadId: 'maybe', reason: POSSIBLY_ACCEPTED_HELD }] });
+    expect(selectUploads([a, maybe], { kind: 'ids', uploadIds: ['maybe'] }).chosen).toEqual([maybe]);
+  });
+
+  it('lists apart the uploads an earlier run redrove', () => {
+    const done = record({ uploadId: 'done', redrivenAt: '2026-11-22T10:00:00.000Z', redrivenAs: 'f'.repeat(32) });
+    expect(splitRedriven([a, done, b])).toEqual({ open: [a, b], redriven: [done] });
   });
 
   it('prints a table with the columns a person chooses by, without control characters', () => {
@@ -162,7 +175,8 @@ describe('planCopy: the copy keeps what the user set', () => {
         Key: 'Email Address/export 2026-11 (all).csv',
         CopySource: `${BUCKET}/Email%20Address/export%202026-11%20(all).csv?versionId=3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY`,
         MetadataDirective: 'REPLACE',
-        Metadata: { 'segment-name': 'Gold', 'attribute-name': 'email', note: '=?UTF-8?B?w7xiZXI=?=' },
+        // The user's metadata as S3 gave it, and which upload this redrives (its name keeps that upload's time).
+        Metadata: { 'segment-name': 'Gold', 'attribute-name': 'email', note: '=?UTF-8?B?w7xiZXI=?=', 'redrive-of': record().uploadId },
         ContentType: 'text/csv; charset=utf-8',
         ContentEncoding: 'identity',
         ContentDisposition: 'attachment; filename="export.csv"',
@@ -179,7 +193,7 @@ describe('planCopy: the copy keeps what the user set', () => {
       Key: 'Email Address/export 2026-11 (all).csv',
       CopySource: expect.stringContaining('?versionId='),
       MetadataDirective: 'REPLACE',
-      Metadata: {},
+      Metadata: { 'redrive-of': record().uploadId },
       ContentType: 'text/csv',
     });
   });

@@ -200,13 +200,15 @@ describe('redrive on the emulators', () => {
     // The copy is a new object event with everything the user set kept, and the same bytes.
     expect(copiesOf(key)).toHaveLength(1);
     const after = await clients.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
-    expect(after.Metadata).toEqual(metadata);
+    // Everything the user set, and which upload the copy redrives (its name keeps that upload's time).
+    expect(after.Metadata).toEqual({ ...metadata, 'redrive-of': 'gold' });
     expect(after.ContentType).toBe('text/csv; charset=utf-8');
     expect(after.CacheControl).toBe('no-store');
     expect(after.ContentDisposition).toBe('attachment; filename="export.csv"');
     expect(after.ETag).toBe(before.ETag);
-    // The old record stays as it was.
-    expect(await names.store.get('gold')).toEqual(gold);
+    // The old record stays as it was, but for the mark that keeps it from being redriven twice (s3rver
+    // keeps no versions, so the new upload's id cannot be known here: no redrivenAs).
+    expect(await names.store.get('gold')).toEqual({ ...gold, redrivenAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
 
     expect(result.deletedMessages).toEqual([{ messageId: goldMessage.MessageId, uploadIds: ['gold'] }]);
     expect(result.keptMessages).toBe(3);
@@ -267,7 +269,40 @@ describe('redrive on the emulators', () => {
     expect(out.join('\n')).toContain('had none (rejected and timed-out uploads never have one;');
     expect(copiesOf(key)).toHaveLength(1);
     expect(copiesOf('em/other.csv')).toHaveLength(0);
-    expect((await clients.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }))).Metadata).toEqual({ 'segment-name': 'Chosen' });
+    expect((await clients.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }))).Metadata).toEqual({ 'segment-name': 'Chosen', 'redrive-of': 'chosen' });
+  });
+
+  it('never redrives an upload twice: a second run lists it apart and copies nothing; --all holds back one Insider may have', async () => {
+    const names = await freshNames();
+    const key = 'em/twice.csv';
+    await clients.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: 'w\n', ContentType: 'text/csv', Metadata: { 'segment-name-template': '{name} {n}' } }));
+    await names.store.create(failedRecord('twice', key, '0000000000000000H1', { size: 2 }));
+    await clients.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'em/maybe.csv', Body: 'm\n', ContentType: 'text/csv' }));
+    await names.store.create(failedRecord('maybe', 'em/maybe.csv', '0000000000000000H2', { size: 2, possiblyAccepted: true }));
+
+    const first = await run(options(names, { kind: 'all' }));
+    expect(first.result.redriven.map((r) => r.uploadId)).toEqual(['twice']);
+    expect(first.result.notRedriven).toEqual([{ uploadId: 'maybe', reason: expect.stringMatching(/^Insider may already have it \(possiblyAccepted\)/) }]);
+    expect(copiesOf(key)).toHaveLength(1);
+    expect(copiesOf('em/maybe.csv')).toHaveLength(0);
+
+    // The same command again, as the hostile run did after another upload failed.
+    const second = await run(options(names, { kind: 'all' }));
+    expect(second.result.listed.map((r) => r.uploadId)).toEqual(['maybe']);
+    expect(second.result.alreadyRedriven.map((r) => r.uploadId)).toEqual(['twice']);
+    expect(second.result.redriven).toEqual([]);
+    expect(second.out.join('\n')).toContain('Not listed: 1 upload that an earlier run redrove already (redrivenAt on the record; the new upload has its own record): twice.');
+    expect(copiesOf(key)).toHaveLength(1);
+
+    // Asked for by its id: refused, and told why.
+    const byId = await run(options(names, { kind: 'ids', uploadIds: ['twice'] }));
+    expect(byId.result.notRedriven).toEqual([{ uploadId: 'twice', reason: expect.stringMatching(/^redriven already at \d{4}-.*: follow that upload instead$/) }]);
+    expect(copiesOf(key)).toHaveLength(1);
+
+    // A person who looked in Insider's panel chooses the held one by its id.
+    const maybe = await run(options(names, { kind: 'ids', uploadIds: ['maybe'] }));
+    expect(maybe.result.redriven.map((r) => r.uploadId)).toEqual(['maybe']);
+    expect(copiesOf('em/maybe.csv')).toHaveLength(1);
   });
 
   it('still reports the copies when the failure queue cannot be read, and exits non-zero', async () => {

@@ -3,6 +3,7 @@ import { gzipSync } from 'node:zlib';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_RETRY_POLICY } from '../../lambdas/core/fps-submission.js';
 import { handleObjectCreated, uploadIdFor } from '../../lambdas/core/submit-upload.js';
+import type { UploadRecord } from '../../lambdas/core/ports.js';
 import type { ObjectCreated, TriggerSettings } from '../../lambdas/core/trigger-types.js';
 import { FakeClock, FakeObjects, fakeTokens, MemoryStore, ok, RecordingTelemetry, ScriptedApi, silentLog, status } from '../../local/fakes.js';
 
@@ -264,5 +265,74 @@ describe('dry run', () => {
     await store.update(first.uploadId, { status: 'completed' }, { from: ['submitted'] });
     const dry = await run(drop('dry-run/em/Taken.csv'), api);
     expect(await store.get(dry.uploadId)).toMatchObject({ dryRunVerdict: 'would-reject', reason: expect.stringMatching(/But Insider would answer "segment name already in use": "Taken" was already created by the upload of s3:\/\/drops\/em\/Taken\.csv/) });
+  });
+});
+
+describe('redrives (npm run redrive)', () => {
+  /** An upload that failed: what `npm run redrive` lists. */
+  async function failedUpload(object: ObjectCreated, fields: Partial<UploadRecord> = {}): Promise<UploadRecord> {
+    const at = clock.now().toISOString();
+    const record: UploadRecord = {
+      uploadId: uploadIdFor(object),
+      bucket: object.bucket,
+      key: object.key,
+      versionId: object.sequencer,
+      sequencer: object.sequencer,
+      size: object.size,
+      status: 'failed',
+      reason: 'Unauthorized: check the token secret',
+      invocations: 3,
+      fpsRequests: 3,
+      receivedAt: at,
+      updatedAt: at,
+      eventTime: object.eventTime?.toISOString(),
+      ...fields,
+    };
+    await store.create(record);
+    return record;
+  }
+
+  it('names a redriven copy at the event time of the upload it redrives, and links the two', async () => {
+    const settings = { naming: { template: '{name} {datetime}' } };
+    const original = await failedUpload(drop('em/Stamp.csv', undefined, {}, '2026-11-29T18:06:10Z'));
+    const api = new ScriptedApi([ok]);
+    // The copy the command makes the next morning: a new version, with metadata redrive-of.
+    const outcome = await run(drop('em/Stamp.csv', undefined, { 'redrive-of': original.uploadId }, '2026-11-30T09:00:00Z'), api, settings);
+
+    expect(api.requests[0]?.segmentName).toBe('Stamp 2026-11-29 18:06');
+    expect(await store.get(outcome.uploadId)).toMatchObject({
+      status: 'submitted',
+      redriveOf: original.uploadId,
+      eventTime: '2026-11-29T18:06:10.000Z',
+      note: expect.stringContaining(`Redriven from upload ${original.uploadId}: the name's date and time are that upload's (2026-11-29T18:06:10.000Z).`),
+    });
+  });
+
+  it('uses the drop\'s own time when redrive-of names no earlier upload of this object, and says so', async () => {
+    const settings = { naming: { template: '{name} {date}' } };
+    const elsewhere = await failedUpload(drop('em/Other.csv', undefined, {}, '2026-11-01T10:00:00Z'));
+    for (const [i, value] of [elsewhere.uploadId, 'not an id', '0'.repeat(32)].entries()) {
+      const api = new ScriptedApi([ok]);
+      const outcome = await run(drop(`em/Own time ${i}.csv`, undefined, { 'redrive-of': value }, '2026-11-30T09:00:00Z'), api, settings);
+      expect(api.requests[0]?.segmentName).toMatch(/ 2026-11-30$/);
+      const record = await store.get(outcome.uploadId);
+      expect(record?.redriveOf).toBeUndefined();
+      expect(record?.note).toContain("Metadata redrive-of names no earlier upload of this object, so the name uses this drop's own time.");
+    }
+  });
+
+  it('does not re-attempt a failed upload that was redriven as a new one when its old event comes again', async () => {
+    const object = drop('em/Redriven.csv');
+    await failedUpload(object, { redrivenAt: '2026-11-29T12:00:00.000Z', redrivenAs: 'f'.repeat(32) });
+    const api = new ScriptedApi([ok]);
+    const outcome = await run(object, api);
+    expect(outcome).toMatchObject({ action: 'duplicate', status: 'failed' });
+    expect(api.requests).toHaveLength(0);
+    expect(objects.reads).toBe(0);
+
+    // Without the mark, the same delivery re-attempts it (what the SQS console's DLQ redrive relies on).
+    const other = drop('em/Not redriven.csv');
+    await failedUpload(other);
+    expect(await run(other, new ScriptedApi([ok]))).toMatchObject({ action: 'recorded', status: 'submitted' });
   });
 });
