@@ -43,7 +43,7 @@ function closest(word: string): Placeholder | undefined {
  * - `{name}` must appear exactly once: without it every file would get the same name (and the same
  *   name each time, so only the first drop would succeed); twice, it could not be shortened cleanly;
  *   a fixed name for one file is metadata `segment-name`, which then fills `{name}`;
- * - no invisible or control characters (as for names);
+ * - no invisible or control characters (as for names), and no combining mark right after a placeholder;
  * - the fixed text, with `{date}`, `{time}`, `{datetime}` at their widths, must leave room for at
  *   least one character of `{name}` and its `…` within Insider's 40 characters.
  * Surrounding white space is dropped.
@@ -100,6 +100,14 @@ export function parseSegmentNameTemplate(input: string): TemplateParseResult {
   if (names > 1) errors.push(`{name} appears ${names} times: use it once.`);
   const invisible = describeInvisibleCharacters(source);
   if (invisible) errors.push(`The template contains invisible or control characters: ${invisible}. Remove them.`);
+  // A combining mark after a placeholder would join the placeholder's last letter ("{name}\u0301" makes
+  // "Hello" "Helló"), and could be cut away from it when {name} is shortened.
+  parts.forEach((part, at) => {
+    if ('literal' in part && at > 0 && /^\p{M}/u.test(part.literal)) {
+      const code = (part.literal.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0');
+      errors.push(`The text after a placeholder starts with a combining mark (U+${code}), which would join the placeholder's last letter: put a space or other text before it.`);
+    }
+  });
   const fixed = fixedWidth(parts);
   if (fixed > SEGMENT_NAME_MAX_LENGTH - 2) {
     errors.push(

@@ -81,6 +81,7 @@ const DROPS: DropCase[] = [
   { row: 'Dry run by metadata (`dry-run: true`)', key: 'em/Trial.csv', metadata: { 'dry-run': 'true' }, expect: { status: 'dry_run', dryRunVerdict: 'would-submit', insiderSegmentName: 'Trial' }, reason: /^Dry run: nothing was sent to Insider\. A real drop would send "Trial" with attribute "em": 1 value\./, requests: 0 },
   { row: 'Dry run by folder (`dry-run/em/Trial.csv`)', key: 'dry-run/em/Trial folder.csv', expect: { status: 'dry_run', dryRunVerdict: 'would-submit', attributeName: 'em', segmentName: 'Trial folder' }, requests: 0 },
   { row: 'Metadata `dry-run: maybe`', key: 'em/Maybe.csv', metadata: { 'dry-run': 'maybe' }, expect: { status: 'rejected' }, reason: /^Metadata "dry-run" is "maybe": set it to "true" for a dry run/, requests: 0 },
+  { row: 'Metadata `segment-name-template` with a combining mark after `{name}` (`{name}\\u0301 {date}`)', key: 'em/Accent.csv', metadata: { 'segment-name-template': rfc2047('{name}\u0301 {date}') }, expect: { status: 'rejected' }, reason: /^Metadata "segment-name-template" is not a valid template: The text after a placeholder starts with a combining mark \(U\+0301\)/, requests: 0 },
   { row: 'Metadata `segment-name-template` without `{name}`', key: 'em/No name.csv', metadata: { 'segment-name-template': '{date}' }, expect: { status: 'rejected' }, reason: /^Metadata "segment-name-template" is not a valid template: The template has no \{name\}/, requests: 0 },
 ];
 

@@ -40,6 +40,8 @@ describe('parseSegmentNameTemplate', () => {
     ['{name} {name}', ['{name} appears 2 times: use it once.']],
     ['{name}\u200B{date}', ['The template contains invisible or control characters: U+200B ZERO WIDTH SPACE at character 7 (after "{name}"). Remove them.']],
     [`{name} ${'x'.repeat(21)} {datetime}`, ["The template's fixed text and dates take 39 of Insider's 40 characters, leaving no room for {name}: shorten the text around it."]],
+    ['{name}\u0301 {date}', ["The text after a placeholder starts with a combining mark (U+0301), which would join the placeholder's last letter: put a space or other text before it."]],
+    ['{date}\u0303{name}', ["The text after a placeholder starts with a combining mark (U+0303), which would join the placeholder's last letter: put a space or other text before it."]],
   ])('%j is refused with what to fix', (template, errors) => {
     expect(parseSegmentNameTemplate(template)).toEqual({ ok: false, errors });
   });
