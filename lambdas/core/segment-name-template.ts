@@ -1,6 +1,6 @@
 // Pure segment name templates (issue 8): parse and validate, format event times in a time zone, render within Insider's limit.
 import { DEFAULT_TIME_ZONE, SEGMENT_NAME_MAX_LENGTH } from '../shared/contract.js';
-import { describeInvisibleCharacters, describeNameLength, editDistance, graphemes, measureName, normalizeName, trimNameEnd } from './unicode-names.js';
+import { describeInvisibleCharacters, describeNameLength, editDistance, graphemes, lazyRegExp, measureName, normalizeName, trimNameEnd } from './unicode-names.js';
 
 /**
  * The placeholders and what each renders (times are the object's event time in the configured zone):
@@ -48,6 +48,9 @@ function closest(word: string): Placeholder | undefined {
  *   least one character of `{name}` and its `…` within Insider's 40 characters.
  * Surrounding white space is dropped.
  */
+/** Built on first use, as every Unicode property pattern here (see `lazyRegExp`). */
+const LEADING_MARK = lazyRegExp('^\\p{M}', 'u');
+
 export function parseSegmentNameTemplate(input: string): TemplateParseResult {
   const source = normalizeName(input);
   const errors: string[] = [];
@@ -103,7 +106,7 @@ export function parseSegmentNameTemplate(input: string): TemplateParseResult {
   // A combining mark after a placeholder would join the placeholder's last letter ("{name}\u0301" makes
   // "Hello" "Helló"), and could be cut away from it when {name} is shortened.
   parts.forEach((part, at) => {
-    if ('literal' in part && at > 0 && /^\p{M}/u.test(part.literal)) {
+    if ('literal' in part && at > 0 && LEADING_MARK().test(part.literal)) {
       const code = (part.literal.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0');
       errors.push(`The text after a placeholder starts with a combining mark (U+${code}), which would join the placeholder's last letter: put a space or other text before it.`);
     }
