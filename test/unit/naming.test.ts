@@ -294,7 +294,7 @@ describe('resolveNames: dry runs (issue 8 §4)', () => {
     expect(resolve({ key: 'dry-run/dry_run/em/VIP.csv', handles })).toMatchObject({ ok: false, dryRun: true, dryRunFrom: 'folder' });
   });
 
-  it.each([{ dryrun: 'true' }, { dry_run: 'yes' }, { 'dry run': 'true' }, { 'dry-run ': 'true' }, { dryrun: 'false' }, { 'dry-run': 'true', dryrun: 'true' }])(
+  it.each<Record<string, string>>([{ dryrun: 'true' }, { dry_run: 'yes' }, { 'dry run': 'true' }, { 'dry-run ': 'true' }, { dryrun: 'false' }, { 'dry-run': 'true', dryrun: 'true' }])(
     'refuses metadata %j that looks like dry-run, instead of a note',
     (metadata) => {
       const result = resolve({ key: 'em/VIP.csv', metadata, handles });
