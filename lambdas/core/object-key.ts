@@ -1,6 +1,6 @@
 // Pure rules that read an S3 object key: what kind of file it is, its folders, and keys the pipeline must refuse.
 import { DRY_RUN_FOLDER } from '../shared/contract.js';
-import { describeInvisibleCharacters, normalizeName } from './unicode-names.js';
+import { describeInvisibleCharacters, lazyRegExp, normalizeName } from './unicode-names.js';
 
 /**
  * - `folder`: a folder placeholder (the S3 console's "Create folder" writes `name/`): no record.
@@ -112,23 +112,20 @@ function isDryRunFolder(name: string): boolean {
   return normalizeName(name).toLowerCase() === DRY_RUN_FOLDER;
 }
 
+const FOLDER_SEPARATORS = lazyRegExp('[\\p{Pd}\\p{Pc}\\p{Z}\\p{Cf}\\s.]', 'gu');
+
 /**
  * Lower case, compatibility forms folded (full-width letters), and no dashes of any kind (`-`, `‐`,
  * `–`), underscores, dots, white space or invisible format characters: `Dry_Run `, `dry.run`,
  * `dry–run` and `dry\u200Brun` all become `dryrun`.
  */
 function squashFolderName(name: string): string {
-  return name
-    .normalize('NFKC')
-    .toLowerCase()
-    .replace(/[\p{Pd}\p{Pc}\p{Z}\p{Cf}\s.]/gu, '');
+  return name.normalize('NFKC').toLowerCase().replace(FOLDER_SEPARATORS(), '');
 }
-
-const DRY_RUN_SQUASHED = squashFolderName(DRY_RUN_FOLDER);
 
 /** `dry-run` itself or a near miss of it: the same letters with other separators (or none), case or white space. */
 export function looksLikeDryRunFolder(name: string): boolean {
-  return squashFolderName(name) === DRY_RUN_SQUASHED;
+  return squashFolderName(name) === squashFolderName(DRY_RUN_FOLDER);
 }
 
 /**
