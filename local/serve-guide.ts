@@ -1,5 +1,5 @@
 // What serve mode prints: every endpoint, the stack's names, and copy-paste AWS CLI commands for each README step (pure, so it can be tested).
-import { UploadsTable } from '../lambdas/shared/contract.js';
+import { UploadStatus, UploadsTable } from '../lambdas/shared/contract.js';
 import type { LocalEndpoints } from './stack.js';
 
 export interface ServeInfo {
@@ -9,6 +9,8 @@ export interface ServeInfo {
   /** The AWS services', and the callback API, the FPS simulator's upload URL and the table browser. */
   endpoints: LocalEndpoints & { api: string; fpsSimulator: string; tableBrowser: string };
   bucket: string;
+  /** Where the trigger writes the cleaned copies Insider downloads (output PreparedBucketName). */
+  preparedBucket: string;
   tableName: string;
   /** The table browser's page for the table. */
   tableBrowserUrl: string;
@@ -71,6 +73,9 @@ export function guideSteps(info: ServeInfo): GuideStep[] {
     `  --expression-attribute-values ${json(values)} --no-scan-index-forward`,
   ];
   const redriveEnv = `AWS_ENDPOINT_URL_S3=${info.endpoints.s3} AWS_ENDPOINT_URL_DYNAMODB=${info.endpoints.dynamodb} AWS_ENDPOINT_URL_SQS=${info.endpoints.sqs}`;
+  const queried = UploadStatus.Failed;
+  // Every other status, from the contract, so a new one is listed here too.
+  const otherStatuses = Object.values(UploadStatus).filter((status) => status !== queried);
   const redriveNames = `--table ${shellQuote(info.tableName)} --bucket ${shellQuote(info.bucket)} --queue-url ${shellQuote(info.failureQueueUrl)}`;
   return [
     {
@@ -82,7 +87,10 @@ export function guideSteps(info: ServeInfo): GuideStep[] {
     },
     {
       title: 'Drop a file (the folder names the attribute; the metadata names the segment)',
-      lines: [`${aws(info.endpoints.s3, 's3 cp')} ${shellQuote(EXAMPLE_DROP.file)} ${shellQuote(`s3://${info.bucket}/${EXAMPLE_DROP.key}`)} --metadata segment-name=${EXAMPLE_DROP.segment}`],
+      lines: [`${aws(info.endpoints.s3, 's3 cp')} ${shellQuote(EXAMPLE_DROP.file)} ${shellQuote(`s3://${info.bucket}/${EXAMPLE_DROP.key}`)} --metadata ${json({ 'segment-name': EXAMPLE_DROP.segment })}`],
+      note:
+        'Metadata in the JSON form, which takes any value (the shorthand key=value fails on braces). A recurring segment: ' +
+        `${JSON.stringify({ 'segment-name': EXAMPLE_DROP.segment, 'segment-name-template': '{name} {date}' })}; a dry run: add "dry-run":"true".`,
     },
     {
       title: `A segment's uploads, newest first (index ${UploadsTable.bySegmentIndex})`,
@@ -90,8 +98,8 @@ export function guideSteps(info: ServeInfo): GuideStep[] {
     },
     {
       title: `All uploads in one status, newest first (index ${UploadsTable.byStatusIndex}; "status" is a reserved word, hence #s)`,
-      lines: query(UploadsTable.byStatusIndex, '#s = :s', { '#s': UploadsTable.byStatusPartitionKey }, { ':s': { S: 'failed' } }),
-      note: 'Or submitted, completed, rejected, timed_out, received.',
+      lines: query(UploadsTable.byStatusIndex, '#s = :s', { '#s': UploadsTable.byStatusPartitionKey }, { ':s': { S: queried } }),
+      note: `Or ${otherStatuses.join(', ')}.`,
     },
     {
       title: 'Read the failure queue (FailedUploadsQueueUrl: the S3 events the trigger gave up on)',
@@ -155,6 +163,7 @@ export function serveBanner(info: ServeInfo): string {
     'Names (the stack outputs, locally)',
     ...rows([
       ['BucketName', info.bucket],
+      ['PreparedBucketName', info.preparedBucket],
       ['TableName', info.tableName],
       ['TokenSecretName', info.tokenSecretName],
       ['UploadEventsQueueUrl', info.eventsQueueUrl],

@@ -147,6 +147,7 @@ export async function startServe(options: ServeOptions): Promise<ServeSession> {
       credentials: CLI_CREDENTIALS,
       endpoints: { ...stack.endpoints, api: stack.api.url, fpsSimulator: stack.simulator.url, tableBrowser: browser.url },
       bucket: stack.bucket,
+      preparedBucket: trigger[TriggerEnv.preparedBucketName] ?? '',
       tableName: stack.tableName,
       tableBrowserUrl: browser.tableUrl(stack.tableName),
       tokenSecretName: stack.secrets.list().find((s) => s.arn === tokenSecretArn || s.name === tokenSecretArn)?.name ?? tokenSecretArn,

@@ -8,8 +8,8 @@ import {
   META_SEGMENT_NAME_TEMPLATE,
   SEGMENT_NAME_MAX_LENGTH,
 } from '../shared/contract.js';
-import { classifyKey, hasDotSegment, type KeyClassification, readFolders } from './object-key.js';
-import { decodeMetadataValue, metadataKeyNotes, readDryRunValue } from './object-metadata.js';
+import { classifyKey, dryRunLookalikeReason, hasDotSegment, type KeyClassification, readFolders } from './object-key.js';
+import { decodeMetadataValue, dryRunLookalikeKeyReason, dryRunLookalikeKeys, metadataKeyNotes, readDryRunValue } from './object-metadata.js';
 import { isNameOnly, parseSegmentNameTemplate, renderSegmentName, type SegmentNameTemplate, segmentNameTemplate, usesCounter } from './segment-name-template.js';
 import { describeInvisibleCharacters, describeNameLength, graphemes, measureName, normalizeName } from './unicode-names.js';
 
@@ -175,6 +175,12 @@ export function resolveNames(input: NamingInput): NamingResult {
     dryRun = true;
     dryRunFrom = 'folder';
   }
+  // Something that looks like a dry run but is not one is refused, never read as a real upload:
+  // sent, it would use the segment name in Insider for good.
+  const lookalikeFolder = dryRunLookalikeReason(folders, fileName);
+  if (lookalikeFolder) return reject(lookalikeFolder);
+  const [lookalikeKey] = dryRunLookalikeKeys(input.metadata);
+  if (lookalikeKey !== undefined) return reject(dryRunLookalikeKeyReason(lookalikeKey));
 
   // Metadata: decode what the pipeline reads; note what it probably meant to read.
   notes.push(...metadataKeyNotes(input.metadata));

@@ -1,6 +1,6 @@
 // Pure rules that read an S3 object key: what kind of file it is, its folders, and keys the pipeline must refuse.
 import { DRY_RUN_FOLDER } from '../shared/contract.js';
-import { normalizeName } from './unicode-names.js';
+import { describeInvisibleCharacters, lazyRegExp, normalizeName } from './unicode-names.js';
 
 /**
  * - `folder`: a folder placeholder (the S3 console's "Create folder" writes `name/`): no record.
@@ -82,7 +82,7 @@ export function hasDotSegment(key: string): boolean {
 }
 
 export interface KeyFolders {
-  /** The top folder was `dry-run/` (any case); it was taken off before the folders below were read. */
+  /** The top folder (the first whose name is not blank) is `dry-run/`, in any case and trimmed; it was taken off before the folders below were read. */
   dryRun: boolean;
   /** The folders above the file, outermost first, as written (the dry-run folder taken off). */
   folders: string[];
@@ -90,14 +90,82 @@ export interface KeyFolders {
   attribute: string | undefined;
   /** The folder right above the file has a blank name (`em//x.csv`, `   /x.csv`, `/x.csv`). */
   innermostBlank: boolean;
+  /** The first of `folders` that looks like the dry-run folder but does not make a dry run (see {@link DryRunLookalike}). */
+  dryRunLookalike?: DryRunLookalike | undefined;
 }
 
-/** Blank folder names are skipped: `em//x.csv` is read as `em/x.csv` (empty path parts come from joining paths). */
+/**
+ * A folder that looks like the dry-run folder: its sender probably meant a dry run, and reading it
+ * as an ordinary folder would send the file to Insider and use its name for good.
+ */
+export interface DryRunLookalike {
+  /** The folder name, as written. */
+  folder: string;
+  /** It is the top folder (so only its spelling is wrong: `dryrun/`, `Dry Run/`, `dry_run/`). */
+  top: boolean;
+  /** It is spelled `dry-run` (any case, trimmed), so only its place is wrong: `exports/dry-run/em/x.csv`. */
+  exact: boolean;
+}
+
+/** The dry-run folder's name as a folder name is compared with it: trimmed, NFC, lower case. */
+function isDryRunFolder(name: string): boolean {
+  return normalizeName(name).toLowerCase() === DRY_RUN_FOLDER;
+}
+
+const FOLDER_SEPARATORS = lazyRegExp('[\\p{Pd}\\p{Pc}\\p{Z}\\p{Cf}\\s.]', 'gu');
+
+/**
+ * Lower case, compatibility forms folded (full-width letters), and no dashes of any kind (`-`, `‐`,
+ * `–`), underscores, dots, white space or invisible format characters: `Dry_Run `, `dry.run`,
+ * `dry–run` and `dry\u200Brun` all become `dryrun`.
+ */
+function squashFolderName(name: string): string {
+  return name.normalize('NFKC').toLowerCase().replace(FOLDER_SEPARATORS(), '');
+}
+
+/** `dry-run` itself or a near miss of it: the same letters with other separators (or none), case or white space. */
+export function looksLikeDryRunFolder(name: string): boolean {
+  return squashFolderName(name) === squashFolderName(DRY_RUN_FOLDER);
+}
+
+/**
+ * Blank folder names are skipped: `em//x.csv` is read as `em/x.csv` (empty path parts come from
+ * joining paths), and `/dry-run/em/x.csv` is a dry run. Folder names are trimmed like every name, so
+ * `dry-run /em/x.csv` is a dry run too; a folder that only looks like `dry-run/`, or `dry-run/` below
+ * the top, is reported in `dryRunLookalike`.
+ */
 export function readFolders(key: string): KeyFolders {
   const parts = key.split('/').slice(0, -1);
-  const dryRun = parts.length > 0 && (parts[0] as string).toLowerCase() === DRY_RUN_FOLDER;
-  const folders = dryRun ? parts.slice(1) : parts;
+  const top = parts.findIndex((part) => normalizeName(part) !== '');
+  const dryRun = top >= 0 && isDryRunFolder(parts[top] as string);
+  const folders = dryRun ? parts.slice(top + 1) : parts;
   const named = folders.map(normalizeName).filter((name) => name !== '');
   const innermost = folders[folders.length - 1];
-  return { dryRun, folders, attribute: named[named.length - 1], innermostBlank: innermost !== undefined && normalizeName(innermost) === '' };
+  const lookalikeAt = folders.findIndex(looksLikeDryRunFolder);
+  const lookalike = folders[lookalikeAt];
+  return {
+    dryRun,
+    folders,
+    attribute: named[named.length - 1],
+    innermostBlank: innermost !== undefined && normalizeName(innermost) === '',
+    dryRunLookalike: lookalike === undefined ? undefined : { folder: lookalike, top: !dryRun && lookalikeAt === top, exact: isDryRunFolder(lookalike) },
+  };
+}
+
+/**
+ * Why a file under a folder that looks like the dry-run folder was refused, with the key it would
+ * have as a dry run (the look-alike taken out, `dry-run/` first).
+ */
+export function dryRunLookalikeReason(read: KeyFolders, fileName: string): string | undefined {
+  const lookalike = read.dryRunLookalike;
+  if (!lookalike) return undefined;
+  const invisible = describeInvisibleCharacters(lookalike.folder);
+  const shown = `"${lookalike.folder}"${invisible ? ` (it contains ${invisible})` : ''}`;
+  const wrong = lookalike.exact ? 'is not the top folder' : lookalike.top ? `is not named exactly "${DRY_RUN_FOLDER}"` : `is neither the top folder nor named exactly "${DRY_RUN_FOLDER}"`;
+  const others = read.folders.filter((folder) => folder !== lookalike.folder && normalizeName(folder) !== '');
+  const example = [DRY_RUN_FOLDER, ...others, fileName].join('/');
+  return (
+    `The folder ${shown} looks like the dry-run folder but ${wrong}. For a dry run, put the file under the top folder "${DRY_RUN_FOLDER}/" ("${example}"); ` +
+    `if ${JSON.stringify(lookalike.folder)} is really an attribute or folder name, rename it. Nothing was sent to Insider.`
+  );
 }

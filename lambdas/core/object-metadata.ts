@@ -1,4 +1,4 @@
-// Pure rules for S3 user metadata: RFC 2047 decoding, near-miss key notes, the dry-run flag's values.
+// Pure rules for S3 user metadata: RFC 2047 decoding, near-miss key notes, the dry-run flag's values and look-alikes.
 // A CommonJS module whose exports Node cannot list for named imports: take the whole object.
 import rfc2047 from 'rfc2047';
 import { META_DRY_RUN, NAMING_METADATA_KEYS } from '../shared/contract.js';
@@ -71,17 +71,31 @@ export function nearMissMetadataKey(key: string, known: readonly string[] = NAMI
 /**
  * `metadata segment_name was ignored; did you mean segment-name?` for every key that is close to
  * (but not) a key the pipeline reads: other spellings, separators, case, typos, a doubled
- * `x-amz-meta-` prefix. Keys with white space are quoted so the note shows it.
+ * `x-amz-meta-` prefix. Keys with white space are quoted so the note shows it. Near misses of
+ * `dry-run` get no note: they are refused (see {@link dryRunLookalikeKeys}).
  */
 export function metadataKeyNotes(metadata: Readonly<Record<string, string>>): string[] {
   const notes: string[] = [];
   for (const key of Object.keys(metadata)) {
     const meant = nearMissMetadataKey(key);
-    if (!meant) continue;
+    if (!meant || meant === META_DRY_RUN) continue;
     const shown = /\s/.test(key) ? JSON.stringify(key) : key;
     notes.push(`metadata ${shown} was ignored; did you mean ${meant}?`);
   }
   return notes;
+}
+
+/**
+ * The keys that are near misses of `dry-run` (`dryrun`, `dry_run`, `dry run`). Ignoring one would
+ * send a file its sender meant as a dry run, and use the segment name in Insider for good.
+ */
+export function dryRunLookalikeKeys(metadata: Readonly<Record<string, string>>): string[] {
+  return Object.keys(metadata).filter((key) => nearMissMetadataKey(key) === META_DRY_RUN);
+}
+
+/** Why a file with the near miss `key` of `dry-run` was refused, and the two ways on. */
+export function dryRunLookalikeKeyReason(key: string): string {
+  return `Metadata ${JSON.stringify(key)} looks like "${META_DRY_RUN}": set metadata "${META_DRY_RUN}" to "true" for a dry run, or remove ${JSON.stringify(key)} for a real upload. Nothing was sent to Insider.`;
 }
 
 export type DryRunValue = { ok: true; dryRun: boolean } | { ok: false; reason: string };

@@ -190,11 +190,11 @@ describe('resolveNames: keys (issue 9 §2, §5)', () => {
 
 describe('resolveNames: metadata (issue 9 §2, §3)', () => {
   it('notes near-miss metadata keys on an accepted file', () => {
-    expect(resolve({ key: 'em/VIP.csv', metadata: { segment_name: 'Gold', dryrun: 'true' } })).toMatchObject({
+    expect(resolve({ key: 'em/VIP.csv', metadata: { segment_name: 'Gold', segment_name_template: '{name} {date}' } })).toMatchObject({
       ok: true,
       segmentName: 'VIP',
       dryRun: false,
-      notes: ['metadata segment_name was ignored; did you mean segment-name?', 'metadata dryrun was ignored; did you mean dry-run?'],
+      notes: ['metadata segment_name was ignored; did you mean segment-name?', 'metadata segment_name_template was ignored; did you mean segment-name-template?'],
     });
   });
 
@@ -263,6 +263,52 @@ describe('resolveNames: dry runs (issue 8 §4)', () => {
 
   it('carries the flag on a rejection too, so the verdict is recorded as a dry run', () => {
     expect(resolve({ key: 'dry-run/em/VIP.csv', size: 0, handles })).toMatchObject({ ok: false, dryRun: true, reason: expect.stringMatching(/file is empty/) });
+  });
+
+  it('counts a top folder that is dry-run once trimmed, and skips blank folders above it', () => {
+    for (const key of ['dry-run /em/VIP.csv', ' Dry-Run/em/VIP.csv', '/dry-run/em/VIP.csv']) {
+      expect(resolve({ key, handles }), key).toMatchObject({ ok: true, dryRun: true, dryRunFrom: 'folder', attributeName: 'em', segmentName: 'VIP' });
+    }
+  });
+
+  it.each(['dryrun/em/VIP.csv', 'dry_run/em/VIP.csv', 'Dry Run/em/VIP.csv', 'DRY.RUN/em/VIP.csv', 'dry\u2013run/em/VIP.csv', 'dry-run\u200B/em/VIP.csv'])(
+    'refuses the near-miss top folder in %j as a real upload, before anything else is read',
+    (key) => {
+      const result = resolve({ key, metadata: { segment_name: 'Gold' }, handles });
+      expect(result).toMatchObject({ ok: false, kind: 'rejected', dryRun: false });
+      expect(reasonOf(result)).toMatch(/^The folder "[^"]+"( \(it contains .+\))? looks like the dry-run folder but is not named exactly "dry-run"\. For a dry run, put the file under the top folder "dry-run\/" \("dry-run\/em\/VIP\.csv"\); if .* rename it\. Nothing was sent to Insider\./);
+    },
+  );
+
+  it('refuses a dry-run folder that is not the top folder', () => {
+    const result = resolve({ key: 'exports/dry-run/em/VIP.csv', handles });
+    expect(result).toMatchObject({ ok: false, kind: 'rejected', dryRun: false });
+    expect(reasonOf(result)).toBe(
+      'The folder "dry-run" looks like the dry-run folder but is not the top folder. For a dry run, put the file under the top folder "dry-run/" ("dry-run/exports/em/VIP.csv"); ' +
+        'if "dry-run" is really an attribute or folder name, rename it. Nothing was sent to Insider.',
+    );
+    expect(resolve({ key: 'em/dry_run/VIP.csv', handles })).toMatchObject({ ok: false, kind: 'rejected', reason: expect.stringMatching(/is neither the top folder nor named exactly "dry-run"/) });
+  });
+
+  it('keeps a dry run a dry run when a look-alike folder sits below dry-run/: the verdict is what a real drop would see', () => {
+    expect(resolve({ key: 'dry-run/dry_run/em/VIP.csv', handles })).toMatchObject({ ok: false, dryRun: true, dryRunFrom: 'folder' });
+  });
+
+  it.each<Record<string, string>>([{ dryrun: 'true' }, { dry_run: 'yes' }, { 'dry run': 'true' }, { 'dry-run ': 'true' }, { dryrun: 'false' }, { 'dry-run': 'true', dryrun: 'true' }])(
+    'refuses metadata %j that looks like dry-run, instead of a note',
+    (metadata) => {
+      const result = resolve({ key: 'em/VIP.csv', metadata, handles });
+      expect(result).toMatchObject({ ok: false, kind: 'rejected', dryRun: false });
+      expect(reasonOf(result)).toMatch(/^Metadata "[^"]+" looks like "dry-run": set metadata "dry-run" to "true" for a dry run, or remove "[^"]+" for a real upload\. Nothing was sent to Insider\.$/);
+    },
+  );
+
+  it('still only notes near misses of the other keys', () => {
+    expect(resolve({ key: 'em/VIP.csv', metadata: { segment_name: 'Gold', attribute_name: 'x' }, handles })).toMatchObject({
+      ok: true,
+      segmentName: 'VIP',
+      notes: ['metadata segment_name was ignored; did you mean segment-name?', 'metadata attribute_name was ignored; did you mean attribute-name?'],
+    });
   });
 
   it('refuses a dry run when the caller does not handle dry runs, so nothing reaches Insider', () => {

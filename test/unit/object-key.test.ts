@@ -1,6 +1,6 @@
 // Unit tests of the key rules: file kinds, the ignore rule, dot segments, folders and the dry-run folder.
 import { describe, expect, it } from 'vitest';
-import { classifyKey, hasDotSegment, isIgnoredFileName, readFolders } from '../../lambdas/core/object-key.js';
+import { classifyKey, dryRunLookalikeReason, hasDotSegment, isIgnoredFileName, looksLikeDryRunFolder, readFolders } from '../../lambdas/core/object-key.js';
 
 describe('classifyKey', () => {
   it.each(['em/', 'em/sub/', '/'])('%s is a folder placeholder', (key) => {
@@ -62,8 +62,53 @@ describe('readFolders', () => {
     ['E\u0301-posta/VIP.csv', { dryRun: false, folders: ['E\u0301-posta'], attribute: 'É-posta', innermostBlank: false }],
     ['dry-run/Email Address/VIP.csv', { dryRun: true, folders: ['Email Address'], attribute: 'Email Address', innermostBlank: false }],
     ['Dry-Run/VIP.csv', { dryRun: true, folders: [], attribute: undefined, innermostBlank: false }],
-    ['em/dry-run/VIP.csv', { dryRun: false, folders: ['em', 'dry-run'], attribute: 'dry-run', innermostBlank: false }],
-  ])('%s', (key, expected) => {
+    ['dry-run /em/VIP.csv', { dryRun: true, folders: ['em'], attribute: 'em', innermostBlank: false }],
+    ['\tDRY-RUN\u00A0/em/VIP.csv', { dryRun: true, folders: ['em'], attribute: 'em', innermostBlank: false }],
+    ['/dry-run/em/VIP.csv', { dryRun: true, folders: ['em'], attribute: 'em', innermostBlank: false }],
+    [' /dry-run/VIP.csv', { dryRun: true, folders: [], attribute: undefined, innermostBlank: false }],
+    ['em/dry-run/VIP.csv', { dryRun: false, folders: ['em', 'dry-run'], attribute: 'dry-run', innermostBlank: false, dryRunLookalike: { folder: 'dry-run', top: false, exact: true } }],
+    ['dryrun/em/VIP.csv', { dryRun: false, folders: ['dryrun', 'em'], attribute: 'em', innermostBlank: false, dryRunLookalike: { folder: 'dryrun', top: true, exact: false } }],
+    ['/Dry Run/em/VIP.csv', { dryRun: false, folders: ['', 'Dry Run', 'em'], attribute: 'em', innermostBlank: false, dryRunLookalike: { folder: 'Dry Run', top: true, exact: false } }],
+    ['exports/dry_run/em/VIP.csv', { dryRun: false, folders: ['exports', 'dry_run', 'em'], attribute: 'em', innermostBlank: false, dryRunLookalike: { folder: 'dry_run', top: false, exact: false } }],
+    ['dry-run/Dry-Run/em/VIP.csv', { dryRun: true, folders: ['Dry-Run', 'em'], attribute: 'em', innermostBlank: false, dryRunLookalike: { folder: 'Dry-Run', top: false, exact: true } }],
+  ])('%j', (key, expected) => {
     expect(readFolders(key)).toEqual(expected);
+  });
+});
+
+describe('looksLikeDryRunFolder', () => {
+  it.each(['dry-run', 'dryrun', 'dry_run', 'Dry Run', 'DRY-RUN ', ' dry run', 'dry.run', 'dry--run', 'dry\u2010run', 'dry\u2013run', 'dry\u00A0run', 'dry-run\u200B', '\uFEFFdry-run', '\uFF44\uFF52\uFF59-run'])(
+    '%j looks like the dry-run folder',
+    (name) => {
+      expect(looksLikeDryRunFolder(name)).toBe(true);
+    },
+  );
+
+  it.each(['em', 'dry', 'run', 'dry-runs', 'dry-run-2026', 'rerun', 'dryer', 'Email Address', ''])('%j does not', (name) => {
+    expect(looksLikeDryRunFolder(name)).toBe(false);
+  });
+});
+
+describe('dryRunLookalikeReason', () => {
+  const reasonFor = (key: string) => dryRunLookalikeReason(readFolders(key), key.slice(key.lastIndexOf('/') + 1));
+
+  it('says a near miss of the top folder is not named exactly dry-run, and shows the key to use', () => {
+    expect(reasonFor('dry_run/em/X.csv')).toBe(
+      'The folder "dry_run" looks like the dry-run folder but is not named exactly "dry-run". For a dry run, put the file under the top folder "dry-run/" ("dry-run/em/X.csv"); ' +
+        'if "dry_run" is really an attribute or folder name, rename it. Nothing was sent to Insider.',
+    );
+  });
+
+  it('says a dry-run folder below the top is not the top folder, and moves it first in the example', () => {
+    expect(reasonFor('exports/dry-run/em/X.csv')).toMatch(/^The folder "dry-run" looks like the dry-run folder but is not the top folder\. .*\("dry-run\/exports\/em\/X\.csv"\)/);
+    expect(reasonFor('exports/Dry_Run/em/X.csv')).toMatch(/^The folder "Dry_Run" looks like the dry-run folder but is neither the top folder nor named exactly "dry-run"\./);
+  });
+
+  it('names an invisible character the user cannot see', () => {
+    expect(reasonFor('dry-run\u200B/em/X.csv')).toMatch(/^The folder "dry-run\u200B" \(it contains U\+200B ZERO WIDTH SPACE at character 8 \(after "dry-run"\)\) looks like/);
+  });
+
+  it('is undefined for ordinary folders and for the dry-run folder itself', () => {
+    for (const key of ['em/X.csv', 'dry-run/em/X.csv', 'dry-run /em/X.csv', 'X.csv']) expect(reasonFor(key)).toBeUndefined();
   });
 });

@@ -1,6 +1,6 @@
 // Unit tests of the metadata rules: RFC 2047 decoding with the rfc2047 package, near-miss keys, dry-run values.
 import { describe, expect, it } from 'vitest';
-import { decodeMetadataValue, metadataKeyNotes, nearMissMetadataKey, readDryRunValue } from '../../lambdas/core/object-metadata.js';
+import { decodeMetadataValue, dryRunLookalikeKeyReason, dryRunLookalikeKeys, metadataKeyNotes, nearMissMetadataKey, readDryRunValue } from '../../lambdas/core/object-metadata.js';
 
 const word = (charset: string, encoding: 'B' | 'Q', bytes: Buffer | number[]): string => {
   const buffer = Buffer.from(bytes);
@@ -89,12 +89,34 @@ describe('near-miss metadata keys', () => {
     expect(nearMissMetadataKey(key)).toBeUndefined();
   });
 
-  it('writes one note per near miss, quoting keys with white space', () => {
-    expect(metadataKeyNotes({ segment_name: 'Gold', 'Segment-Name ': 'x', 'attribute-name': 'em', owner: 'me', dryrun: 'true' })).toEqual([
+  it('writes one note per near miss, quoting keys with white space, but none for near misses of dry-run (they are refused)', () => {
+    expect(metadataKeyNotes({ segment_name: 'Gold', 'Segment-Name ': 'x', 'attribute-name': 'em', owner: 'me', dryrun: 'true', atribute_name: 'em' })).toEqual([
       'metadata segment_name was ignored; did you mean segment-name?',
       'metadata "Segment-Name " was ignored; did you mean segment-name?',
-      'metadata dryrun was ignored; did you mean dry-run?',
+      'metadata atribute_name was ignored; did you mean attribute-name?',
     ]);
+  });
+});
+
+describe('near misses of dry-run', () => {
+  it('finds every key the near-miss rule maps to dry-run, and nothing else', () => {
+    expect(dryRunLookalikeKeys({ dryrun: 'true', dry_run: 'yes', 'dry run': '1', 'dry-run ': 'true', 'Dry-Run': 'true', 'x-amz-meta-dry-run': 'true', 'dry-rn': 'true' })).toEqual([
+      'dryrun',
+      'dry_run',
+      'dry run',
+      'dry-run ',
+      'Dry-Run',
+      'x-amz-meta-dry-run',
+      'dry-rn',
+    ]);
+    expect(dryRunLookalikeKeys({ 'dry-run': 'true', segment_name: 'Gold', owner: 'me', dry: 'x' })).toEqual([]);
+  });
+
+  it('says how to ask for a dry run and how to send for real, quoting the key as written', () => {
+    expect(dryRunLookalikeKeyReason('dryrun')).toBe(
+      'Metadata "dryrun" looks like "dry-run": set metadata "dry-run" to "true" for a dry run, or remove "dryrun" for a real upload. Nothing was sent to Insider.',
+    );
+    expect(dryRunLookalikeKeyReason('dry-run ')).toMatch(/^Metadata "dry-run " looks like "dry-run": .* remove "dry-run " for a real upload\./);
   });
 });
 

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { awsEnvironment, guideSteps, type ServeInfo, serveBanner, shellQuote } from '../../local/serve-guide.js';
 import { notificationLine } from '../../local/serve.js';
+import { UploadStatus } from '../../lambdas/shared/contract.js';
 
 const info: ServeInfo = {
   region: 'us-east-1',
@@ -18,6 +19,7 @@ const info: ServeInfo = {
     tableBrowser: 'http://127.0.0.1:4608',
   },
   bucket: 'dropbucket-local',
+  preparedBucket: 'preparedbucket-local',
   tableName: 'Uploads-local',
   tableBrowserUrl: 'http://127.0.0.1:4608/tables/Uploads-local',
   tokenSecretName: 'FpsTokenSecret',
@@ -54,7 +56,7 @@ describe('the printed commands', () => {
   it('send every AWS CLI command to its local endpoint', () => {
     expect(commands(/token/)).toMatch(/^aws --endpoint-url http:\/\/127\.0\.0\.1:4602 secretsmanager put-secret-value --secret-id FpsTokenSecret --secret-string abc123$/);
     expect(commands(/Drop/)).toBe(
-      `aws --endpoint-url http://127.0.0.1:4600 s3 cp 'examples/Email Address/VIP customers.csv' 's3://dropbucket-local/Email Address/VIP customers.csv' --metadata segment-name=Gold`,
+      `aws --endpoint-url http://127.0.0.1:4600 s3 cp 'examples/Email Address/VIP customers.csv' 's3://dropbucket-local/Email Address/VIP customers.csv' --metadata '{"segment-name":"Gold"}'`,
     );
     expect(commands(/failure queue/)).toBe(
       'aws --endpoint-url http://127.0.0.1:4605 sqs receive-message --queue-url http://127.0.0.1:4605/000000000000/Failed --max-number-of-messages 10 --attribute-names All',
@@ -77,6 +79,18 @@ describe('the printed commands', () => {
         `  --expression-attribute-values '{":s":{"S":"failed"}}' --no-scan-index-forward`,
       ].join('\n'),
     );
+  });
+
+  it('give metadata in the JSON form, which the AWS CLI takes with braces in a value, and show a template that way', () => {
+    const drop = guideSteps(info).find((s) => /Drop/.test(s.title));
+    expect(drop?.lines.join('\n')).toMatch(/ --metadata '\{"segment-name":"Gold"\}'$/);
+    expect(drop?.note).toContain('"segment-name-template":"{name} {date}"');
+  });
+
+  it('list every other status after the byStatus query, from the contract', () => {
+    const note = guideSteps(info).find((s) => /one status/.test(s.title))?.note ?? '';
+    expect(note).toBe('Or received, submitted, completed, rejected, timed_out, dry_run.');
+    for (const status of Object.values(UploadStatus).filter((s) => s !== 'failed')) expect(note).toContain(status);
   });
 
   it('run npm run redrive with the local endpoints in its environment and the names as flags', () => {
@@ -104,9 +118,10 @@ describe('serveBanner', () => {
 
   it('lists every endpoint and name', () => {
     for (const url of Object.values(info.endpoints)) expect(banner).toContain(url);
-    for (const name of [info.bucket, info.tableName, info.tokenSecretName, info.eventsQueueUrl, info.failureQueueUrl, info.statusTopicArn, info.tableBrowserUrl]) {
+    for (const name of [info.bucket, info.preparedBucket, info.tableName, info.tokenSecretName, info.eventsQueueUrl, info.failureQueueUrl, info.statusTopicArn, info.tableBrowserUrl]) {
       expect(banner).toContain(name);
     }
+    expect(banner).toMatch(/^ {2}PreparedBucketName +preparedbucket-local$/m);
     expect(banner).toMatch(/^ {2}Table browser +http:\/\/127\.0\.0\.1:4608\/tables\/Uploads-local {2}\(dynamodb-admin\)$/m);
   });
 

@@ -259,6 +259,22 @@ describe('dry run', () => {
     expect(api.requests).toHaveLength(0);
   });
 
+  it.each([
+    ['a near-miss folder', 'dry_run/em/Near.csv', {}],
+    ['a dry-run folder below the top', 'exports/dry-run/em/Near.csv', {}],
+    ['a near-miss metadata key', 'em/Near.csv', { dryrun: 'true' }],
+  ])('records %s as rejected before Insider: no request, no lock, no {n}, the name free', async (_what, key, metadata) => {
+    const api = new ScriptedApi([ok]);
+    const outcome = await run(drop(key, 'a@example.com\n', metadata), api, { naming: { template: '{name} {n}' } });
+    expect(await store.get(outcome.uploadId)).toMatchObject({ status: 'rejected', reason: expect.stringMatching(/looks like .*Nothing was sent to Insider\.$/) });
+    expect((await store.get(outcome.uploadId))?.dryRun).toBeUndefined();
+    expect(api.requests).toHaveLength(0);
+    expect(store.locks.size).toBe(0);
+    expect(store.counters.size).toBe(0);
+    expect(objects.copies.size).toBe(0);
+    expect(telemetry.finals.at(-1)).toMatchObject({ status: 'rejected' });
+  });
+
   it('warns when our table knows the name is taken', async () => {
     const api = new ScriptedApi([ok]);
     const first = await run(drop('em/Taken.csv'), api);
