@@ -1,26 +1,30 @@
-// The text path and the CSV fallback: lines that need a real CSV parser (quotes beyond whole plain fields, values spanning lines) go to csv-parse in batches; bad rows are found and reading resumes after them.
+// The text path and the CSV fallback: lines that need a real CSV parser (quotes beyond whole plain fields, values spanning lines) go to csv-parse in batches, one row per group of lines.
 //
 // Lines reach this module as text when the byte path in preflight-lines.ts cannot take them: a quote
 // other than around a whole field, a character past ASCII, csv-parse forced (`csvParseOnly`) or
 // normalization on. A line without a quote, or whose quotes only wrap whole fields, is still read here
-// without csv-parse; the rest is batched for it.
-import type { CsvError, Options as CsvOptions } from 'csv-parse';
+// without csv-parse; the rest is batched for it. Where each row ends is found here (`readQuotes`), the
+// way csv-parse finds it, so a row never swallows the next; csv-parse then gives the fields. What stays
+// unreadable: a first field with text after its closing quote (readers disagree on its value), and a
+// quoted value never closed (the file cannot be read past it).
+import type { Options as CsvOptions } from 'csv-parse';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { Ending, ENDING_TEXT, lineBreaks } from './preflight-lines.js';
+import { Ending, ENDING_TEXT } from './preflight-lines.js';
 import type { RowReader } from './preflight-rows.js';
 import type { PreflightTally } from './preflight-tally.js';
 
 const CSV_BATCH_CHARS = 64 * 1024;
 
-// What csv-parse is asked for: RFC 4180 quoting, any of the three line ends (mixed files exist), every
-// row whatever its number of columns, and bad rows skipped and reported rather than failing the file.
+// What csv-parse is asked for: RFC 4180 quoting, except that a quote inside an unquoted field is a
+// character like any other (`O"Brien`), as Excel, Python's csv module and the FPS simulator read it;
+// any of the three line ends (mixed files exist); every row whatever its number of columns.
 const CSV_OPTIONS: CsvOptions = {
   delimiter: ',',
   quote: '"',
   escape: '"',
   record_delimiter: ['\r\n', '\n', '\r'],
   relax_column_count: true,
-  relax_quotes: false,
+  relax_quotes: true,
   skip_empty_lines: false,
   skip_records_with_error: true,
   bom: false,
@@ -32,42 +36,71 @@ const CSV_OPTIONS: CsvOptions = {
  * A line whose every field is either unquoted without a quote in it, or quoted with no quote inside
  * (`"a@b.com","Ann",2026-01-01`: warehouse exports quote every field). Its fields are the text between
  * the commas, less the wrapping quotes; csv-parse returns the same, only 5–10 times slower. Anything
- * else with a quote (an escaped `""`, a quoted line end, a stray quote) goes to csv-parse.
+ * else with a quote (an escaped `""`, a quoted line end, a quote inside a field) goes to csv-parse.
  */
 const PLAIN_QUOTED_LINE = /^(?:"[^"]*"|[^",]*)(?:,(?:"[^"]*"|[^",]*))*$/;
 
-interface QuotedGroup {
+// Where a row stands after each character, the way csv-parse with `relax_quotes` (and Python's csv)
+// reads it: a quote opens a value only at the start of a field; anywhere else it is a character.
+const FIELD_START = 0;
+const UNQUOTED = 1;
+const QUOTED = 2;
+/** A quote inside a quoted field: it closes the field, or a second one follows (`""`, an escaped quote). */
+const QUOTE_IN_QUOTED = 3;
+type QuoteState = typeof FIELD_START | typeof UNQUOTED | typeof QUOTED | typeof QUOTE_IN_QUOTED;
+
+/** One row: a line, and the lines a quoted value runs on to. */
+interface RowGroup {
   /** The lines with their original line ends: what csv-parse reads. */
   text: string;
   startLine: number;
-  /** Quote characters so far, odd while a quoted value is open. */
-  quotes: number;
+  state: QuoteState;
+  /** Still in the first field (the value). */
+  inFirst: boolean;
+  /** The first field is unquoted and holds a quote (`O"Brien`): read as written, and quoted in the copy. */
+  bareQuote: boolean;
+  /**
+   * The first field's closing quote is followed by more of the field (`"a"b`, `"a" `). Readers
+   * disagree on that value (csv-parse keeps every character, Python drops the quotes), so the row is
+   * counted as unreadable rather than guessed at.
+   */
+  textAfterQuote: boolean;
+}
+
+/** Reads `line` (no line end) into the row's state; a row whose state is QUOTED at the end goes on to the next line. */
+function readQuotes(group: RowGroup, line: string): void {
+  let state = group.state;
+  let inFirst = group.inFirst;
+  for (let i = 0; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    if (state === QUOTED) {
+      // Jump to the next quote: nothing else matters inside a quoted field.
+      const next = line.indexOf('"', i);
+      if (next === -1) break;
+      i = next;
+      state = QUOTE_IN_QUOTED;
+    } else if (c === 0x2c) {
+      state = FIELD_START;
+      inFirst = false;
+    } else if (state === FIELD_START) {
+      state = c === 0x22 ? QUOTED : UNQUOTED;
+    } else if (state === QUOTE_IN_QUOTED) {
+      if (c === 0x22) {
+        state = QUOTED;
+      } else {
+        state = UNQUOTED;
+        if (inFirst) group.textAfterQuote = true;
+      }
+    } else if (c === 0x22 && inFirst) {
+      group.bareQuote = true;
+    }
+  }
+  group.state = state;
+  group.inFirst = inFirst;
 }
 
 function withoutEnding(text: string): string {
   return text.endsWith('\r\n') ? text.slice(0, -2) : text.endsWith('\n') || text.endsWith('\r') ? text.slice(0, -1) : text;
-}
-
-/** The lines of `text` with their line ends, split the way the scanner splits the file. */
-function splitLines(text: string): { text: string; ending: Ending }[] {
-  const lines: { text: string; ending: Ending }[] = [];
-  let start = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c !== 0x0a && c !== 0x0d) continue;
-    const ending = c === 0x0a ? Ending.Lf : text.charCodeAt(i + 1) === 0x0a ? Ending.CrLf : Ending.Cr;
-    lines.push({ text: text.slice(start, i), ending });
-    if (ending === Ending.CrLf) i++;
-    start = i + 1;
-  }
-  if (start < text.length) lines.push({ text: text.slice(start), ending: Ending.None });
-  return lines;
-}
-
-function countQuotes(text: string): number {
-  let count = 0;
-  for (let i = text.indexOf('"'); i !== -1; i = text.indexOf('"', i + 1)) count++;
-  return count;
 }
 
 function isBlank(line: string): boolean {
@@ -78,8 +111,8 @@ function isBlank(line: string): boolean {
 }
 
 export class CsvFallback {
-  private group: QuotedGroup | undefined;
-  private batch: QuotedGroup[] = [];
+  private group: RowGroup | undefined;
+  private batch: RowGroup[] = [];
   private batchText = '';
 
   constructor(
@@ -101,18 +134,27 @@ export class CsvFallback {
 
   /** A line of a quoted value that began on an earlier line. */
   continueGroup(line: string, ending: Ending): void {
-    const group = this.group as QuotedGroup;
+    const group = this.group as RowGroup;
     group.text += line + ENDING_TEXT[ending];
-    group.quotes += countQuotes(line);
-    if (group.quotes % 2 === 0) this.closeGroup();
-    else if (group.text.length > this.maxLine) this.parseOpenGroup();
+    readQuotes(group, line);
+    if (group.state !== QUOTED) {
+      this.closeGroup();
+      return;
+    }
+    // The line end is inside the value, not one of the file's line ends: the copy never writes it
+    // (the row is dropped), so it must not make the report claim line ends were rewritten.
+    const t = this.tally;
+    if (ending === Ending.Lf) t.lf--;
+    else if (ending === Ending.CrLf) t.crlf--;
+    else if (ending === Ending.Cr) t.cr--;
+    if (group.text.length > this.maxLine) this.stopOpenGroup();
   }
 
   /** A line (not inside a quoted value) as text. */
   line(line: string, ending: Ending, lineNo: number): void {
     if (this.quickLine(line, lineNo)) return;
-    this.group = { text: line + ENDING_TEXT[ending], startLine: lineNo, quotes: countQuotes(line) };
-    if (this.group.quotes % 2 === 0) this.closeGroup();
+    this.group = { text: '', startLine: lineNo, state: FIELD_START, inFirst: true, bareQuote: false, textAfterQuote: false };
+    this.continueGroup(line, ending);
   }
 
   /** Before a row read elsewhere: the batched rows come first. */
@@ -131,22 +173,30 @@ export class CsvFallback {
       },
     });
     if (!failed && records.length === batch.length) {
-      // Each group began between records and csv-parse found no error: one record per group, in order.
-      for (let i = 0; i < batch.length; i++) {
-        const fields = records[i] as string[];
-        const group = batch[i] as QuotedGroup;
-        this.rows.textRow(fields[0] ?? '', fields.length > 1, group.startLine, withoutEnding(group.text), false);
-      }
+      // Each group is one row, as csv-parse reads it too: one record per group, in order.
+      for (let i = 0; i < batch.length; i++) this.readRow(batch[i] as RowGroup, records[i] as string[]);
       return;
     }
-    // Some row is malformed: parse group by group to learn which lines.
-    for (const group of batch) this.parseGroup(group);
+    // csv-parse reads the rows otherwise than `readQuotes` (it should not): each group alone, and a
+    // group that is not exactly one record is a row that cannot be read.
+    for (const group of batch) {
+      let alone = false;
+      const own = parseCsv(group.text, {
+        ...CSV_OPTIONS,
+        on_skip: () => {
+          alone = true;
+          return undefined;
+        },
+      });
+      if (alone || own.length !== 1) this.rows.unparseable(group.startLine, false);
+      else this.readRow(group, own[0] as string[]);
+    }
   }
 
-  /** The end of the file: an open quoted value and the batch are parsed. */
+  /** The end of the file: the batch is read; a quoted value still open is never closed. */
   end(): void {
-    if (this.group) this.parseOpenGroup();
-    if (!this.tally.problem) this.flushBatch();
+    if (this.group) this.stopOpenGroup();
+    else this.flushBatch();
   }
 
   /**
@@ -164,8 +214,8 @@ export class CsvFallback {
       this.flushBatch();
       const comma = line.indexOf(',');
       // No quote, no comma in the first field, no line end: the value never needs quoting.
-      if (comma === -1) this.rows.textRow(line, false, lineNo, line, true);
-      else this.rows.textRow(line.slice(0, comma), true, lineNo, line, true);
+      if (comma === -1) this.rows.textRow(line, false, lineNo, line, true, false);
+      else this.rows.textRow(line.slice(0, comma), true, lineNo, line, true, false);
       return true;
     }
     if (PLAIN_QUOTED_LINE.test(line)) {
@@ -173,93 +223,36 @@ export class CsvFallback {
       const close = quote === 0 ? line.indexOf('"', 1) : -1;
       const first = close === -1 ? line.slice(0, line.indexOf(',')) : line.slice(1, close);
       const end = close === -1 ? first.length : close + 1;
-      this.rows.textRow(first, end < line.length, lineNo, line, false);
+      this.rows.textRow(first, end < line.length, lineNo, line, false, false);
       return true;
     }
     return false;
   }
 
   private closeGroup(): void {
-    const group = this.group as QuotedGroup;
+    const group = this.group as RowGroup;
     this.group = undefined;
     this.batch.push(group);
     this.batchText += group.text;
     if (this.batchText.length >= CSV_BATCH_CHARS) this.flushBatch();
   }
 
+  /** One row as csv-parse read it. */
+  private readRow(group: RowGroup, fields: string[]): void {
+    if (group.textAfterQuote) this.rows.unparseable(group.startLine, false);
+    else this.rows.textRow(fields[0] ?? '', fields.length > 1, group.startLine, withoutEnding(group.text), false, group.bareQuote);
+  }
+
   /**
-   * A quote is still open after `maxLineLength`, or at the end of the file. csv-parse decides: a quote
-   * that opens no value (`ab"c`) leaves a bad row and reading resumes; a value opened and never closed is fatal.
+   * A quoted value is still open after `maxLineLength`, or at the end of the file: its quote opened a
+   * field (a quote anywhere else is a character), so the file cannot be read past it. The rows before
+   * it are counted, and it is an unreadable row.
    */
-  private parseOpenGroup(): void {
-    const group = this.group as QuotedGroup;
+  private stopOpenGroup(): void {
+    const group = this.group as RowGroup;
     this.group = undefined;
     this.flushBatch();
-    const unclosedAt = this.parseGroup(group);
-    if (unclosedAt !== undefined) this.tally.stop('unterminatedQuote', unclosedAt);
-  }
-
-  /**
-   * One group on its own. At a row csv-parse cannot read, the row is counted and reading resumes at the
-   * line after the one the row starts on, as if the file started there: csv-parse itself would carry on
-   * inside a quote it considers open and swallow the rows after a stray quote. Returns the line of a
-   * quoted value that is never closed, if any.
-   */
-  private parseGroup(group: QuotedGroup): number | undefined {
-    // Line numbers come from byte offsets: csv-parse's own `lines` counts a CRLF inside a quoted value twice.
-    const bytes = Buffer.from(group.text, 'utf8');
-    let counted = 0;
-    let linesBefore = 0;
-    const lineAt = (offset: number): number => {
-      linesBefore += lineBreaks(bytes, counted, offset);
-      counted = offset;
-      return linesBefore;
-    };
-    const rows: { fields: string[]; line: number }[] = [];
-    let failure: string | undefined;
-    // Where the last good row ended: the next row, good or bad, starts there.
-    let rowStart = 0;
-    parseCsv(bytes, {
-      ...CSV_OPTIONS,
-      on_record: (fields: string[], context) => {
-        if (failure !== undefined) return null;
-        rows.push({ fields, line: group.startLine + lineAt(rowStart) });
-        rowStart = context.bytes;
-        return null;
-      },
-      on_skip: (err: CsvError | undefined) => {
-        // Only the code: the error's message and fields quote the row.
-        failure ??= err?.code ?? 'CSV_ERROR';
-        return undefined;
-      },
-    });
-    // A group that is one row is that row as written; otherwise which text is which row is not known.
-    const raw = rows.length === 1 && failure === undefined ? withoutEnding(group.text) : undefined;
-    for (const row of rows) this.rows.textRow(row.fields[0] ?? '', row.fields.length > 1, row.line, raw, false);
-    if (failure === undefined) return undefined;
-    const badRow = lineAt(rowStart);
-    this.rows.unparseable(group.startLine + badRow);
-    if (failure === 'CSV_QUOTE_NOT_CLOSED') return group.startLine + badRow;
-    return this.replay(splitLines(group.text).slice(badRow + 1), group.startLine + badRow + 1);
-  }
-
-  /** Reads lines again after a bad row, in order and at once (the batch is already being flushed). */
-  private replay(lines: readonly { text: string; ending: Ending }[], firstLine: number): number | undefined {
-    let sub: QuotedGroup | undefined;
-    for (let i = 0; i < lines.length; i++) {
-      const { text, ending } = lines[i] as { text: string; ending: Ending };
-      const lineNo = firstLine + i;
-      if (sub) {
-        sub.text += text + ENDING_TEXT[ending];
-        sub.quotes += countQuotes(text);
-      } else if (!this.quickLine(text, lineNo)) {
-        sub = { text: text + ENDING_TEXT[ending], startLine: lineNo, quotes: countQuotes(text) };
-      }
-      if (sub && sub.quotes % 2 === 0) {
-        this.parseGroup(sub);
-        sub = undefined;
-      }
-    }
-    return sub ? this.parseGroup(sub) : undefined;
+    this.rows.unparseable(group.startLine, false);
+    this.tally.stop('unterminatedQuote', group.startLine);
   }
 }

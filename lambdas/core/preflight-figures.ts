@@ -35,6 +35,10 @@ export interface PreflightFigures {
   duplicates: LineSample;
   multiColumnRows: LineSample;
   unparseableRows: LineSample;
+  /** Of `unparseableRows`, those whose value holds a line break. Absent on records written before it was counted. */
+  lineBreakValues?: LineSample | undefined;
+  /** Values with a quote inside an unquoted field, quoted in the copy. Absent on records written before. */
+  bareQuotes?: LineSample | undefined;
   invalidValues: LineSample;
   normalizedValues: LineSample | null;
   durationMs: number;
@@ -68,6 +72,8 @@ export function figuresOf(report: PreflightReport): PreflightFigures {
     duplicates: sample(report.duplicates),
     multiColumnRows: sample(report.multiColumnRows),
     unparseableRows: sample(report.unparseableRows),
+    lineBreakValues: sample(report.lineBreakValues),
+    bareQuotes: sample(report.bareQuotes),
     invalidValues: sample(report.invalidValues),
     normalizedValues: report.normalizedValues ? sample(report.normalizedValues) : null,
     durationMs: Math.round(report.durationMs),
@@ -84,6 +90,16 @@ function listed(items: readonly string[]): string {
   return `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
 }
 
+/** "2 rows that could not be read (lines 3, 7)", saying which of them hold a line break. */
+function unreadable(f: PreflightFigures): string {
+  const all = f.unparseableRows;
+  const breaks = f.lineBreakValues?.count ?? 0;
+  const withBreak = 'with a line break inside a quoted value';
+  if (breaks === 0) return `${plural(all.count, 'row')} that could not be read${lines(all)}`;
+  if (breaks === all.count) return `${plural(all.count, 'row')} ${withBreak}${lines(all)}`;
+  return `${plural(all.count, 'row')} that could not be read${lines(all)}, ${number(breaks)} of them ${withBreak}${lines(f.lineBreakValues as LineSample)}`;
+}
+
 /**
  * What the clean copy does to the file, in words: "decompressed it, removed the byte order mark,
  * dropped the header row (line 1), 3 blank lines and 2 duplicates (lines 5, 9), …". Empty when
@@ -95,7 +111,7 @@ export function describeCleanup(f: PreflightFigures): string {
   if (has('header') && f.header) dropped.push(`the header row (line ${f.header.line})`);
   if (has('blankLines')) dropped.push(plural(f.blankLines.count, 'blank line'));
   if (has('emptyValues')) dropped.push(`${plural(f.emptyValues.count, 'row')} with an empty first column${lines(f.emptyValues)}`);
-  if (has('unparseableRows')) dropped.push(`${plural(f.unparseableRows.count, 'row')} that could not be read${lines(f.unparseableRows)}`);
+  if (has('unparseableRows')) dropped.push(unreadable(f));
   if (has('duplicates')) dropped.push(`${plural(f.duplicates.count, 'duplicate')}${lines(f.duplicates)}`);
   const done: string[] = [];
   if (has('gzip')) done.push('decompressed it');
@@ -104,6 +120,7 @@ export function describeCleanup(f: PreflightFigures): string {
   if (has('paddedValues')) done.push(`trimmed ${plural(f.paddedValues.count, 'padded value')}`);
   if (has('extraColumns')) done.push(`kept only the first column of ${plural(f.multiColumnRows.count, 'row')}`);
   if (has('quoting')) done.push('removed quotes the values did not need');
+  if (has('bareQuotes') && f.bareQuotes) done.push(`put quotes around ${plural(f.bareQuotes.count, 'value')} with a quote mark inside${lines(f.bareQuotes)}`);
   if (has('normalized') && f.normalizedValues) done.push(`normalized ${plural(f.normalizedValues.count, 'value')}`);
   if (has('lineEndings')) done.push(`wrote "\\n" line ends (the file had ${f.lineEndings === 'crlf' ? 'CRLF' : f.lineEndings === 'cr' ? 'CR' : 'mixed'})`);
   // Items hold "and" themselves: separate the steps with semicolons then.

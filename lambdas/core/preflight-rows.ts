@@ -12,7 +12,9 @@ import type { CleanCopyWriter } from './preflight-output.js';
 import type { PreflightTally } from './preflight-tally.js';
 import { checkFormat, isE164Bytes, isEmailBytes, looksLike, type NormalizeOptions, normalizeValue } from './value-formats.js';
 
-const QUOTE_NEEDED = /[",\r\n]/;
+// A value holds no CR or LF by the time it is written (see `textRow`): a quote or a comma makes the copy quote it.
+const QUOTE_NEEDED = /[",]/;
+const LINE_BREAK = /[\r\n]/;
 
 /**
  * A row whose first field lies in `bytes`. One object is filled in again for every line, so reading a
@@ -72,11 +74,15 @@ export class RowReader {
     this.fingerprints = settings.fingerprints;
   }
 
-  /** A row csv-parse could not read: it counts as a row (and as the first one, for the header). */
-  unparseable(line: number): void {
+  /**
+   * A row that cannot be read, or whose value holds a line break (`lineBreak`): it counts as a row (and
+   * as the first one, for the header), and nothing of it goes into the copy.
+   */
+  unparseable(line: number, lineBreak: boolean): void {
     this.tally.rows++;
     this.seenFirstRow = true;
     this.tally.unparseableRows.add(line);
+    if (lineBreak) this.tally.lineBreakValues.add(line);
   }
 
   /** The first row's value; true when it is a header (then it is no value). */
@@ -129,14 +135,21 @@ export class RowReader {
   }
 
   /**
-   * A row given as text: `first` is its first field as parsed; `raw` the row as written when known (one
-   * line), to tell whether the copy rewrites its quoting; `plain` when the value cannot need quoting.
+   * A row given as text: `first` is its first field as parsed; `raw` the row as written, to tell whether
+   * the copy rewrites its quoting; `plain` when the value cannot need quoting; `bareQuote` when the
+   * field was unquoted and holds a quote (the copy quotes it, so that a CSV reader gets it as written).
    */
-  textRow(first: string, multiColumn: boolean, line: number, raw: string | undefined, plain: boolean): void {
+  textRow(first: string, multiColumn: boolean, line: number, raw: string | undefined, plain: boolean, bareQuote: boolean): void {
+    let value = trimmed(first);
+    // Insider reads one value per line: a value holding a line break (inside quotes; around it, it is
+    // trimmed like a space) would reach it as two, so it is never sent.
+    if (!plain && LINE_BREAK.test(value)) {
+      this.unparseable(line, true);
+      return;
+    }
     const t = this.tally;
     t.rows++;
     if (multiColumn) t.multiColumnRows.add(line);
-    let value = trimmed(first);
     if (!this.seenFirstRow && this.isHeader(value, line)) return;
     if (value.length === 0) {
       t.emptyValues.add(line);
@@ -164,7 +177,8 @@ export class RowReader {
     }
     const out = plain || !QUOTE_NEEDED.test(value) ? value : `"${value.replace(/"/g, '""')}"`;
     t.cleanValues++;
-    if (raw !== undefined && out !== raw && !padded && !multiColumn && !normalized) t.unneededQuotes.add(line);
+    if (bareQuote && out !== value) t.bareQuotes.add(line);
+    else if (raw !== undefined && out !== raw && !padded && !multiColumn && !normalized) t.unneededQuotes.add(line);
     this.writer.text(out);
   }
 }

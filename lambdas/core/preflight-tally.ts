@@ -25,6 +25,7 @@ export class PreflightTally {
   bom = false;
   /** The number the next physical line gets (1-based). */
   nextLine = 1;
+  /** Line ends between rows, by kind (one inside a quoted value is part of the value: see CsvFallback). */
   lf = 0;
   crlf = 0;
   cr = 0;
@@ -38,7 +39,12 @@ export class PreflightTally {
   readonly duplicates: Sample;
   readonly multiColumnRows: Sample;
   readonly unneededQuotes: Sample;
+  /** Every row that cannot be read, those in `lineBreakValues` included. */
   readonly unparseableRows: Sample;
+  /** Rows dropped because their value holds a line break. */
+  readonly lineBreakValues: Sample;
+  /** Values with a quote inside an unquoted field, quoted in the copy. */
+  readonly bareQuotes: Sample;
   readonly invalidValues: Sample;
   /** Undefined when normalization is off. */
   readonly normalizedValues: Sample | undefined;
@@ -53,6 +59,8 @@ export class PreflightTally {
     this.multiColumnRows = new Sample(keep);
     this.unneededQuotes = new Sample(keep);
     this.unparseableRows = new Sample(keep);
+    this.lineBreakValues = new Sample(keep);
+    this.bareQuotes = new Sample(keep);
     this.invalidValues = new Sample(keep);
     this.normalizedValues = normalizing ? new Sample(keep) : undefined;
   }

@@ -73,6 +73,7 @@ export type CleanupKind =
   | 'emptyValues'
   | 'extraColumns'
   | 'quoting'
+  | 'bareQuotes'
   | 'duplicates'
   | 'unparseableRows'
   | 'normalized';
@@ -105,6 +106,7 @@ export interface PreflightReport {
   /** False when reading stopped before the end of the file (the figures cover what was read). */
   complete: boolean;
   bom: boolean;
+  /** The line ends between rows (a line break inside a quoted value is not one). */
   lineEndings: { kind: LineEndingKind; lf: number; crlf: number; cr: number };
   /** Physical lines (a quoted value spanning lines counts each). */
   lines: number;
@@ -126,7 +128,12 @@ export interface PreflightReport {
   multiColumnRows: LineSample;
   /** Values whose quoting the copy changes (quotes that were not needed). */
   unneededQuotes: LineSample;
+  /** Rows that cannot be read (a value with text after its closing quote, a value holding a line break, an unclosed quote); the copy drops them. */
   unparseableRows: LineSample;
+  /** Those of `unparseableRows` dropped because the value holds a line break (Insider reads one value per line). */
+  lineBreakValues: LineSample;
+  /** Values with a quote inside an unquoted field (`O"Brien`): kept as written, and quoted in the copy (`"O""Brien"`). */
+  bareQuotes: LineSample;
   /** Values failing the format (after normalization, when on). */
   invalidValues: LineSample;
   /** Values normalization rewrote; null when it is off. */

@@ -44,6 +44,7 @@ function changes(t: PreflightTally, gzip: boolean): CleanupKind[] {
   if (t.emptyValues.count > 0) changes.push('emptyValues');
   if (t.multiColumnRows.count > 0) changes.push('extraColumns');
   if (t.unneededQuotes.count > 0) changes.push('quoting');
+  if (t.bareQuotes.count > 0) changes.push('bareQuotes');
   if (t.duplicates.count > 0) changes.push('duplicates');
   if (t.unparseableRows.count > 0) changes.push('unparseableRows');
   if ((t.normalizedValues?.count ?? 0) > 0) changes.push('normalized');
@@ -97,10 +98,7 @@ function verdict(t: PreflightTally, c: ReportContext): Pick<PreflightReport, 've
   const parsedRows = t.rows - (t.header ? 1 : 0);
   const bad = t.unparseableRows;
   if (bad.count > c.maxInvalidShare * parsedRows) {
-    return reject(
-      'notCsv',
-      `The file is not valid CSV: ${number(bad.count)} of ${number(parsedRows)} rows cannot be read (${linesText(bad.lines, bad.count)}), for example a quote in the middle of a value.`,
-    );
+    return reject('notCsv', `The file is not valid CSV: ${number(bad.count)} of ${number(parsedRows)} rows cannot be read (${linesText(bad.lines, bad.count)}): ${unreadableWhy(t)}.`);
   }
   const invalid = t.invalidValues;
   if (c.format !== undefined && invalid.count > c.maxInvalidShare * t.values) {
@@ -110,6 +108,18 @@ function verdict(t: PreflightTally, c: ReportContext): Pick<PreflightReport, 've
     return reject('invalidValues', reason);
   }
   return { verdict: 'accept', rejection: undefined, reason: undefined };
+}
+
+const LINE_BREAK_WORDS = 'a line break inside a quoted value (Insider reads one value per line)';
+const AFTER_QUOTE_WORDS = 'text after the closing quote of a value';
+
+/** What makes the unreadable rows unreadable (an unclosed quote stops the scan, so it is no row here). */
+function unreadableWhy(t: PreflightTally): string {
+  const lineBreaks = t.lineBreakValues.count;
+  const others = t.unparseableRows.count - lineBreaks;
+  if (others === 0) return LINE_BREAK_WORDS;
+  if (lineBreaks === 0) return AFTER_QUOTE_WORDS;
+  return `${number(lineBreaks)} with ${LINE_BREAK_WORDS}, ${number(others)} with ${AFTER_QUOTE_WORDS}`;
 }
 
 function emptyReason(t: PreflightTally): string {
@@ -151,6 +161,8 @@ export function buildReport(t: PreflightTally, c: ReportContext): PreflightRepor
     multiColumnRows: t.multiColumnRows.toJSON(),
     unneededQuotes: t.unneededQuotes.toJSON(),
     unparseableRows: t.unparseableRows.toJSON(),
+    lineBreakValues: t.lineBreakValues.toJSON(),
+    bareQuotes: t.bareQuotes.toJSON(),
     invalidValues: t.invalidValues.toJSON(),
     normalizedValues: t.normalizedValues?.toJSON() ?? null,
     durationMs: c.durationMs,

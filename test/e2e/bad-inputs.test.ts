@@ -29,6 +29,8 @@ interface DropCase {
   note?: RegExp;
   /** Requests the drop may make to Insider (checked when set). */
   requests?: number;
+  /** What Insider downloads through the URL it was sent (checked when set). */
+  sent?: string;
 }
 
 const rfc2047 = (text: string) => `=?UTF-8?B?${Buffer.from(text).toString('base64')}?=`;
@@ -61,6 +63,9 @@ const DROPS: DropCase[] = [
   { row: 'Excel workbook renamed `.csv`', key: 'em/Workbook.csv', body: XLSX_BYTES, expect: { status: 'rejected' }, reason: /^The file is a ZIP archive \(an Excel \.xlsx file is one\), not a CSV/, requests: 0 },
   { row: 'Gzip bomb (`.csv.gz`, 544 bytes that decompress to 512 KB)', key: 'em/Bomb.csv.gz', body: gzipSync(Buffer.alloc(512 * 1024, 0x30)), expect: { status: 'rejected' }, reason: /^The file is over 1 KB once decompressed \(reading stopped there\); Insider accepts at most 1 KB/, requests: 0 },
   { row: '`.csv.gz` that is not gzip', key: 'em/Fake.csv.gz', body: 'a@example.com\n', expect: { status: 'rejected' }, reason: /the file is not valid gzip data/, requests: 0 },
+  { row: 'Value with a quote inside (`pii-O"Brien`)', key: 'customer_id/Quote inside.csv', body: 'pii-O"Brien\npii-id-5\npii-id-6\n', expect: { status: 'submitted', preflight: expect.objectContaining({ values: 3, bareQuotes: { count: 1, lines: [1] } }) }, note: /^Insider was sent a cleaned copy \([0-9a-f]{32}\.csv in the prepared bucket\): put quotes around 1 value with a quote mark inside \(line 1\)\.$/, sent: '"pii-O""Brien"\npii-id-5\npii-id-6\n', requests: 1 },
+  { row: 'Quoted value with a line break inside', key: 'customer_id/Line break.csv', body: '"pii-id-1\npii-id-2"\npii-id-3\n', expect: { status: 'submitted', preflight: expect.objectContaining({ values: 1, unparseableRows: { count: 1, lines: [1] } }) }, note: /^Insider was sent a cleaned copy \([0-9a-f]{32}\.csv in the prepared bucket\): dropped 1 row with a line break inside a quoted value \(line 1\)\.$/, sent: 'pii-id-3\n', requests: 1 },
+  { row: 'Line breaks inside most quoted values', key: 'customer_id/Line breaks.csv', body: '"pii-id-1\npii-id-2"\n"pii-id-3\r\npii-id-4"\npii-id-5\n', expect: { status: 'rejected' }, reason: /^The file is not valid CSV: 2 of 3 rows cannot be read \(lines 1 and 3\): a line break inside a quoted value \(Insider reads one value per line\)\.$/, requests: 0 },
   { row: 'Gzip data named `.csv`', key: 'em/Packed.csv', body: gzipSync('a@example.com\n'), expect: { status: 'rejected' }, reason: /gzip-compressed but its name does not end in "\.gz"/, requests: 0 },
   // Issue 9 §2: names as text, not bytes.
   { row: 'Segment name of 40 emoji', key: `em/${'😀'.repeat(40)}.csv`, expect: { status: 'rejected' }, reason: /has 80 characters as Insider may count them, though you see 40 \(emoji and some symbols count as two/, requests: 0 },
@@ -103,6 +108,11 @@ describe('bad drops', () => {
       expect(record).toMatchObject(c.expect);
       if (c.reason) expect(record?.reason).toMatch(c.reason);
       if (c.note) expect(record?.note).toMatch(c.note);
+      if (c.sent !== undefined) {
+        const request = stack.simulator.requests.find((r) => r.segmentName === record?.insiderSegmentName);
+        const response = await fetch(request?.fileUrl ?? 'http://127.0.0.1:9/no-request');
+        expect(await response.text()).toBe(c.sent);
+      }
     }
     if (c.requests !== undefined) {
       await stack.idle();

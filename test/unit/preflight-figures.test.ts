@@ -44,6 +44,22 @@ describe('describeCleanup', () => {
     expect(describeCleanup(figuresOf(await scan('a@example.com\n')))).toBe('');
   });
 
+  it('says which rows were dropped for a line break and which values it quoted, with line numbers only', async () => {
+    expect(describeCleanup(figuresOf(await scan('pii-id-8\r\n"pii-id-9\r\ncont"\r\n', 'customer_id')))).toBe(
+      'dropped 1 row with a line break inside a quoted value (line 2) and wrote "\\n" line ends (the file had CRLF)',
+    );
+    expect(describeCleanup(figuresOf(await scan('a\n"b\r\nc"\nd\n', 'customer_id')))).toBe('dropped 1 row with a line break inside a quoted value (line 2)');
+    expect(describeCleanup(figuresOf(await scan('"a"b\n"c\nd"\ne\nf\ng\n', 'customer_id')))).toBe(
+      'dropped 2 rows that could not be read (lines 1, 2), 1 of them with a line break inside a quoted value (line 2)',
+    );
+    expect(describeCleanup(figuresOf(await scan('pii-O"Brien\npii-id-5\n', 'customer_id')))).toBe('put quotes around 1 value with a quote mark inside (line 1)');
+  });
+
+  it('reads records written before line breaks and bare quotes were counted', async () => {
+    const { lineBreakValues: _, bareQuotes: __, ...old } = figuresOf(await scan('a\n"b\nc"\nd\n', 'customer_id'));
+    expect(describeCleanup(old)).toBe('dropped 1 row that could not be read (line 2)');
+  });
+
   it('counts the values Insider gets and those failing the format', async () => {
     expect(describeValues(figuresOf(await scan('a@example.com\nb@example.com\n')))).toBe('2 values');
     expect(describeValues(figuresOf(await scan('+905321234567\na@example.com\n', 'pn')))).toBe('2 values (1 fail the E.164 phone format (line 2))');

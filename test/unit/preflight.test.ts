@@ -1,6 +1,7 @@
 // Unit tests of the pre-flight scanner, byte by byte: counts, line numbers, verdicts and the clean copy, over every chunking.
 import { Writable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
+import { parse as parseCsv } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import { type PreflightOptions, type PreflightReport, preflight } from '../../lambdas/core/preflight.js';
 
@@ -219,13 +220,15 @@ describe('values', () => {
 });
 
 describe('quoting', () => {
-  it('reads quoted values with commas, quotes and line ends, and quotes them in the copy only when needed', async () => {
+  it('reads quoted values with commas and quotes, and quotes them in the copy only when needed', async () => {
+    // Until the line-break rule, the value on lines 4-5 was kept and written across two lines of the copy.
     const input = '"a@x.com"\n"b,c@x.com"\n"d""e@x.com"\n"multi\nline@x.com",2\n"f@x.com",x\n';
     const { report, copy } = await scan(input, { attributeName: 'custom' });
-    expect(report).toMatchObject({ verdict: 'accept', rows: 5, values: 5, lines: 6 });
+    expect(report).toMatchObject({ verdict: 'accept', rows: 5, values: 4, lines: 6 });
     expect(report.unneededQuotes).toEqual({ count: 1, lines: [1] });
-    expect(report.multiColumnRows).toEqual({ count: 2, lines: [4, 6] });
-    expect(copy).toBe('a@x.com\n"b,c@x.com"\n"d""e@x.com"\n"multi\nline@x.com"\nf@x.com\n');
+    expect(report.multiColumnRows).toEqual({ count: 1, lines: [6] });
+    expect(report.lineBreakValues).toEqual({ count: 1, lines: [4] });
+    expect(copy).toBe('a@x.com\n"b,c@x.com"\n"d""e@x.com"\nf@x.com\n');
   });
 
   it('reads warehouse exports that quote every field, with the first column as the value', async () => {
@@ -256,27 +259,40 @@ describe('quoting', () => {
     });
   });
 
-  it('drops a few rows with stray quotes and counts them, and reads on', async () => {
+  it('keeps a value with a quote inside an unquoted field, drops one with text after its closing quote, and reads on', async () => {
+    // Until quotes were relaxed, line 2 was dropped as unreadable too.
     const { report, copy } = await scan('a@x.com\nb"@x.com\n"c"d@x.com\ne@x.com\nf@x.com\n');
-    expect(report).toMatchObject({ verdict: 'accept', values: 3, rows: 5, changes: ['unparseableRows'] });
-    expect(report.unparseableRows).toEqual({ count: 2, lines: [2, 3] });
-    expect(copy).toBe('a@x.com\ne@x.com\nf@x.com\n');
+    expect(report).toMatchObject({ verdict: 'accept', values: 4, rows: 5, changes: ['bareQuotes', 'unparseableRows'] });
+    expect(report.bareQuotes).toEqual({ count: 1, lines: [2] });
+    expect(report.unparseableRows).toEqual({ count: 1, lines: [3] });
+    expect(report.lineBreakValues).toEqual({ count: 0, lines: [] });
+    expect(copy).toBe('a@x.com\n"b""@x.com"\ne@x.com\nf@x.com\n');
   });
 
-  it('rejects a file where more than half the rows cannot be read', async () => {
-    const { report } = await scan('{"em": "a@x.com"}\n{"em": "b@x.com"}\nc@x.com\n');
+  it('rejects a file where more than half the rows have text after a closing quote', async () => {
+    const { report, copy } = await scan('"a@x.com" \n"b@x.com"x,1\nc@x.com\n');
     expect(report).toMatchObject({
       verdict: 'reject',
       rejection: 'notCsv',
-      reason: 'The file is not valid CSV: 2 of 3 rows cannot be read (lines 1 and 2), for example a quote in the middle of a value.',
+      reason: 'The file is not valid CSV: 2 of 3 rows cannot be read (lines 1 and 2): text after the closing quote of a value.',
     });
+    expect(copy).toBe('c@x.com\n');
+  });
+
+  it('reads JSON lines as values (their quotes are characters), so the format check judges them', async () => {
+    // Until quotes were relaxed, these rows were unreadable and the file rejected as "not valid CSV".
+    const { report } = await scan('{"em": "a@x.com"}\n{"em": "b@x.com"}\nc@x.com\n');
+    expect(report).toMatchObject({ verdict: 'reject', rejection: 'invalidValues', values: 3, bareQuotes: { count: 2, lines: [1, 2] }, unparseableRows: { count: 0 } });
+    expect(report.reason).toMatch(/^2 of 3 values are not email addresses \(lines 1 and 2\)/);
   });
 
   it('reads on after a stray quote followed by more than a line of text', async () => {
-    // The quote opens no value (it is mid-field), so csv-parse reads the next lines as rows of their own.
+    // The quote opens no value (it is mid-field), so the next lines are rows of their own. Until quotes
+    // were relaxed, line 1 was dropped as unreadable; now it is a value with a quote in it.
     const rows = Array.from({ length: 50 }, (_, i) => `u${i}@x.com`).join('\n');
-    const { report } = await scan(`ab"c\n${rows}\n`, { maxLineLength: 100 });
-    expect(report).toMatchObject({ verdict: 'accept', values: 50, unparseableRows: { count: 1, lines: [1] } });
+    const { report, copy } = await scan(`ab"c\n${rows}\n`, { maxLineLength: 100, attributeName: 'custom' });
+    expect(report).toMatchObject({ verdict: 'accept', values: 51, bareQuotes: { count: 1, lines: [1] }, unparseableRows: { count: 0, lines: [] } });
+    expect(copy).toBe(`"ab""c"\n${rows}\n`);
   });
 
   it('parses the same with csv-parse alone', async () => {
@@ -286,6 +302,106 @@ describe('quoting', () => {
     const slow = await scan(input, { csvParseOnly: true });
     expect(withoutTiming(fast.report)).toEqual(withoutTiming(slow.report));
     expect(fast.copy).toBe(slow.copy);
+  });
+});
+
+/** The copy as a strict RFC 4180 reader and the FPS simulator's relaxed one read it: the first column of each row. */
+function readCopy(copy: string): { strict: string[]; relaxed: string[] } {
+  const firsts = (rows: string[][]) => rows.map((row) => row[0] ?? '');
+  return {
+    strict: firsts(parseCsv(copy, { relax_quotes: false, relax_column_count: true })),
+    relaxed: firsts(parseCsv(copy, { relax_quotes: true, relax_column_count: true, trim: true })),
+  };
+}
+
+describe('a quote inside an unquoted value', () => {
+  it('is a character: the value is kept, and the copy quotes it so a CSV reader gets it as written', async () => {
+    const { report, copy } = await scan('pii-O"Brien\npii-id-5\npii-id-6\n', { attributeName: 'customer_id' });
+    expect(report).toMatchObject({ verdict: 'accept', changed: true, changes: ['bareQuotes'], rows: 3, values: 3, cleanValues: 3 });
+    expect(report.bareQuotes).toEqual({ count: 1, lines: [1] });
+    expect(report.unparseableRows).toEqual({ count: 0, lines: [] });
+    expect(copy).toBe('"pii-O""Brien"\npii-id-5\npii-id-6\n');
+    const read = readCopy(copy);
+    expect(read.strict).toEqual(['pii-O"Brien', 'pii-id-5', 'pii-id-6']);
+    expect(read.relaxed).toEqual(read.strict);
+  });
+
+  it('is read the same in any column, after spaces, in non-ASCII lines and by csv-parse alone', async () => {
+    const input = 'a@x.com\nO"Brien,x\n "q"\nmü"ller\nsay ""hi""\n"ok","x"y"\n';
+    const { report, copy } = await scan(input, { attributeName: 'custom' });
+    expect(report).toMatchObject({ verdict: 'accept', values: 6, unparseableRows: { count: 0 } });
+    expect(report.bareQuotes).toEqual({ count: 4, lines: [2, 3, 4, 5] });
+    expect(report.paddedValues).toEqual({ count: 1, lines: [3] });
+    // A quote in a later column is dropped with the column.
+    expect(report.multiColumnRows).toEqual({ count: 2, lines: [2, 6] });
+    expect(readCopy(copy).strict).toEqual(['a@x.com', 'O"Brien', '"q"', 'mü"ller', 'say ""hi""', 'ok']);
+    const slow = await scan(input, { attributeName: 'custom', csvParseOnly: true });
+    expect(withoutTiming(slow.report)).toEqual(withoutTiming(report));
+    expect(slow.copy).toBe(copy);
+  });
+
+  it('still lets a quoted value run over lines when its quote opens the field', async () => {
+    const { report } = await scan('a"b\n"c,\nd",e\nf\n', { attributeName: 'custom' });
+    expect(report).toMatchObject({ rows: 3, values: 2, lines: 4, bareQuotes: { count: 1, lines: [1] }, lineBreakValues: { count: 1, lines: [2] } });
+  });
+
+  it('leaves an unclosed quoted value fatal', async () => {
+    const { report } = await scan('a"b\nc@x.com\n"d@x.com\ne@x.com\n');
+    expect(report).toMatchObject({ verdict: 'reject', rejection: 'notCsv', problem: { kind: 'unterminatedQuote', line: 3 }, bareQuotes: { count: 1, lines: [1] } });
+  });
+});
+
+describe('a line break inside a quoted value', () => {
+  it('is never sent: the row is dropped and counted, and the copy is written without it', async () => {
+    const { report, copy } = await scan('"pii-id-1\npii-id-2"\npii-id-3\n', { attributeName: 'customer_id' });
+    expect(report).toMatchObject({ verdict: 'accept', changed: true, changes: ['unparseableRows'], rows: 2, values: 1, cleanValues: 1, lines: 3 });
+    expect(report.unparseableRows).toEqual({ count: 1, lines: [1] });
+    expect(report.lineBreakValues).toEqual({ count: 1, lines: [1] });
+    expect(report.lineEndings).toEqual({ kind: 'lf', lf: 2, crlf: 0, cr: 0 });
+    expect(copy).toBe('pii-id-3\n');
+  });
+
+  it('is dropped with CRLF too, and the copy holds no CR', async () => {
+    const { report, copy } = await scan('pii-id-8\r\n"pii-id-9\r\ncont"\r\n', { attributeName: 'customer_id' });
+    expect(report).toMatchObject({ verdict: 'accept', changes: ['lineEndings', 'unparseableRows'], values: 1, lineBreakValues: { count: 1, lines: [2] } });
+    // Two line ends between rows; the one inside the value is not the file's.
+    expect(report.lineEndings).toEqual({ kind: 'crlf', lf: 0, crlf: 2, cr: 0 });
+    expect(copy).toBe('pii-id-8\n');
+  });
+
+  it('does not count as a line end of the file, so LF files are not said to have had CR', async () => {
+    const { report, copy } = await scan('a@x.com\n"b@x.com\r\nc"\nd@x.com\n"e\rf"\n');
+    expect(report.lineEndings).toEqual({ kind: 'lf', lf: 4, crlf: 0, cr: 0 });
+    expect(report.changes).toEqual(['unparseableRows']);
+    expect(report.lineBreakValues).toEqual({ count: 2, lines: [2, 5] });
+    expect(copy).toBe('a@x.com\nd@x.com\n');
+  });
+
+  it('is trimmed like a space at either end of the value', async () => {
+    const { report, copy } = await scan('"a@x.com\n"\nb@x.com\n');
+    expect(report).toMatchObject({ values: 2, paddedValues: { count: 1, lines: [1] }, lineBreakValues: { count: 0 } });
+    expect(copy).toBe('a@x.com\nb@x.com\n');
+  });
+
+  it('in a later column leaves the value alone', async () => {
+    const { report, copy } = await scan('a@x.com,"Ann\nSmith"\nb@x.com\n');
+    expect(report).toMatchObject({ values: 2, lineBreakValues: { count: 0 }, multiColumnRows: { count: 1, lines: [1] } });
+    expect(copy).toBe('a@x.com\nb@x.com\n');
+  });
+
+  it('rejects the file when more than maxInvalidShare of the rows have one, naming the problem', async () => {
+    const { report } = await scan('"a@x.com\nb@x.com"\n"c@x.com\r\nd@x.com"\ne@x.com\n');
+    expect(report).toMatchObject({
+      verdict: 'reject',
+      rejection: 'notCsv',
+      reason: 'The file is not valid CSV: 2 of 3 rows cannot be read (lines 1 and 3): a line break inside a quoted value (Insider reads one value per line).',
+    });
+    const mixed = await scan('"a@x.com\nb@x.com"\n"c@x.com"d\ne@x.com\n');
+    expect(mixed.report.reason).toBe(
+      'The file is not valid CSV: 2 of 3 rows cannot be read (lines 1 and 3): 1 with a line break inside a quoted value (Insider reads one value per line), 1 with text after the closing quote of a value.',
+    );
+    const tolerated = await scan('"a@x.com\nb@x.com"\nc@x.com\nd@x.com\n');
+    expect(tolerated.report).toMatchObject({ verdict: 'accept', lineBreakValues: { count: 1, lines: [1] } });
   });
 });
 
@@ -311,7 +427,8 @@ describe('csv-parse alone and the quote-free fast path agree', () => {
       const value = pick(random, values);
       const needsQuotes = /[",\r\n]/.test(value);
       const quoted = needsQuotes || random() < 0.3 ? `"${value.replace(/"/g, '""')}"` : value;
-      // Spaces around a quoted field, or a quote inside an unquoted one, make a row csv-parse cannot read.
+      // Spaces after a quoted field make a row unreadable (text after its closing quote); before it, the
+      // quotes are characters of an unquoted value.
       const padded = (malformed || quoted === value) && random() < 0.2 ? ` ${quoted} ` : quoted;
       const extra = random() < 0.2 ? `,${pick(random, ['x', '"y,z"', ''])}` : '';
       out += (random() < 0.1 ? '' : padded + extra) + pick(random, endings);
@@ -325,7 +442,11 @@ describe('csv-parse alone and the quote-free fast path agree', () => {
     const slow = await scanOnce(input, { csvParseOnly: true }, 64 * 1024);
     expect(withoutTiming(fast.report)).toEqual(withoutTiming(slow.report));
     expect(fast.copy).toBe(slow.copy);
-    expect(fast.report.unparseableRows.count).toBe(0);
+    // In valid CSV only a value holding a line break is unreadable (until the line-break rule: none was).
+    expect(fast.report.unparseableRows).toEqual(fast.report.lineBreakValues);
+    // The copy is one value per line, and a strict CSV reader reads it.
+    expect(fast.copy).not.toMatch(/\r/);
+    expect(readCopy(fast.copy).strict).toHaveLength(fast.report.cleanValues);
   });
 
   it.each(Array.from({ length: 60 }, (_, i) => i + 101))('random file with malformed rows %i', async (seed) => {
@@ -652,6 +773,8 @@ describe('the report', () => {
     'wendy""quinto@confidential.biz',
     'valentina.rossi@privato.it',
     'not-an-email-ulrich',
+    'teodora"bare@quote-example.com',
+    'samuel.break@newline-example.net',
   ];
   const file = [
     'Email Address', // header
@@ -661,10 +784,12 @@ describe('the report', () => {
     values[2], // not an email
     `"${values[3]}"`, // quoted, needed
     `"${values[4]}"`, // quoted with an escaped quote
-    `broken"${values[5]}`, // unreadable
+    `"${values[5]}"broken`, // unreadable: text after its closing quote
     '',
     values[6],
     `"${values[5]}"`, // quoting not needed
+    values[7], // a quote inside an unquoted value: kept, quoted in the copy
+    `"${values[8]}\r\n${values[8]}"`, // a line break inside a quoted value: dropped
   ].join('\r\n');
 
   it('holds counts and line numbers only, never a value from the file', async () => {
@@ -677,7 +802,14 @@ describe('the report', () => {
       expect(json).not.toContain('Yannick');
       expect(json).not.toContain('1985');
       // It did see them all.
-      expect(report).toMatchObject({ rows: 10, header: { line: 1 }, duplicates: { count: 1 }, unparseableRows: { count: 1, lines: [8] } });
+      expect(report).toMatchObject({
+        rows: 12,
+        header: { line: 1 },
+        duplicates: { count: 1 },
+        unparseableRows: { count: 2, lines: [8, 13] },
+        lineBreakValues: { count: 1, lines: [13] },
+        bareQuotes: { count: 1, lines: [12] },
+      });
     }
   });
 
@@ -686,6 +818,8 @@ describe('the report', () => {
       await scan(`${values[6]}\n${values[2]}\n`),
       await scan(`${values[0]}\n"${values[1]}\n`),
       await scan(`{"em": "${values[0]}"}\n{"em": "${values[1]}"}\n`),
+      await scan(`"${values[0]}\n${values[1]}"\n"${values[8]}\r\n${values[6]}"\n${values[7]}\n`),
+      await scan(`"${values[0]}"${values[1]}\n"${values[8]}" \n${values[7]}\n`),
     ];
     for (const { report } of rejected) {
       expect(report.verdict).toBe('reject');
