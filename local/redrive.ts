@@ -154,26 +154,29 @@ async function claimRedrive(dynamodb: DynamoDBClient, table: string, record: Upl
   }
 }
 
-/** After the copy: the new upload's id (a versioned bucket), or, when the copy failed, the mark taken off again. */
-async function settleRedrive(dynamodb: DynamoDBClient, table: string, record: UploadRecord, at: string, redrivenAs: string | undefined | false): Promise<void> {
-  const key = { [UploadsTable.partitionKey]: { S: record.uploadId } };
-  if (redrivenAs === undefined) return;
+/** After the copy, in a versioned bucket: the new upload's id on the old record. */
+async function noteRedrivenAs(dynamodb: DynamoDBClient, table: string, record: UploadRecord, redrivenAs: string): Promise<void> {
   await dynamodb.send(
-    redrivenAs === false
-      ? new UpdateItemCommand({
-          TableName: table,
-          Key: key,
-          UpdateExpression: 'REMOVE #at',
-          ConditionExpression: '#at = :at',
-          ExpressionAttributeNames: { '#at': REDRIVEN_AT },
-          ExpressionAttributeValues: { ':at': { S: at } },
-        })
-      : new UpdateItemCommand({
-          TableName: table,
-          Key: key,
-          UpdateExpression: 'SET redrivenAs = :as',
-          ExpressionAttributeValues: { ':as': { S: redrivenAs } },
-        }),
+    new UpdateItemCommand({
+      TableName: table,
+      Key: { [UploadsTable.partitionKey]: { S: record.uploadId } },
+      UpdateExpression: 'SET redrivenAs = :as',
+      ExpressionAttributeValues: { ':as': { S: redrivenAs } },
+    }),
+  );
+}
+
+/** When the copy failed: the mark taken off again (only this run's), so the upload can be redriven later. */
+async function releaseRedrive(dynamodb: DynamoDBClient, table: string, record: UploadRecord, at: string): Promise<void> {
+  await dynamodb.send(
+    new UpdateItemCommand({
+      TableName: table,
+      Key: { [UploadsTable.partitionKey]: { S: record.uploadId } },
+      UpdateExpression: 'REMOVE #at',
+      ConditionExpression: '#at = :at',
+      ExpressionAttributeNames: { '#at': REDRIVEN_AT },
+      ExpressionAttributeValues: { ':at': { S: at } },
+    }),
   );
 }
 
@@ -211,9 +214,11 @@ async function resubmit(clients: RedriveClients, table: string, chosen: UploadRe
     try {
       const out = await s3.send(new CopyObjectCommand(plan.input));
       const redrivenAs = out.VersionId ? uploadIdFor({ bucket: record.bucket, key: record.key, versionId: out.VersionId }) : undefined;
-      await settleRedrive(dynamodb, table, record, at, redrivenAs).catch((error) =>
-        output.warn(`${label}: copied, but could not note the new upload's id on the record (${describeError(error)})`),
-      );
+      if (redrivenAs) {
+        await noteRedrivenAs(dynamodb, table, record, redrivenAs).catch((error) =>
+          output.warn(`${label}: copied, but could not note the new upload's id on the record (${describeError(error)})`),
+        );
+      }
       output.info(
         `${label}: copied${out.VersionId ? ` as version ${out.VersionId} (upload ${redrivenAs})` : ''}; the pipeline handles it as a new upload, and this record is marked redrivenAt`,
       );
@@ -228,7 +233,7 @@ async function resubmit(clients: RedriveClients, table: string, chosen: UploadRe
       const reason = `the copy failed: ${describeError(error)}`;
       output.warn(`${label}: not redriven, ${reason}`);
       result.notRedriven.push({ uploadId: record.uploadId, reason });
-      await settleRedrive(dynamodb, table, record, at, false).catch((e) =>
+      await releaseRedrive(dynamodb, table, record, at).catch((e) =>
         output.warn(`${label}: could not take the redrivenAt mark off again (${describeError(e)}); remove it by hand to redrive this upload later`),
       );
     }
