@@ -3,6 +3,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { S3ObjectStore } from '../lambdas/adapters/s3-object-store.js';
 import { preflight } from '../lambdas/core/preflight.js';
+import { LOCAL_CREDENTIALS } from '../local/local-account.js';
 import { printMeasurement, type WorkResult } from './preflight-measure.js';
 
 export interface S3ChildArgs {
@@ -18,7 +19,7 @@ function client(args: S3ChildArgs): S3Client {
   return new S3Client({
     endpoint: args.endpoint,
     region: 'us-east-1',
-    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    credentials: LOCAL_CREDENTIALS,
     // s3rver stores streamed uploads with chunk framing otherwise (toolchain notes); the checksums left
     // out are CRC32s that Node computes natively, a small part of the work.
     requestChecksumCalculation: 'WHEN_REQUIRED',

@@ -15,6 +15,7 @@ import { parseArgs, promisify } from 'node:util';
 import S3rver from '@20minutes/s3rver';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DEFAULT_MAX_FILE_BYTES } from '../lambdas/shared/contract.js';
+import { LOCAL_CREDENTIALS } from '../local/local-account.js';
 import { bundleLikeNodeFunction } from './bundle.js';
 import type { ChildArgs, ChildResult } from './preflight-child.js';
 import {
@@ -83,7 +84,7 @@ async function startS3(directory: string): Promise<{ endpoint: string; client: S
   const client = new S3Client({
     endpoint,
     region: 'us-east-1',
-    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    credentials: LOCAL_CREDENTIALS,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });

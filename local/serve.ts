@@ -7,12 +7,9 @@ import { type Drop, functionLogFiles, ROOT, SERVE_PORT_OFFSETS, type ServedEndpo
 import { scheduledEvent, startScheduleTimer, type ScheduleTimer } from './schedule.js';
 import { serveBanner, type ServeInfo } from './serve-guide.js';
 import type { PublishedMessage } from './sns.js';
-import { LOCAL_ACCOUNT, LOCAL_REGION } from './local-account.js';
+import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from './local-account.js';
 import { type LocalStack, startLocalStack } from './stack.js';
 import { startTableBrowser, type TableBrowser } from './table-browser.js';
-
-/** s3rver's key: it checks the AWS CLI's signatures against it. */
-const CLI_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
 const ENDPOINT_LABELS: Record<ServedEndpoint, string> = {
   s3: 'S3',
@@ -144,7 +141,7 @@ export async function startServe(options: ServeOptions): Promise<ServeSession> {
     const tokenSecretArn = trigger[TriggerEnv.tokenSecretId] ?? '';
     const info: ServeInfo = {
       region: LOCAL_REGION,
-      credentials: CLI_CREDENTIALS,
+      credentials: LOCAL_CREDENTIALS,
       endpoints: { ...stack.endpoints, api: stack.api.url, fpsSimulator: stack.simulator.url, tableBrowser: browser.url },
       bucket: stack.bucket,
       preparedBucket: trigger[TriggerEnv.preparedBucketName] ?? '',

@@ -1,6 +1,7 @@
 // A local SQS endpoint speaking both protocols (AWS JSON 1.0 for SDK v3, Query for the Debian AWS CLI) over the in-memory queues, recording every call and its caller.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { accessKeyIdOf } from './aws-requests.js';
 import { closeServer, listenOnLoopback, readCappedBody } from './http.js';
 import { SqsQueues } from './sqs-queues.js';
 import type { QueueSnapshot, SendResult } from './sqs-queue.js';
@@ -71,11 +72,6 @@ const BATCH_IAM_ACTIONS: Record<string, string> = {
   SendMessageBatch: 'sqs:SendMessage',
   ChangeMessageVisibilityBatch: 'sqs:ChangeMessageVisibility',
 };
-
-function accessKeyIdOf(req: IncomingMessage): string | undefined {
-  const auth = req.headers.authorization ?? '';
-  return /Credential=([^/,\s]+)\//.exec(auth)?.[1];
-}
 
 export async function startLocalSqs(options: LocalSqsOptions = {}): Promise<LocalSqs> {
   const calls: SqsCall[] = [];
@@ -168,7 +164,7 @@ export async function startLocalSqs(options: LocalSqsOptions = {}): Promise<Loca
     res.on('close', () => {
       if (!res.writableFinished) gone.abort();
     });
-    const record: SqsCall = { action, iamAction: '', protocol: json ? 'json' : 'query', accessKeyId: accessKeyIdOf(req), at: Date.now() };
+    const record: SqsCall = { action, iamAction: '', protocol: json ? 'json' : 'query', accessKeyId: accessKeyIdOf(req.url ?? '/', req.headers), at: Date.now() };
     try {
       if (body === undefined) throw new SqsError('InvalidParameterValue', `The request body is over ${MAX_BODY_BYTES} bytes.`);
       if (json) {

@@ -11,7 +11,7 @@ import { createTableFromTemplate, startDynalite } from './dynamodb.js';
 import { type FpsSimulator, type FpsSimulatorOptions, startFpsSimulator } from './fps-simulator.js';
 import type { SqsEventSource } from './event-source-mapping.js';
 import type { LocalFunction } from './lambda-runtime.js';
-import { LOCAL_ACCOUNT, LOCAL_REGION } from './local-account.js';
+import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from './local-account.js';
 import { PlatformCalls } from './platform-calls.js';
 import { type LocalSecretsManager, startLocalSecretsManager } from './secrets-manager.js';
 import { scheduledEvent } from './schedule.js';
@@ -27,7 +27,6 @@ import { synthesize } from './synthesize.js';
 import { type Json, resolveValue, type SynthesizedStack, UnsupportedTemplateError } from './template.js';
 
 /** s3rver's built-in credentials: presigned URLs are verified against them. */
-const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
 export interface LocalStackOptions {
   /** @default 'localbrand' */
