@@ -36,20 +36,14 @@ import type { S3ChildArgs } from './preflight-s3-child.js';
 import { machineInfo, median, round } from './support.js';
 
 export {
-  computeMemoryBreakdown,
   computeSizing,
   LAMBDA_MB_PER_VCPU,
-  type MemoryBreakdown,
   PREFLIGHT_TARGETS,
   type PreflightBenchCase,
-  type PreflightBenchOptions,
   type PreflightBenchResult,
-  type PreflightSizing,
   renderPreflightTable,
-  SIZING_HEADROOM,
-  type Variant,
 } from './preflight-figures.js';
-export { type ListKind, writeList } from './preflight-lists.js';
+export type { ListKind } from './preflight-lists.js';
 
 const KB = 1024;
 const MB = 1024 * 1024;

@@ -5,6 +5,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { createInterface } from 'node:readline/promises';
 import { ExitCode, redrive } from './redrive.js';
+import { describeError } from './redrive-core.js';
 import { parseRedriveArgs, REDRIVE_USAGE, UsageError } from './redrive-args.js';
 
 async function askYesNo(question: string): Promise<boolean> {
@@ -48,8 +49,7 @@ async function main(): Promise<number> {
       console.error(error.message);
       return ExitCode.usage;
     }
-    const e = error as { name?: string; message?: string };
-    console.error(`redrive stopped: ${e?.name ?? 'Error'}: ${e?.message ?? String(error)}`);
+    console.error(`redrive stopped: ${describeError(error)}`);
     return ExitCode.notAllRedriven;
   } finally {
     for (const client of Object.values(clients)) client?.destroy();

@@ -268,7 +268,7 @@ export async function redrive(
   const what = `${options.statuses.join(' or ')} uploads${since}`;
   const count = result.listed.length;
   output.info(
-    count === 0 ? `No ${what}.` : `${count} ${options.statuses.join(' or ')} upload${count === 1 ? '' : 's'}${since}, newest first:\n${uploadsTable(result.listed)}`,
+    count === 0 ? `No ${what}.` : `${plural(count, `${options.statuses.join(' or ')} upload`)}${since}, newest first:\n${uploadsTable(result.listed)}`,
   );
   if (redriven.length > 0) {
     output.info(

@@ -38,11 +38,6 @@ export function recordFromItem(item: Item): UploadRecord {
   return { ...rest, ...(hashes ? { callbackTokenHashes: [...hashes] } : {}) } as UploadRecord;
 }
 
-/** Segment locks share the table; their keys carry this prefix and they are not upload records. */
-export function isSegmentLockItem(item: Item): boolean {
-  return item[PK]?.S?.startsWith(SEGMENT_LOCK_PREFIX) ?? false;
-}
-
 /** Whether an item of the table is an upload record (not a segment lock or a `{n}` counter). */
 export function isUploadRecordItem(item: Item): boolean {
   const id = item[PK]?.S ?? '';

@@ -12,6 +12,7 @@ import { classifyKey, dryRunLookalikeReason, hasDotSegment, type KeyClassificati
 import { decodeMetadataValue, dryRunLookalikeKeyReason, dryRunLookalikeKeys, metadataKeyNotes, readDryRunValue } from './object-metadata.js';
 import { isNameOnly, parseSegmentNameTemplate, renderSegmentName, type SegmentNameTemplate, segmentNameTemplate, usesCounter } from './segment-name-template.js';
 import { describeInvisibleCharacters, describeNameLength, graphemes, measureName, normalizeName } from './unicode-names.js';
+import { formatBytes, sentence } from './wording.js';
 
 export { decodeMetadataValue } from './object-metadata.js';
 
@@ -113,19 +114,9 @@ type NamingFacts = Pick<NamingFailure, 'logicalName' | 'attributeName' | 'dryRun
 /** Attribute names longer than this are refused (Insider's own attribute names are short). */
 const ATTRIBUTE_NAME_MAX_LENGTH = 100;
 
-function formatBytes(bytes: number): string {
-  if (bytes >= 1024 * 1024) return `${(bytes / (1024 * 1024)).toFixed(1).replace(/\.0$/, '')} MB`;
-  if (bytes >= 1024) return `${(bytes / 1024).toFixed(1).replace(/\.0$/, '')} KB`;
-  return `${bytes} bytes`;
-}
-
 /** Today's message for `.CSV`, kept for callers that cannot send a copy named `.csv`. */
 export function upperCaseExtensionReason(fileName: string, extension = '.csv'): string {
   return `File name "${fileName}" does not end in "${extension}": rename it to end in lower-case "${extension}" (Insider only accepts URLs that contain ".csv").`;
-}
-
-function sentence(note: string): string {
-  return `${note.charAt(0).toUpperCase()}${note.slice(1)}${/[.?!]$/.test(note) ? '' : '.'}`;
 }
 
 /**

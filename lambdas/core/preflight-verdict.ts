@@ -3,6 +3,7 @@ import type { ValueFormat } from '../shared/contract.js';
 import type { CleanupKind, LineEndingKind, PreflightRejection, PreflightReport } from './preflight-types.js';
 import type { PreflightTally } from './preflight-tally.js';
 import { FORMAT_FAILURE_WORDS } from './value-formats.js';
+import { formatBytes } from './wording.js';
 
 /** What the report needs besides the tally. */
 export interface ReportContext {
@@ -25,12 +26,6 @@ function linesText(lines: readonly number[], count: number): string {
   const list = lines.length === 1 ? String(lines[0]) : `${lines.slice(0, -1).join(', ')} and ${lines.at(-1)}`;
   const noun = lines.length === 1 ? 'line' : 'lines';
   return count > lines.length ? `first at ${noun} ${list}` : `${noun} ${list}`;
-}
-
-function formatBytes(bytes: number): string {
-  if (bytes >= 1024 * 1024) return `${(bytes / (1024 * 1024)).toFixed(1).replace(/\.0$/, '')} MB`;
-  if (bytes >= 1024) return `${(bytes / 1024).toFixed(1).replace(/\.0$/, '')} KB`;
-  return `${bytes} bytes`;
 }
 
 function changes(t: PreflightTally, gzip: boolean): CleanupKind[] {

@@ -131,8 +131,17 @@ export function segmentNameTemplate(input: string): SegmentNameTemplate {
   return parsed.template;
 }
 
+/** Templates already parsed: a trigger sees one or two, on every upload. */
+const parsed = new Map<string, SegmentNameTemplate>();
+
 function parsedOf(template: string | SegmentNameTemplate): SegmentNameTemplate {
-  return typeof template === 'string' ? segmentNameTemplate(template) : template;
+  if (typeof template !== 'string') return template;
+  let known = parsed.get(template);
+  if (!known) {
+    known = segmentNameTemplate(template);
+    if (parsed.size < 100) parsed.set(template, known);
+  }
+  return known;
 }
 
 function has(template: SegmentNameTemplate, placeholder: Placeholder): boolean {
@@ -146,8 +155,8 @@ export function usesCounter(template: string | SegmentNameTemplate): boolean {
 
 /** Whether the template is `{name}` and nothing else: today's names, and today's rejection when too long. */
 export function isNameOnly(template: string | SegmentNameTemplate): boolean {
-  const { parts } = parsedOf(template);
-  return parts.length === 1 && has(parsedOf(template), 'name');
+  const parsedTemplate = parsedOf(template);
+  return parsedTemplate.parts.length === 1 && has(parsedTemplate, 'name');
 }
 
 /** An IANA time zone name the runtime knows (`Europe/Istanbul`, `UTC`, `America/New_York`). */

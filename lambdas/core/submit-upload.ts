@@ -13,6 +13,7 @@ import { lockSegment } from './segment-lock.js';
 import { isNameOnly, usesCounter } from './segment-name-template.js';
 import type { Delivery, ObjectCreated, TriggerDeps, TriggerOutcome, TriggerSettings } from './trigger-types.js';
 import { duplicate, finish, type Hold, movedOn, retryOrFail, save, takeOver } from './upload-hold.js';
+import { sentence } from './wording.js';
 
 /** One id per object version: every duplicate of the event maps to the same record. */
 export function uploadIdFor(object: Pick<ObjectCreated, 'bucket' | 'key' | 'versionId' | 'sequencer' | 'eTag'>): string {
@@ -70,8 +71,7 @@ async function redriveOrigin(object: ObjectCreated, uploadId: string, metadata: 
   };
 }
 
-const sentences = (notes: readonly string[] | undefined) =>
-  (notes ?? []).map((n) => `${n.charAt(0).toUpperCase()}${n.slice(1)}${/[.?!]$/.test(n) ? '' : '.'}`).join(' ') || undefined;
+const sentences = (notes: readonly string[] | undefined) => (notes ?? []).map(sentence).join(' ') || undefined;
 
 export async function handleObjectCreated(object: ObjectCreated, settings: TriggerSettings, deps: TriggerDeps, delivery: Delivery): Promise<TriggerOutcome> {
   const { store, clock, log } = deps;

@@ -2,6 +2,7 @@
 import { type CountryCode, Metadata, parsePhoneNumberFromString } from 'libphonenumber-js/core';
 import metadata from 'libphonenumber-js/min/metadata';
 import { DEFAULT_ATTRIBUTE_FORMATS, ValueFormat } from '../shared/contract.js';
+import { lazyRegExp } from './unicode-names.js';
 
 /** The format an attribute's values must have, if any (attribute names match trimmed and case-insensitive). */
 export function formatForAttribute(
@@ -27,7 +28,7 @@ export const FORMAT_FAILURE_WORDS: Readonly<Record<ValueFormat, string>> = {
 // against a class table (`isEmailBytes`), which reads a file's bytes where they lie; the unit tests
 // prove it equal, on random values, to the two regular expressions it replaced. Values with other
 // characters take the Unicode expression.
-const EMAIL_SHAPE_UNICODE = /^[\p{L}\p{N}\p{M}.!#$%&'*+/=?^_`{|}~-]+@[\p{L}\p{N}\p{M}-]+(?:\.[\p{L}\p{N}\p{M}-]+)+$/u;
+const EMAIL_SHAPE_UNICODE = lazyRegExp("^[\\p{L}\\p{N}\\p{M}.!#$%&'*+/=?^_`{|}~-]+@[\\p{L}\\p{N}\\p{M}-]+(?:\\.[\\p{L}\\p{N}\\p{M}-]+)+$", 'u');
 const EMAIL_MAX_LENGTH = 254;
 const LABEL_MAX_LENGTH = 63;
 const LOCAL = 1;
@@ -94,7 +95,7 @@ function labelsOk(value: string, at: number): boolean {
 export function isEmail(value: string): boolean {
   if (value.length > EMAIL_MAX_LENGTH) return false;
   if (asciiIntoScratch(value)) return isEmailBytes(scratch, 0, value.length);
-  return EMAIL_SHAPE_UNICODE.test(value) && labelsOk(value, value.lastIndexOf('@'));
+  return EMAIL_SHAPE_UNICODE().test(value) && labelsOk(value, value.lastIndexOf('@'));
 }
 
 /** E.164's shape: "+", a first digit 1–9, then 1 to 14 digits. */
