@@ -218,7 +218,9 @@ export class LocalQueue {
       message.receiveCount++;
       message.firstReceiveTimestamp ??= now;
       message.inFlightUntil = now + this.scaledMs(visibilityTimeout);
-      message.receiptHandle = `${randomBytes(32).toString('base64url')}`;
+      // Like SQS's own ("AQEB…"): a fixed start, so a handle never begins with "-", which the AWS CLI
+      // would read as an option when a person pastes it after --receipt-handle.
+      message.receiptHandle = `AQEB${randomBytes(32).toString('base64url')}`;
       this.handles.set(message.receiptHandle, { queueName: this.name, messageId: message.messageId });
       out.push(present(message, input));
     }

@@ -128,6 +128,20 @@ describe('local SQS with the SDK (JSON protocol)', () => {
     expect(onReceive).toBeInstanceOf(QueueDoesNotExist);
   });
 
+  it('gives receipt handles a person can paste after --receipt-handle: none begins with "-" (the AWS CLI reads that as an option)', async () => {
+    const q = await fresh();
+    // A random base64url handle begins with "-" one time in 64: 200 receipts make a miss unlikely to hide.
+    for (let batch = 0; batch < 20; batch++) {
+      await client.send(new SendMessageBatchCommand({ QueueUrl: q.url, Entries: Array.from({ length: 10 }, (_, i) => ({ Id: `m${i}`, MessageBody: `${batch}-${i}` })) }));
+    }
+    const handles: string[] = [];
+    for (let got = await receive(q.url, { MaxNumberOfMessages: 10 }); got.length > 0; got = await receive(q.url, { MaxNumberOfMessages: 10 })) {
+      handles.push(...got.map((m) => m.ReceiptHandle ?? ''));
+    }
+    expect(handles).toHaveLength(200);
+    expect(handles.filter((h) => !/^[A-Za-z0-9]/.test(h))).toEqual([]);
+  });
+
   it('GetQueueAttributes answers All or the names asked, with the counts', async () => {
     const dlq = await fresh();
     const policy = JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: 4 });
