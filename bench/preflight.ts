@@ -33,7 +33,7 @@ import {
 } from './preflight-figures.js';
 import { ATTRIBUTE, gzipFile, LIST_WORDS, type ListKind, writeList } from './preflight-lists.js';
 import type { S3ChildArgs } from './preflight-s3-child.js';
-import { machineInfo, median, round } from './support.js';
+import { machineInfo, median, round, roundRate } from './support.js';
 
 export {
   computeSizing,
@@ -140,7 +140,7 @@ export async function runPreflightBench(
       const cpuMs = median(runs.map((r) => r.cpuMs));
       const wallMs = median(runs.map((r) => r.wallMs));
       const first = runs[0] as ChildResult;
-      const rate = (ms: number) => round(bytes / MB / (ms / 1000), 1);
+      const rate = (ms: number) => roundRate(bytes / MB / (ms / 1000));
       cases.push({
         list,
         size,
