@@ -3,10 +3,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { TriggerEnv } from '../lambdas/shared/contract.js';
+import { FunctionRole, TriggerEnv } from '../lambdas/shared/contract.js';
 import { readTriggerConfig, triggerSettingsFrom } from '../lambdas/trigger/settings.js';
 import { REPO_ROOT } from '../infra/node-function.js';
 import { DEFAULT_TIME_SCALE, startLocalStack } from '../local/stack.js';
+import { triggerConcurrency as triggerConcurrencyOf } from '../local/stack-functions.js';
 import { runBurst } from './burst.js';
 import { type BurstModelResult, runBurstModel, summarizeModelRuns } from './burst-model.js';
 import { runCallbacks } from './callbacks.js';
@@ -176,9 +177,8 @@ async function runBench(options: BenchOptions, progress: (line: string) => void 
     // The trigger's own reading of its environment, so the model runs with exactly the deployed settings.
     const triggerSettings = triggerSettingsFrom(readTriggerConfig(triggerEnv));
     const { maxFileBytes } = triggerSettings;
-    const triggerSpec = stack.synth.functions.find((f) => f.role === 'trigger');
-    const triggerConcurrency =
-      options.concurrency ?? stack.synth.eventSourceMappings.find((m) => m.functionLogicalId === triggerSpec?.logicalId)?.maximumConcurrency ?? 5;
+    const triggerSpec = stack.synth.functions.find((f) => f.role === FunctionRole.trigger);
+    const triggerConcurrency = triggerConcurrencyOf(stack.synth, options.concurrency);
     const throttle = Object.fromEntries(Object.entries(options.throttle).filter(([, v]) => v !== undefined));
     const modelSettings = { ...triggerSettings, retryPolicy: { ...triggerSettings.retryPolicy, throttle: { ...triggerSettings.retryPolicy.throttle, ...throttle } } };
     result.options = { ...options, triggerConcurrency };

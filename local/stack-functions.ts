@@ -43,9 +43,21 @@ export interface StackFunctionsOptions {
   platform?: PlatformCalls | undefined;
 }
 
+/** Environments locally for a mapping with no MaximumConcurrency (in AWS it may scale up to the account's pool). */
+export const UNCAPPED_MAPPING_ENVIRONMENTS = 5;
+/** Environments locally for a function no mapping invokes: in AWS they share the account's pool; a few are plenty here. */
+const UNMAPPED_FUNCTION_ENVIRONMENTS = 4;
+
 /** A mapping's maximum concurrency, or for the trigger's the caller's override (benchmarks sweep it). */
 export function mappingConcurrency(synth: SynthesizedStack, triggerMaxConcurrency: number | undefined, functionLogicalId: string, configured: number | undefined): number | undefined {
   return functionLogicalId === synth.functions.find((f) => f.role === FunctionRole.trigger)?.logicalId && triggerMaxConcurrency ? triggerMaxConcurrency : configured;
+}
+
+/** How many of the trigger's invocations the local stack runs at once: its mapping's, or the caller's override. */
+export function triggerConcurrency(synth: SynthesizedStack, triggerMaxConcurrency: number | undefined): number {
+  const trigger = synth.functions.find((f) => f.role === FunctionRole.trigger)?.logicalId;
+  const mapping = synth.eventSourceMappings.find((m) => m.functionLogicalId === trigger);
+  return (mapping && mappingConcurrency(synth, triggerMaxConcurrency, mapping.functionLogicalId, mapping.maximumConcurrency)) ?? triggerMaxConcurrency ?? UNCAPPED_MAPPING_ENVIRONMENTS;
 }
 
 /** One LocalFunction per function of the template, in its order. */
@@ -54,7 +66,10 @@ export function createStackFunctions(synth: SynthesizedStack, options: StackFunc
   // other functions share the account's pool, and locally a few environments are plenty for them.
   const environmentsFor = (spec: FunctionSpec) => {
     const mappings = synth.eventSourceMappings.filter((m) => m.functionLogicalId === spec.logicalId);
-    const wanted = mappings.length > 0 ? mappings.reduce((sum, m) => sum + (mappingConcurrency(synth, options.triggerMaxConcurrency, m.functionLogicalId, m.maximumConcurrency) ?? 5), 0) : 4;
+    const wanted =
+      mappings.length > 0
+        ? mappings.reduce((sum, m) => sum + (mappingConcurrency(synth, options.triggerMaxConcurrency, m.functionLogicalId, m.maximumConcurrency) ?? UNCAPPED_MAPPING_ENVIRONMENTS), 0)
+        : UNMAPPED_FUNCTION_ENVIRONMENTS;
     return Math.min(wanted, spec.reservedConcurrency ?? Number.POSITIVE_INFINITY);
   };
   const { platform } = options;

@@ -1,6 +1,7 @@
 // The local stack's template reader on hand-made templates: functions found by their role, queues, event source mappings and notifications, values resolved like CloudFormation.
 import { describe, expect, it } from 'vitest';
 import { FUNCTION_ROLE_METADATA, FunctionRole } from '../../lambdas/shared/contract.js';
+import { triggerConcurrency, UNCAPPED_MAPPING_ENVIRONMENTS } from '../../local/stack-functions.js';
 import { type CfnResource, type CfnTemplate, derivedValue, readTemplate, resolveValue, UnsupportedTemplateError } from '../../local/template.js';
 
 const lambda = (metadata: Record<string, string>): CfnResource => ({
@@ -59,6 +60,14 @@ describe('readTemplate: queues, mappings and notifications', () => {
   const notifications = (configuration: Record<string, unknown>): CfnResource => ({
     Type: 'Custom::S3BucketNotifications',
     Properties: { BucketName: { Ref: 'Bucket' }, NotificationConfiguration: configuration } as CfnResource['Properties'],
+  });
+
+  it('gives the trigger\'s concurrency from its mapping, the caller\'s override, or the local default when uncapped', () => {
+    const withMapping = (extra: Record<string, unknown> = {}) =>
+      read({ ...queues(), Fn: lambda({ [FUNCTION_ROLE_METADATA]: FunctionRole.trigger }), Mapping: mapping(extra) });
+    expect(triggerConcurrency(withMapping(), undefined)).toBe(7);
+    expect(triggerConcurrency(withMapping(), 2)).toBe(2);
+    expect(triggerConcurrency(withMapping({ ScalingConfig: undefined }), undefined)).toBe(UNCAPPED_MAPPING_ENVIRONMENTS);
   });
 
   it('reads queues with their attributes and redrive policy, mappings and queue notifications', () => {
