@@ -1,4 +1,4 @@
-// Runs a bundled Lambda function locally the way Lambda does: a pool of isolated environments under a concurrency cap, the invoke protocol with its timeouts and REPORT lines, async retries.
+// Runs a bundled Lambda function locally the way Lambda does: a pool of isolated environments under a concurrency cap, the invoke protocol with its timeouts and REPORT lines.
 import { randomUUID } from 'node:crypto';
 import {
   type ChildMessage,
@@ -12,7 +12,6 @@ import {
   toError,
   withTimeout,
 } from './lambda-environment.js';
-import { type AsyncInvokeConfig, runAsync, Sleepers } from './lambda-async.js';
 
 /** Lambda gives init 10 s on its own; past that it retries init inside the invoke, under the function timeout. */
 const INIT_TIMEOUT_FLOOR_MS = 10_000;
@@ -24,7 +23,6 @@ export interface LocalFunctionOptions extends EnvironmentSpec {
   memoryMb?: number;
   /** Reserved concurrency: at most this many environments run at once. ≥ 1. */
   maxConcurrency: number;
-  async?: AsyncInvokeConfig;
   /** Receives every line the function writes, plus the platform's START/END/REPORT lines. */
   logSink?: (line: string, fn: string) => void;
   /**
@@ -36,21 +34,17 @@ export interface LocalFunctionOptions extends EnvironmentSpec {
 }
 
 export interface LocalFunctionStats {
-  /** Attempts actually handed to an environment (async retries included). */
+  /** Attempts actually handed to an environment. */
   invocations: number;
   /** Failed attempts, timeouts and crashes included. */
   errors: number;
   timeouts: number;
   coldStarts: number;
-  asyncRetries: number;
-  asyncFailures: number;
   maxConcurrentSeen: number;
 }
 
 interface Task {
   event: unknown;
-  /** Async events expire in the queue too: Lambda drops them once older than the max event age. */
-  expiresAt?: number;
   resolve(value: unknown): void;
   reject(err: Error): void;
 }
@@ -59,9 +53,10 @@ interface Task {
  * A deployed function, emulated. Each execution environment is a child process with only Lambda's
  * environment; it imports the bundle once (cold start) and then serves invocations one at a time (warm).
  *
- * Throttling: Lambda rejects synchronous invocations over the concurrency limit (429) and keeps
- * asynchronous ones in its internal queue, retrying them. Locally every invocation waits in one FIFO
- * queue instead, which is what the async path amounts to and keeps local callers simple.
+ * Throttling: Lambda rejects synchronous invocations over the concurrency limit (429). Locally every
+ * invocation waits in one FIFO queue instead, which keeps local callers simple. Only synchronous
+ * invocation is emulated: the SQS poller and API Gateway invoke so in AWS too, and the schedule's
+ * invocation (asynchronous in AWS, retried twice on error) is made synchronously and its error printed.
  */
 export class LocalFunction {
   readonly name: string;
@@ -73,14 +68,11 @@ export class LocalFunction {
   private readonly envs: Environment[] = [];
   private readonly queue: Task[] = [];
   private readonly inflight = new Set<Promise<unknown>>();
-  private readonly sleepers = new Sleepers();
   private readonly counters: LocalFunctionStats = {
     invocations: 0,
     errors: 0,
     timeouts: 0,
     coldStarts: 0,
-    asyncRetries: 0,
-    asyncFailures: 0,
     maxConcurrentSeen: 0,
   };
   private nextEnvSeq = 1;
@@ -92,10 +84,6 @@ export class LocalFunction {
       throw new RangeError(`${opts.name}: maxConcurrency must be an integer ≥ 1`);
     }
     if (!(opts.timeoutSeconds > 0)) throw new RangeError(`${opts.name}: timeoutSeconds must be > 0`);
-    const retries = opts.async?.retryAttempts;
-    if (retries !== undefined && !(Number.isInteger(retries) && retries >= 0 && retries <= 2)) {
-      throw new RangeError(`${opts.name}: async.retryAttempts must be 0, 1 or 2`);
-    }
     this.opts = opts;
     this.name = opts.name;
     this.memoryMb = opts.memoryMb ?? DEFAULT_MEMORY_MB;
@@ -123,31 +111,16 @@ export class LocalFunction {
     return p;
   }
 
-  /** Asynchronous invocation (Event): retried on error, then handed to `onFailure`. Await `drain()` to see it finish. */
-  invokeAsync(event: unknown): void {
-    if (this.closing) throw new Error(`${this.name}: closed`);
-    this.track(
-      runAsync(event, this.opts.async, {
-        attempt: (e, expiresAt) => this.enqueue(e, expiresAt),
-        closing: () => this.closing,
-        sleepers: this.sleepers,
-        counters: this.counters,
-        log: (line) => this.sink(`[local] ${this.name}: ${line}`, this.name),
-      }),
-    );
-  }
-
-  /** Resolves once every queued, running and retrying invocation (sync or async) has finished. */
+  /** Resolves once every queued and running invocation has finished. */
   async drain(): Promise<void> {
     while (this.inflight.size > 0) {
       await Promise.allSettled([...this.inflight]);
     }
   }
 
-  /** Kills every environment and waits for them to exit; pending invocations fail, no onFailure runs. */
+  /** Kills every environment and waits for them to exit; pending invocations fail. */
   async close(): Promise<void> {
     this.closing = true;
-    this.sleepers.wakeAll();
     for (const task of this.queue.splice(0)) {
       task.reject(new LambdaInvocationError('LocalFunction.Closed', `${this.name} was closed`));
     }
@@ -163,22 +136,16 @@ export class LocalFunction {
     p.then(done, done);
   }
 
-  private enqueue(event: unknown, expiresAt?: number): Promise<unknown> {
+  private enqueue(event: unknown): Promise<unknown> {
     if (this.closing) return Promise.reject(new LambdaInvocationError('LocalFunction.Closed', `${this.name} was closed`));
     return new Promise((resolve, reject) => {
-      this.queue.push({ event, expiresAt, resolve, reject });
+      this.queue.push({ event, resolve, reject });
       this.pump();
     });
   }
 
   private pump(): void {
     while (this.queue.length > 0 && !this.closing) {
-      const head = this.queue[0] as Task;
-      if (head.expiresAt !== undefined && Date.now() > head.expiresAt) {
-        this.queue.shift();
-        head.reject(new LambdaInvocationError('EventAgeExceeded', 'The event expired in the queue before it ran'));
-        continue;
-      }
       let env = this.envs.find((e) => !e.busy && !e.dead);
       if (!env) {
         if (this.envs.length >= this.opts.maxConcurrency) return;

@@ -1,9 +1,8 @@
-// Checks the local Lambda emulation against tiny bundles: isolation, warm reuse, concurrency cap, timeouts, async retries, shutdown.
-import { mkdir, mkdtemp, readFile, readdir, rm, unlink, writeFile } from 'node:fs/promises';
+// Checks the local Lambda emulation against tiny bundles: isolation, warm reuse, concurrency cap, timeouts, shutdown.
+import { mkdir, mkdtemp, readdir, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { AsyncFailure } from '../../local/lambda-async.js';
 import { LambdaInvocationError, measureColdStart } from '../../local/lambda-environment.js';
 import { LocalFunction } from '../../local/lambda-runtime.js';
 
@@ -52,17 +51,6 @@ const FIXTURES: Record<string, string> = {
   counter: `
     let count = 0;
     export const handler = async () => ({ count: ++count, pid: process.pid });
-  `,
-  // Fails the first event.failTimes attempts of event.id; the count lives on disk because retries may land in other environments.
-  flaky: `
-    import { appendFileSync, readFileSync } from 'node:fs';
-    export const handler = async (event) => {
-      const file = new URL('./attempts-' + event.id, import.meta.url);
-      appendFileSync(file, 'x');
-      const attempt = readFileSync(file, 'utf8').length;
-      if (attempt <= event.failTimes) throw new Error('attempt ' + attempt + ' failed');
-      return { attempt };
-    };
   `,
   crash: `
     export const handler = async (event) => {
@@ -290,52 +278,6 @@ describe('LocalFunction', () => {
     expect(f.logs.some((l) => l.includes('Task timed out after 1.00 seconds'))).toBe(true);
   });
 
-  it('retries async invocations, then hands the event to onFailure; drain waits for all of it', async () => {
-    const failures: AsyncFailure[] = [];
-    const f = fn('flaky', {
-      maxConcurrency: 2,
-      async: {
-        retryAttempts: 2,
-        maxEventAgeSeconds: 60,
-        retryDelaysMs: [50, 100],
-        onFailure: async (failure) => {
-          await new Promise((r) => setTimeout(r, 50));
-          failures.push(failure);
-        },
-      },
-    });
-    f.invokeAsync({ id: 'ok-second-time', failTimes: 1 });
-    f.invokeAsync({ id: 'never-ok', failTimes: 99 });
-    f.invokeAsync({ id: 'ok-first-time', failTimes: 0 });
-    await f.drain();
-
-    expect(failures).toHaveLength(1);
-    expect(failures[0]).toMatchObject({
-      event: { id: 'never-ok', failTimes: 99 },
-      attempts: 3,
-      error: 'Error: attempt 3 failed',
-      condition: 'RetriesExhausted',
-    });
-    const attempts = async (id: string) => (await readFile(path.join(dirOf('flaky'), `attempts-${id}`), 'utf8')).length;
-    expect(await attempts('ok-second-time')).toBe(2);
-    expect(await attempts('never-ok')).toBe(3);
-    expect(await attempts('ok-first-time')).toBe(1);
-    expect(f.stats).toMatchObject({ invocations: 6, errors: 4, asyncRetries: 3, asyncFailures: 1 });
-  });
-
-  it('stops retrying once the event is older than maxEventAgeSeconds', async () => {
-    const failures: AsyncFailure[] = [];
-    const f = fn('flaky', {
-      async: { retryAttempts: 2, maxEventAgeSeconds: 0.2, retryDelaysMs: [500], onFailure: (x) => void failures.push(x) },
-    });
-    f.invokeAsync({ id: 'too-old', failTimes: 99 });
-    await f.drain();
-    expect(failures).toEqual([
-      { event: { id: 'too-old', failTimes: 99 }, attempts: 1, error: 'Error: attempt 1 failed', condition: 'EventAgeExceeded' },
-    ]);
-    expect(f.stats).toMatchObject({ invocations: 1, asyncRetries: 0, asyncFailures: 1 });
-  });
-
   it('fails an invocation whose environment crashes, and starts a new one for the next', async () => {
     const f = fn('crash');
     const err = await f.invoke({ crash: true }).catch((e: unknown) => e);
@@ -398,7 +340,6 @@ describe('LocalFunction', () => {
     expect(((await running) as Error).name).toBe('Runtime.ExitError');
     expect(((await queued) as Error).name).toBe('LocalFunction.Closed');
     await expect(f.invoke({ ms: 1 })).rejects.toMatchObject({ name: 'LocalFunction.Closed' });
-    expect(() => f.invokeAsync({ ms: 1 })).toThrow(/closed/);
   });
 });
 
