@@ -1,9 +1,9 @@
 // One pre-flight measurement the way the trigger runs it, in a fresh process: the object read and the clean copy written through the trigger's own S3ObjectStore (GetObject; a multipart Upload, one part in flight).
 // Run by bench/preflight.ts against s3rver (in the parent process, so its work is not counted) as `node <bundle> '<json args>'`; prints one JSON line.
 import { S3Client } from '@aws-sdk/client-s3';
+import { S3RVER_CLIENT_SETTINGS } from '../local/local-account.js';
 import { S3ObjectStore } from '../lambdas/adapters/s3-object-store.js';
 import { preflight } from '../lambdas/core/preflight.js';
-import { LOCAL_CREDENTIALS } from '../local/local-account.js';
 import { printMeasurement, type WorkResult } from './preflight-measure.js';
 
 export interface S3ChildArgs {
@@ -16,15 +16,8 @@ export interface S3ChildArgs {
 }
 
 function client(args: S3ChildArgs): S3Client {
-  return new S3Client({
-    endpoint: args.endpoint,
-    region: 'us-east-1',
-    credentials: LOCAL_CREDENTIALS,
-    // s3rver stores streamed uploads with chunk framing otherwise (toolchain notes); the checksums left
-    // out are CRC32s that Node computes natively, a small part of the work.
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  // The checksums S3RVER_CLIENT_SETTINGS leaves out are CRC32s that Node computes natively, a small part of the work.
+  return new S3Client({ ...S3RVER_CLIENT_SETTINGS, endpoint: args.endpoint });
 }
 
 /** The trigger's steps (checkFile): read the version, scan it into the copy, keep the copy only when it is needed. */

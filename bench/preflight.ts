@@ -12,10 +12,10 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import S3rver from '@20minutes/s3rver';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DEFAULT_MAX_FILE_BYTES } from '../lambdas/shared/contract.js';
-import { LOCAL_CREDENTIALS } from '../local/local-account.js';
+import { S3RVER_CLIENT_SETTINGS } from '../local/local-account.js';
+import { startS3rver } from '../local/s3rver.js';
 import { bundleLikeNodeFunction } from './bundle.js';
 import type { ChildArgs, ChildResult } from './preflight-child.js';
 import {
@@ -71,24 +71,14 @@ async function runChild(bundle: string, args: ChildArgs | S3ChildArgs, nodeFlags
 }
 
 /** s3rver in this process, with a drop and a copy bucket: the child's GetObject and Upload talk to it over loopback. */
-async function startS3(directory: string): Promise<{ endpoint: string; client: S3Client; stop: () => Promise<void> }> {
-  const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory, configureBuckets: [{ name: S3_BUCKET }, { name: S3_COPY_BUCKET }] });
-  const { port } = (await server.run()) as { port: number };
-  const endpoint = `http://127.0.0.1:${port}`;
-  const client = new S3Client({
-    endpoint,
-    region: 'us-east-1',
-    credentials: LOCAL_CREDENTIALS,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+async function startS3(): Promise<{ endpoint: string; client: S3Client; stop: () => Promise<void> }> {
+  const server = await startS3rver({ buckets: [S3_BUCKET, S3_COPY_BUCKET] });
+  const client = new S3Client({ ...S3RVER_CLIENT_SETTINGS, endpoint: server.endpoint });
   const stop = async () => {
     client.destroy();
-    const closing = server.close();
-    server.httpServer?.closeAllConnections();
-    await closing;
+    await server.stop();
   };
-  return { endpoint, client, stop };
+  return { endpoint: server.endpoint, client, stop };
 }
 const S3_BUCKET = 'drop';
 const S3_COPY_BUCKET = 'prepared';
@@ -129,7 +119,7 @@ export async function runPreflightBench(
       const nodeFlags = variant === 'smallYoungGeneration' ? ['--max-semi-space-size=1'] : variant === 'noOptimizer' ? ['--no-opt'] : [];
       const runs: ChildResult[] = [];
       if (variant === 'viaS3') {
-        s3 ??= await startS3(join(dir, 's3rver'));
+        s3 ??= await startS3();
         const key = `${list}-${size}.csv`;
         await s3.client.send(new PutObjectCommand({ Bucket: S3_BUCKET, Key: key, Body: readFileSync(file) }));
         const s3Args: S3ChildArgs = { endpoint: s3.endpoint, bucket: S3_BUCKET, key, copyBucket: S3_COPY_BUCKET, attributeName: args.attributeName, maxBytes: args.maxBytes };

@@ -1,10 +1,8 @@
 // The local stack's S3: s3rver holding the template's buckets (versioned ones given version ids), and its events sent to the queues the template's notifications name, as S3 sends them.
-import S3rver from '@20minutes/s3rver';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import type S3rver from '@20minutes/s3rver';
 import { matchesEventType, matchesNotificationFilter, type S3rverEvent, toS3Notification } from './s3-events.js';
 import { emulateVersioning, type S3Versions, versionedBucketIds } from './s3-versions.js';
+import { startS3rver } from './s3rver.js';
 import type { NotificationSpec, SynthesizedStack } from './template.js';
 
 export interface LocalS3 {
@@ -19,36 +17,15 @@ export interface LocalS3 {
 
 /** s3rver on loopback with the template's buckets, by the names given (logical id → name). */
 export async function startLocalS3(synth: SynthesizedStack, bucketNames: ReadonlyMap<string, string>, port: number | undefined): Promise<LocalS3> {
-  const directory = mkdtempSync(join(tmpdir(), 'fps-s3-'));
-  const removeDirectory = () => rmSync(directory, { recursive: true, force: true });
-  const server = new S3rver({
-    port: port ?? 0,
-    address: '127.0.0.1',
-    silent: true,
-    directory,
-    configureBuckets: [...bucketNames.values()].map((name) => ({ name })),
-  });
-  const versions = emulateVersioning(server, versionedBucketIds(synth.template).map((id) => bucketNames.get(id) ?? id));
-  let address: { port: number };
-  try {
-    address = (await server.run()) as { port: number };
-  } catch (error) {
-    removeDirectory();
-    throw error;
-  }
-  return {
-    endpoint: `http://127.0.0.1:${address.port}`,
-    bucketNames,
-    server,
-    versions,
-    async stop() {
-      const closing = server.close();
-      // Keep-alive sockets (the simulator's downloads) would hold close() open.
-      server.httpServer?.closeAllConnections();
-      await closing;
-      removeDirectory();
+  let versions: S3Versions | undefined;
+  const s3 = await startS3rver({
+    buckets: [...bucketNames.values()],
+    port,
+    beforeStart: (server) => {
+      versions = emulateVersioning(server, versionedBucketIds(synth.template).map((id) => bucketNames.get(id) ?? id));
     },
-  };
+  });
+  return { endpoint: s3.endpoint, bucketNames, server: s3.server, versions: versions as S3Versions, stop: s3.stop };
 }
 
 export interface S3EventDelivery {

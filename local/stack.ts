@@ -11,7 +11,7 @@ import { createTableFromTemplate, startDynalite } from './dynamodb.js';
 import { type FpsSimulator, type FpsSimulatorOptions, startFpsSimulator } from './fps-simulator.js';
 import type { SqsEventSource } from './event-source-mapping.js';
 import type { LocalFunction } from './lambda-runtime.js';
-import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from './local-account.js';
+import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION, S3RVER_CLIENT_SETTINGS } from './local-account.js';
 import { PlatformCalls } from './platform-calls.js';
 import { type LocalSecretsManager, startLocalSecretsManager } from './secrets-manager.js';
 import { scheduledEvent } from './schedule.js';
@@ -25,8 +25,6 @@ import { deliverS3Events, startLocalS3 } from './stack-s3.js';
 import { type LocalSts, startLocalSts } from './sts.js';
 import { synthesize } from './synthesize.js';
 import { type Json, resolveValue, type SynthesizedStack, UnsupportedTemplateError } from './template.js';
-
-/** s3rver's built-in credentials: presigned URLs are verified against them. */
 
 export interface LocalStackOptions {
   /** @default 'localbrand' */
@@ -298,7 +296,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       }
     };
     const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
-    const s3 = new S3Client({ ...clientConfig, endpoint: s3Endpoint, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+    const s3 = new S3Client({ ...S3RVER_CLIENT_SETTINGS, endpoint: s3Endpoint });
     const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: db.endpoint });
     cleanups.push(() => {
       s3.destroy();

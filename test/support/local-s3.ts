@@ -1,9 +1,7 @@
 // An s3rver on a free loopback port with the given buckets and an SDK client for it, for adapter tests; `stop` removes everything.
-import S3rver from '@20minutes/s3rver';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { S3RVER_CLIENT_SETTINGS } from '../../local/local-account.js';
+import { startS3rver } from '../../local/s3rver.js';
 
 export interface TestS3 {
   s3: S3Client;
@@ -13,18 +11,8 @@ export interface TestS3 {
 }
 
 export async function startTestS3(buckets: readonly string[]): Promise<TestS3> {
-  const dir = mkdtempSync(join(tmpdir(), 'fps-test-s3-'));
-  const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: dir, configureBuckets: buckets.map((name) => ({ name })) });
-  const { port } = (await server.run()) as { port: number };
-  const s3 = new S3Client({
-    endpoint: `http://127.0.0.1:${port}`,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-    // s3rver stores streamed uploads with chunk framing otherwise (toolchain notes).
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  const server = await startS3rver({ buckets });
+  const s3 = new S3Client({ ...S3RVER_CLIENT_SETTINGS, endpoint: server.endpoint });
   return {
     s3,
     async exists(bucket, key) {
@@ -38,11 +26,7 @@ export async function startTestS3(buckets: readonly string[]): Promise<TestS3> {
     },
     async stop() {
       s3.destroy();
-      const closing = server.close();
-      // Keep-alive sockets would hold close() open.
-      server.httpServer?.closeAllConnections();
-      await closing;
-      rmSync(dir, { recursive: true, force: true });
+      await server.stop();
     },
   };
 }

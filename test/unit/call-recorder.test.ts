@@ -1,8 +1,4 @@
 // The call recorder in front of real emulators: requests pass byte for byte (s3rver still verifies their signatures), each is recorded with its principal, IAM action and resource; s3rver gets version ids.
-import S3rver from '@20minutes/s3rver';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
@@ -13,6 +9,8 @@ import { type CallRecorder, type RecordedCall, startCallRecorder } from '../../l
 import { emulateVersioning, type S3Versions } from '../../local/s3-versions.js';
 import { type LocalSecretsManager, startLocalSecretsManager } from '../../local/secrets-manager.js';
 import { type LocalSts, startLocalSts } from '../../local/sts.js';
+import { LOCAL_CREDENTIALS, S3RVER_CLIENT_SETTINGS } from '../../local/local-account.js';
+import { type S3rverOnLoopback, startS3rver } from '../../local/s3rver.js';
 
 const REGION = 'us-east-1';
 const ACCOUNT = '000000000000';
@@ -20,10 +18,9 @@ const BUCKET = 'drop';
 const APP_ROLE = `arn:aws:iam::${ACCOUNT}:role/App`;
 const SIGNER_ROLE = `arn:aws:iam::${ACCOUNT}:role/Signer`;
 const SECRET_ARN = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:token-AbCdEf`;
-const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 const MB = 1024 * 1024;
 
-let server: S3rver;
+let server: S3rverOnLoopback;
 let versions: S3Versions;
 let sts: LocalSts;
 let secrets: LocalSecretsManager;
@@ -31,26 +28,28 @@ let recorder: CallRecorder;
 let endpoint: string;
 let s3: S3Client;
 const s3Events: { key: string; versionId: string | undefined }[] = [];
-const dir = mkdtempSync(join(tmpdir(), 'fps-call-recorder-'));
 
 beforeAll(async () => {
-  server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: dir, configureBuckets: [{ name: BUCKET }] });
-  versions = emulateVersioning(server, [BUCKET]);
-  server.on('event', (event: { Records: { s3: { object: { key: string } } }[] }) => {
-    const key = event.Records[0]?.s3.object.key ?? '';
-    s3Events.push({ key, versionId: versions.current(BUCKET, key) });
+  server = await startS3rver({
+    buckets: [BUCKET],
+    beforeStart: (s3rver) => {
+      versions = emulateVersioning(s3rver, [BUCKET]);
+      s3rver.on('event', (event: { Records: { s3: { object: { key: string } } }[] }) => {
+        const key = event.Records[0]?.s3.object.key ?? '';
+        s3Events.push({ key, versionId: versions.current(BUCKET, key) });
+      });
+    },
   });
-  const { port } = (await server.run()) as { port: number };
-  sts = await startLocalSts({ roles: [SIGNER_ROLE], credentials: CREDENTIALS });
+  sts = await startLocalSts({ roles: [SIGNER_ROLE], credentials: LOCAL_CREDENTIALS });
   secrets = await startLocalSecretsManager({ secrets: { [SECRET_ARN]: { name: 'token', value: 'secret-value' } } });
   recorder = startCallRecorder({
     region: REGION,
     accountId: ACCOUNT,
-    upstreams: { s3: `http://127.0.0.1:${port}`, sts: sts.endpoint, secretsmanager: secrets.endpoint },
+    upstreams: { s3: server.endpoint, sts: sts.endpoint, secretsmanager: secrets.endpoint },
     sessionOf: (token) => sts.sessions.find((s) => s.sessionToken === token),
   });
   endpoint = await recorder.proxy({ kind: 'role', roleArn: APP_ROLE }, 'app');
-  s3 = s3Client(CREDENTIALS);
+  s3 = s3Client(LOCAL_CREDENTIALS);
 });
 
 afterAll(async () => {
@@ -58,10 +57,7 @@ afterAll(async () => {
   await recorder?.stop();
   await sts?.stop();
   await secrets?.stop();
-  const closing = server?.close();
-  server?.httpServer?.closeAllConnections();
-  await closing;
-  rmSync(dir, { recursive: true, force: true });
+  await server?.stop();
 });
 
 beforeEach(() => {
@@ -70,14 +66,7 @@ beforeEach(() => {
 });
 
 function s3Client(credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }): S3Client {
-  return new S3Client({
-    endpoint,
-    region: REGION,
-    forcePathStyle: true,
-    credentials,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  return new S3Client({ ...S3RVER_CLIENT_SETTINGS, endpoint, region: REGION, credentials });
 }
 
 const summary = (calls: RecordedCall[]) => calls.map((c) => `${c.principal.kind === 'service' ? c.principal.service : c.principal.roleArn} ${c.operation} ${c.action} ${c.resource} ${c.status}`);
@@ -101,7 +90,7 @@ describe('the call recorder', () => {
 
   it("attributes a presigned GET to the STS session that signed it, whoever fetches it", async () => {
     const put = await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'em/Müşteri + 1.csv', Body: 'a@example.com\n' }));
-    const stsClient = new STSClient({ endpoint, region: REGION, credentials: CREDENTIALS });
+    const stsClient = new STSClient({ endpoint, region: REGION, credentials: LOCAL_CREDENTIALS });
     const assumed = await stsClient.send(new AssumeRoleCommand({ RoleArn: SIGNER_ROLE, RoleSessionName: 'signer', DurationSeconds: 900 }));
     stsClient.destroy();
     const c = assumed.Credentials!;
@@ -121,7 +110,7 @@ describe('the call recorder', () => {
   });
 
   it('records a read of a secret asked for by name against its full ARN', async () => {
-    const client = new SecretsManagerClient({ endpoint, region: REGION, credentials: CREDENTIALS });
+    const client = new SecretsManagerClient({ endpoint, region: REGION, credentials: LOCAL_CREDENTIALS });
     const out = await client.send(new GetSecretValueCommand({ SecretId: 'token' }));
     client.destroy();
 

@@ -3,10 +3,6 @@ import type { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/clien
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import S3rver from '@20minutes/s3rver';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbUploadsStore } from '../../lambdas/adapters/dynamodb-uploads-store.js';
 import type { UploadRecord } from '../../lambdas/core/ports.js';
@@ -18,17 +14,16 @@ import { type RedriveChoice, type RedriveOptions, UsageError } from '../../local
 import { encodeS3EventKey, type S3rverEvent } from '../../local/s3-events.js';
 import { type LocalSqs, startLocalSqs } from '../../local/sqs.js';
 import { synth } from '../infra/synth.js';
+import { LOCAL_CREDENTIALS, S3RVER_CLIENT_SETTINGS } from '../../local/local-account.js';
+import { type S3rverOnLoopback, startS3rver } from '../../local/s3rver.js';
 
 const REGION = 'us-east-1';
 const BUCKET = 'fps-drop-redrive';
-/** s3rver's built-in credentials. */
-const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 const SCAN = { visibilityTimeoutSeconds: 30, waitTimeSeconds: 0 };
 
 let table: CfnTableProperties;
 let db: LocalDynamoDb;
-let s3rver: S3rver;
-let s3Dir: string;
+let s3rver: S3rverOnLoopback;
 let sqs: LocalSqs;
 let clients: RedriveClients & { s3: S3Client; sqs: SQSClient; dynamodb: DynamoDBClient };
 const s3Events: S3rverEvent[] = [];
@@ -46,21 +41,12 @@ beforeAll(async () => {
     synthesized.cleanUp();
   }
   db = await startDynalite();
-  s3Dir = mkdtempSync(join(tmpdir(), 'fps-redrive-s3-'));
-  s3rver = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: s3Dir, configureBuckets: [{ name: BUCKET }] });
-  s3rver.on('event', (event: S3rverEvent) => s3Events.push(event));
-  const { port } = await s3rver.run();
+  s3rver = await startS3rver({ buckets: [BUCKET], beforeStart: (server) => server.on('event', (event: S3rverEvent) => s3Events.push(event)) });
   sqs = await startLocalSqs();
-  const config = { region: REGION, credentials: CREDENTIALS, maxAttempts: 1 };
+  const config = { region: REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 };
   clients = {
     dynamodb: new DynamoDBClient({ ...config, endpoint: db.endpoint }),
-    s3: new S3Client({
-      ...config,
-      endpoint: `http://127.0.0.1:${port}`,
-      forcePathStyle: true,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    }),
+    s3: new S3Client({ ...S3RVER_CLIENT_SETTINGS, ...config, endpoint: s3rver.endpoint }),
     sqs: new SQSClient({ ...config, endpoint: sqs.endpoint }),
   };
 });
@@ -68,12 +54,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const client of [clients?.dynamodb, clients?.s3, clients?.sqs]) client?.destroy();
   await sqs?.stop();
-  if (s3rver) {
-    const closing = s3rver.close();
-    s3rver.httpServer?.closeAllConnections();
-    await closing;
-  }
-  if (s3Dir) rmSync(s3Dir, { recursive: true, force: true });
+  await s3rver?.stop();
   await db?.stop();
 });
 

@@ -1,9 +1,4 @@
 // Checks that s3rver events become S3 notifications as real S3 sends them: key encoding, sequencers, filters.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeS3EventKey } from '../../lambdas/core/naming.js';
 import {
@@ -14,6 +9,7 @@ import {
   nextSequencer,
   toS3Notification,
 } from '../../local/s3-events.js';
+import { type S3rverOnLoopback, startS3rver } from '../../local/s3rver.js';
 
 describe('encodeS3EventKey', () => {
   it.each([
@@ -180,29 +176,17 @@ describe('toS3Notification', () => {
 
 // Drives a real s3rver, so a change in what it emits shows up here rather than in the local stack.
 describe('with a real s3rver', () => {
-  type S3rverInstance = {
-    on(event: 'event', cb: (e: S3rverEvent) => void): void;
-    run(): Promise<AddressInfo>;
-    close(): Promise<void>;
-  };
-  const require = createRequire(import.meta.url);
-  const S3rver = require('@20minutes/s3rver') as new (opts: Record<string, unknown>) => S3rverInstance;
-  let server: S3rverInstance;
-  let dir: string;
+  let server: S3rverOnLoopback;
   let base: string;
   const events: S3rverEvent[] = [];
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 's3-events-'));
-    server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: dir, configureBuckets: [{ name: 'bucket' }] });
-    server.on('event', (e) => events.push(e));
-    const addr = await server.run();
-    base = `http://127.0.0.1:${addr.port}/bucket`;
+    server = await startS3rver({ buckets: ['bucket'], beforeStart: (s) => s.on('event', (e: S3rverEvent) => events.push(e)) });
+    base = `${server.endpoint}/bucket`;
   });
 
   afterAll(async () => {
-    await server?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await server?.stop();
   });
 
   it('emits raw keys, which become encoded, decodable notification keys', async () => {
