@@ -1,6 +1,7 @@
 // The pre-flight benchmark's figures: the cases measured, the targets, the Lambda memory arithmetic, where peak memory goes, and the printed table.
 import { LIST_WORDS, type ListKind } from './preflight-lists.js';
 import { type MachineInfo, round } from './support.js';
+import { textTable } from '../local/text-table.js';
 
 const KB = 1024;
 const MB = 1024 * 1024;
@@ -224,14 +225,10 @@ export function renderPreflightTable(result: PreflightBenchResult): string {
     c.verdict,
     String(c.values),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => `  ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')}`;
   const m = result.machine;
   const out = [
     `Pre-flight scan: ${m.nproc} × ${m.cpuModel}, Node ${m.node}; load average ${m.loadAverageStart} → ${m.loadAverageEnd ?? '?'}; medians of ${result.options.runs} fresh process(es) per case; bundle ${round(result.bundleBytes / KB, 0)} KB`,
-    line(header),
-    line(widths.map((w) => '-'.repeat(w))),
-    ...rows.map(line),
+    textTable(header, rows, { indent: '  ', align: header.map((_, i) => (i === 0 ? 'left' : 'right')) }),
     `  lists: ${result.options.lists.map((l) => `${l} = ${LIST_WORDS[l]}`).join('; ')}`,
     `  slowest plain email/phone rate on one core at ${sizeLabel(result.options.sizes.at(-1) ?? 0)}: ${result.plainMBps ?? '—'} MB/s (target ≥ ${PREFLIGHT_TARGETS.plainMBps}${mark(result.targetsMet.plainMBps)})`,
     ...result.memoryRatios.map(

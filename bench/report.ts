@@ -6,6 +6,7 @@ import type { ColdStartResult, ColdStartRow } from './cold-start.js';
 import { LAMBDA_MB_PER_VCPU, PREFLIGHT_TARGETS, type PreflightBenchResult, renderPreflightTable } from './preflight.js';
 import type { RuntimeOverhead } from './runtime-overhead.js';
 import type { MachineInfo } from './support.js';
+import { textTable } from '../local/text-table.js';
 
 export const TARGETS = {
   burstFractionOfLimit: 0.9,
@@ -89,10 +90,9 @@ function block(title: string, rows: Row[]): string {
   return [title, ...rows.map(([a, b, c]) => `  ${a.padEnd(w0)}  ${b.padStart(w1)}${c ? `   ${c}` : ''}`.trimEnd())].join('\n');
 }
 
+/** The first column left, the figures right. */
 function grid(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => `  ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')}`;
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+  return textTable(header, rows, { indent: '  ', align: header.map((_, i) => (i === 0 ? 'left' : 'right')) });
 }
 
 function coldRow(r: ColdStartRow): string[] {

@@ -4,6 +4,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { UploadRecord } from '../lambdas/core/ports.js';
 import { META_ATTRIBUTE_NAME, META_SEGMENT_NAME } from '../lambdas/shared/contract.js';
+import { textTable } from './text-table.js';
 
 export const ROOT = resolve(dirname(new URL(import.meta.url).pathname), '..');
 /** S3 listens on the port base; the other endpoints on the next ports, in this order (README "Local stack you can live in"). */
@@ -171,8 +172,6 @@ export function table(records: UploadRecord[]): string {
     truncate(r.reason ?? '', 90),
   ]);
   const header = ['segment', 'attribute', 'status', 'valid', 'invalid', 'total', 'match', 'http', 'reason'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => [...(row[i] ?? '')].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+  return textTable(header, rows);
 }
 

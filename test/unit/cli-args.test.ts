@@ -2,6 +2,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import stringWidth from 'string-width';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PORT_BASE, plan, ROOT, table } from '../../local/cli-args.js';
 
@@ -85,5 +86,14 @@ describe('table', () => {
     const [header, , row] = out.split('\n');
     expect(header).toMatch(/^segment\s+attribute\s+status\s+valid\s+invalid\s+total\s+match\s+http\s+reason$/);
     expect(row).toMatch(/^VIP\s+em\s+completed\s+3\s+1\s+4\s+75\.0%\s+200\s+done$/);
+  });
+
+  it('keeps columns aligned as a terminal shows them for NFD, emoji and CJK names', () => {
+    const record = (segmentName: string) => ({ uploadId: 'u', bucket: 'b', key: 'k', size: 1, status: 'rejected' as const, receivedAt: '', updatedAt: '', segmentName, attributeName: 'em', reason: 'r' });
+    const names = ['Cafe\u0301 clients', 'VIP 🎉🎉', '日本の顧客', 'plain'];
+    const lines = table(names.map(record)).split('\n').slice(2);
+    // Every "em" column starts at the same terminal column: the name's display width plus its padding.
+    const displayColumn = (line: string, name: string) => stringWidth(name) + line.slice(name.length).search(/\S/);
+    expect(names.map((name, i) => displayColumn(lines[i] as string, name))).toEqual(names.map(() => displayColumn(lines[3] as string, 'plain')));
   });
 });
