@@ -4,7 +4,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { UploadRecord } from '../lambdas/core/ports.js';
 import { META_ATTRIBUTE_NAME, META_SEGMENT_NAME } from '../lambdas/shared/contract.js';
-import { textTable } from './text-table.js';
+import { textTable, truncate } from './text-table.js';
 
 export const ROOT = resolve(dirname(new URL(import.meta.url).pathname), '..');
 /** S3 listens on the port base; the other endpoints on the next ports, in this order (README "Local stack you can live in"). */
@@ -153,10 +153,6 @@ export function functionLogFiles(dir: string): { sink: (line: string, fn: string
     },
     close: () => Promise.all([...logs.values()].map((stream) => new Promise<void>((resolve) => stream.end(resolve)))).then(() => undefined),
   };
-}
-
-function truncate(text: string, width: number): string {
-  return text.length > width ? `${text.slice(0, width - 1)}…` : text;
 }
 
 export function table(records: UploadRecord[]): string {

@@ -5,6 +5,7 @@ import type { UploadRecord } from '../lambdas/core/ports.js';
 import { META_REDRIVE_OF } from '../lambdas/shared/contract.js';
 import { decodeS3EventKey } from '../lambdas/core/naming.js';
 import type { RedriveChoice } from './redrive-args.js';
+import { textTable, truncate } from './text-table.js';
 
 /** Records of several statuses as one list, newest update first (ties: by id, so the order is stable). */
 export function newestFirst(records: UploadRecord[]): UploadRecord[] {
@@ -233,11 +234,6 @@ export function describeError(error: unknown): string {
   return printable(`${e?.name ?? 'Error'}: ${e?.message ?? String(error)}`);
 }
 
-function truncate(text: string, width: number): string {
-  const chars = [...text];
-  return chars.length > width ? `${chars.slice(0, width - 1).join('')}…` : text;
-}
-
 /** The listing: one line per upload, newest first as given. */
 export function uploadsTable(records: UploadRecord[]): string {
   const header = ['uploadId', 'status', 'updatedAt', 'segment', 'key', 'reason'];
@@ -249,7 +245,5 @@ export function uploadsTable(records: UploadRecord[]): string {
     truncate(printable(r.key), 60),
     truncate(printable(r.reason ?? ''), 80),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => [...(row[i] ?? '')].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c + ' '.repeat(Math.max(0, (widths[i] ?? 0) - [...c].length))).join('  ').trimEnd();
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+  return textTable(header, rows);
 }

@@ -25,3 +25,23 @@ export function textTable(header: readonly string[], rows: readonly (readonly st
   const line = (cells: readonly string[]) => `${indent}${header.map((_, i) => pad(cells[i] ?? '', i)).join('  ')}`.trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
+
+let graphemes: Intl.Segmenter | undefined;
+
+/**
+ * `text` cut to at most `width` terminal columns, ending in `…` when cut. Cut between whole visible
+ * characters (grapheme clusters), so an emoji, a flag or a letter with its accent is never split.
+ */
+export function truncate(text: string, width: number): string {
+  if (stringWidth(text) <= width) return text;
+  graphemes ??= new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+  let kept = '';
+  let used = 0;
+  for (const { segment } of graphemes.segment(text)) {
+    const w = stringWidth(segment);
+    if (used + w > width - 1) break;
+    kept += segment;
+    used += w;
+  }
+  return `${kept}…`;
+}
