@@ -11,7 +11,7 @@ import {
 import { classifyKey, dryRunLookalikeReason, hasDotSegment, type KeyClassification, readFolders } from './object-key.js';
 import { decodeMetadataValue, dryRunLookalikeKeyReason, dryRunLookalikeKeys, metadataKeyNotes, readDryRunValue } from './object-metadata.js';
 import { isNameOnly, parseSegmentNameTemplate, renderSegmentName, type SegmentNameTemplate, segmentNameTemplate, usesCounter } from './segment-name-template.js';
-import { describeInvisibleCharacters, describeNameLength, graphemes, measureName, normalizeName } from './unicode-names.js';
+import { describeInvisibleCharacters, graphemes, nameLengthProblem, normalizeName } from './unicode-names.js';
 import { formatBytes, sentence } from './wording.js';
 
 export { decodeMetadataValue } from './object-metadata.js';
@@ -231,10 +231,9 @@ export function resolveNames(input: NamingInput): NamingResult {
     template = segmentNameTemplate(DEFAULT_SEGMENT_NAME_TEMPLATE);
   }
   const nameOnly = isNameOnly(template);
-  if (nameOnly && measureName(logicalName).counted > SEGMENT_NAME_MAX_LENGTH) {
-    return reject(
-      `Segment name from ${segmentFrom} ${describeNameLength(logicalName)}; Insider allows at most ${SEGMENT_NAME_MAX_LENGTH}. Shorten it or set metadata "${META_SEGMENT_NAME}".`,
-    );
+  const nameTooLong = nameOnly ? nameLengthProblem(logicalName, SEGMENT_NAME_MAX_LENGTH) : undefined;
+  if (nameTooLong) {
+    return reject(`Segment name from ${segmentFrom} ${nameTooLong}; Insider allows at most ${SEGMENT_NAME_MAX_LENGTH}. Shorten it or set metadata "${META_SEGMENT_NAME}".`);
   }
 
   const attributeFrom =
@@ -260,8 +259,9 @@ export function resolveNames(input: NamingInput): NamingResult {
   if (invisibleInAttribute) {
     return reject(`Attribute name from ${attributeFrom} contains invisible or control characters: ${invisibleInAttribute}. Remove them.`);
   }
-  if (measureName(attributeName).counted > ATTRIBUTE_NAME_MAX_LENGTH) {
-    const reason = `Attribute name from ${attributeFrom} ${describeNameLength(attributeName)}; at most ${ATTRIBUTE_NAME_MAX_LENGTH} are accepted.`;
+  const attributeTooLong = nameLengthProblem(attributeName, ATTRIBUTE_NAME_MAX_LENGTH);
+  if (attributeTooLong) {
+    const reason = `Attribute name from ${attributeFrom} ${attributeTooLong}; at most ${ATTRIBUTE_NAME_MAX_LENGTH} are accepted.`;
     attributeName = graphemes(attributeName).slice(0, ATTRIBUTE_NAME_MAX_LENGTH).join('');
     return reject(reason);
   }

@@ -1,6 +1,6 @@
 // Pure segment name templates (issue 8): parse and validate, format event times in a time zone, render within Insider's limit.
 import { DEFAULT_TIME_ZONE, SEGMENT_NAME_MAX_LENGTH } from '../shared/contract.js';
-import { describeInvisibleCharacters, describeNameLength, editDistance, graphemes, lazyRegExp, measureName, normalizeName, trimNameEnd } from './unicode-names.js';
+import { describeInvisibleCharacters, editDistance, graphemes, lazyRegExp, measureName, nameLengthProblem, normalizeName, trimNameEnd } from './unicode-names.js';
 
 /**
  * The placeholders and what each renders (times are the object's event time in the configured zone):
@@ -266,10 +266,10 @@ export function renderSegmentName(input: RenderInput): RenderResult {
   const assemble = (name: string) => template.parts.map((p) => ('literal' in p ? p.literal : p.placeholder === 'name' ? name : value(p.placeholder))).join('').normalize('NFC');
 
   const full = assemble(input.name);
-  const fullLength = measureName(full).counted;
-  if (fullLength <= max) return { ok: true, segmentName: full, shortened: false };
+  const tooLong = nameLengthProblem(full, max);
+  if (!tooLong) return { ok: true, segmentName: full, shortened: false };
   if (isNameOnly(template)) {
-    return { ok: false, reason: `The segment name ${describeNameLength(full)}; Insider allows at most ${max}.` };
+    return { ok: false, reason: `The segment name ${tooLong}; Insider allows at most ${max}.` };
   }
 
   const fixedText = assemble('');
