@@ -10,6 +10,7 @@ import type { PublishedMessage } from './sns.js';
 import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LOCAL_REGION } from './local-account.js';
 import { type LocalStack, startLocalStack } from './stack.js';
 import { startTableBrowser, type TableBrowser } from './table-browser.js';
+import { arnOf } from './template.js';
 
 const ENDPOINT_LABELS: Record<ServedEndpoint, string> = {
   s3: 'S3',
@@ -121,7 +122,7 @@ export async function startServe(options: ServeOptions): Promise<ServeSession> {
       if (!spec) throw new Error(`Schedule ${schedule.logicalId} targets ${schedule.functionLogicalId}, which is not a pipeline function`);
       const fn = stack.functions[spec.role];
       const intervalMs = options.sweepEverySeconds !== undefined && spec.role === FunctionRole.sweeper ? options.sweepEverySeconds * 1000 : schedule.intervalMs;
-      const ruleArn = `arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT}:rule/${schedule.logicalId}`;
+      const ruleArn = arnOf('AWS::Events::Rule', schedule.logicalId, { region: LOCAL_REGION, accountId: LOCAL_ACCOUNT });
       timers.push(
         startScheduleTimer({
           intervalMs,

@@ -1,6 +1,6 @@
 // What the template's resources are called on the local stack (tables, buckets, secrets, topics, roles), and the value a Ref or GetAtt of any resource resolves to there.
 import { LOCAL_ACCOUNT, LOCAL_REGION } from './local-account.js';
-import { derivedValue, type SynthesizedStack, UnsupportedTemplateError } from './template.js';
+import { arnOf, derivedValue, type SynthesizedStack, UnsupportedTemplateError } from './template.js';
 
 /** Physical names and ARNs by logical id, fixed before anything starts. */
 export interface LocalNames {
@@ -14,12 +14,14 @@ export interface LocalNames {
 
 export function localNames(synth: SynthesizedStack): LocalNames {
   const idsOfType = (type: string) => Object.entries(synth.template.Resources).filter(([, r]) => r.Type === type).map(([id]) => id);
+  const env = { region: LOCAL_REGION, accountId: LOCAL_ACCOUNT };
   return {
     tables: new Map(synth.tables.map((table) => [table.logicalId, `${table.logicalId}-local`])),
     buckets: new Map(synth.buckets.map((id) => [id, `${id.toLowerCase().replace(/[^a-z0-9-]/g, '')}-local`])),
+    // A secret's ARN ends in a suffix (random in AWS) that derivedValue does not know: made here.
     secretArns: new Map(synth.secrets.map((id) => [id, `arn:aws:secretsmanager:${LOCAL_REGION}:${LOCAL_ACCOUNT}:secret:${id}-local`])),
-    topicArns: new Map(idsOfType('AWS::SNS::Topic').map((id) => [id, `arn:aws:sns:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${id}`])),
-    roleArns: new Map(idsOfType('AWS::IAM::Role').map((id) => [id, `arn:aws:iam::${LOCAL_ACCOUNT}:role/${id}`])),
+    topicArns: new Map(idsOfType('AWS::SNS::Topic').map((id) => [id, arnOf('AWS::SNS::Topic', id, env)])),
+    roleArns: new Map(idsOfType('AWS::IAM::Role').map((id) => [id, arnOf('AWS::IAM::Role', id, env)])),
   };
 }
 

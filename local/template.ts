@@ -159,6 +159,13 @@ export function resolveValue(value: unknown, context: ResolveContext): string {
  * A resource's `Ref` (no attribute) or `Arn`, for the types whose values AWS derives from the
  * physical name, the Region and the account; undefined for any other type or attribute.
  */
+/** The ARN a resource of `type` named `name` has (for the types `derivedValue` knows). */
+export function arnOf(type: string, name: string, env: { region: string; accountId: string }): string {
+  const arn = derivedValue(type, name, 'Arn', env);
+  if (arn === undefined) throw new UnsupportedTemplateError(`No ARN is derived for ${type} ${name}`);
+  return arn;
+}
+
 export function derivedValue(type: string, name: string, attribute: string | undefined, env: { region: string; accountId: string }): string | undefined {
   const { region, accountId } = env;
   const arns: Record<string, string> = {
