@@ -15,11 +15,11 @@ import type { PreflightTally } from './preflight-tally.js';
 
 const CSV_BATCH_CHARS = 64 * 1024;
 
-// What csv-parse is asked for: RFC 4180 quoting, except that a quote inside an unquoted field is a
-// character like any other (`O"Brien`), as Excel, Python's csv module and the FPS simulator read it;
-// any of the three line ends (mixed files exist); every row whatever its number of columns.
+// What csv-parse is asked for (with the file's delimiter): RFC 4180 quoting, except that a quote inside
+// an unquoted field is a character like any other (`O"Brien`), as Excel, Python's csv module and the
+// FPS simulator read it; any of the three line ends (mixed files exist); every row whatever its number
+// of columns.
 const CSV_OPTIONS: CsvOptions = {
-  delimiter: ',',
   quote: '"',
   escape: '"',
   record_delimiter: ['\r\n', '\n', '\r'],
@@ -35,10 +35,14 @@ const CSV_OPTIONS: CsvOptions = {
 /**
  * A line whose every field is either unquoted without a quote in it, or quoted with no quote inside
  * (`"a@b.com","Ann",2026-01-01`: warehouse exports quote every field). Its fields are the text between
- * the commas, less the wrapping quotes; csv-parse returns the same, only 5–10 times slower. Anything
+ * the delimiters, less the wrapping quotes; csv-parse returns the same, only 5–10 times slower. Anything
  * else with a quote (an escaped `""`, a quoted line end, a quote inside a field) goes to csv-parse.
  */
-const PLAIN_QUOTED_LINE = /^(?:"[^"]*"|[^",]*)(?:,(?:"[^"]*"|[^",]*))*$/;
+const PLAIN_QUOTED_LINE: Readonly<Record<string, RegExp>> = {
+  ',': /^(?:"[^"]*"|[^",]*)(?:,(?:"[^"]*"|[^",]*))*$/,
+  ';': /^(?:"[^"]*"|[^";]*)(?:;(?:"[^"]*"|[^";]*))*$/,
+  '\t': /^(?:"[^"]*"|[^"\t]*)(?:\t(?:"[^"]*"|[^"\t]*))*$/,
+};
 
 // Where a row stands after each character, the way csv-parse with `relax_quotes` (and Python's csv)
 // reads it: a quote opens a value only at the start of a field; anywhere else it is a character.
@@ -68,7 +72,7 @@ interface RowGroup {
 }
 
 /** Reads `line` (no line end) into the row's state; a row whose state is QUOTED at the end goes on to the next line. */
-function readQuotes(group: RowGroup, line: string): void {
+function readQuotes(group: RowGroup, line: string, delimiter: number): void {
   let state = group.state;
   let inFirst = group.inFirst;
   for (let i = 0; i < line.length; i++) {
@@ -79,7 +83,7 @@ function readQuotes(group: RowGroup, line: string): void {
       if (next === -1) break;
       i = next;
       state = QUOTE_IN_QUOTED;
-    } else if (c === 0x2c) {
+    } else if (c === delimiter) {
       state = FIELD_START;
       inFirst = false;
     } else if (state === FIELD_START) {
@@ -114,13 +118,22 @@ export class CsvFallback {
   private group: RowGroup | undefined;
   private batch: RowGroup[] = [];
   private batchText = '';
+  private readonly options: CsvOptions;
+  private readonly plainQuotedLine: RegExp;
+  private readonly delimiterCode: number;
 
   constructor(
     private readonly tally: PreflightTally,
     private readonly rows: RowReader,
     private readonly maxLine: number,
     private readonly csvParseOnly: boolean,
-  ) {}
+    /** `,`, `;` or a tab (preflight-delimiter.ts). */
+    private readonly delimiter: string,
+  ) {
+    this.options = { ...CSV_OPTIONS, delimiter };
+    this.plainQuotedLine = PLAIN_QUOTED_LINE[delimiter] as RegExp;
+    this.delimiterCode = delimiter.charCodeAt(0);
+  }
 
   /** A quoted value is open: the next lines belong to it. */
   get inGroup(): boolean {
@@ -136,7 +149,7 @@ export class CsvFallback {
   continueGroup(line: string, ending: Ending): void {
     const group = this.group as RowGroup;
     group.text += line + ENDING_TEXT[ending];
-    readQuotes(group, line);
+    readQuotes(group, line, this.delimiterCode);
     if (group.state !== QUOTED) {
       this.closeGroup();
       return;
@@ -166,7 +179,7 @@ export class CsvFallback {
     this.batchText = '';
     let failed = false;
     const records = parseCsv(text, {
-      ...CSV_OPTIONS,
+      ...this.options,
       on_skip: () => {
         failed = true;
         return undefined;
@@ -182,7 +195,7 @@ export class CsvFallback {
     for (const group of batch) {
       let alone = false;
       const own = parseCsv(group.text, {
-        ...CSV_OPTIONS,
+        ...this.options,
         on_skip: () => {
           alone = true;
           return undefined;
@@ -212,16 +225,17 @@ export class CsvFallback {
     const quote = line.indexOf('"');
     if (quote === -1) {
       this.flushBatch();
-      const comma = line.indexOf(',');
-      // No quote, no comma in the first field, no line end: the value never needs quoting.
-      if (comma === -1) this.rows.textRow(line, false, lineNo, line, true, false);
-      else this.rows.textRow(line.slice(0, comma), true, lineNo, line, true, false);
+      const next = line.indexOf(this.delimiter);
+      const first = next === -1 ? line : line.slice(0, next);
+      // No quote, no line end, and no comma (the copy's delimiter) in the value: it never needs quoting.
+      // In a semicolon or tab file a value may hold a comma: the copy quotes it.
+      this.rows.textRow(first, next !== -1, lineNo, line, this.delimiter === ',' || !first.includes(','), false);
       return true;
     }
-    if (PLAIN_QUOTED_LINE.test(line)) {
+    if (this.plainQuotedLine.test(line)) {
       this.flushBatch();
       const close = quote === 0 ? line.indexOf('"', 1) : -1;
-      const first = close === -1 ? line.slice(0, line.indexOf(',')) : line.slice(1, close);
+      const first = close === -1 ? line.slice(0, line.indexOf(this.delimiter)) : line.slice(1, close);
       const end = close === -1 ? first.length : close + 1;
       this.rows.textRow(first, end < line.length, lineNo, line, false, false);
       return true;

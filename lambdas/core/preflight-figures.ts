@@ -22,6 +22,8 @@ export interface PreflightFigures {
   /** False when reading stopped early (too large, not text). */
   complete: boolean;
   bom: boolean;
+  /** `comma`, `semicolon` or `tab`. Absent on records written before it was told. */
+  delimiter?: string | undefined;
   lineEndings: string;
   lines: number;
   rows: number;
@@ -59,6 +61,7 @@ export function figuresOf(report: PreflightReport): PreflightFigures {
     bytes: report.bytes,
     complete: report.complete,
     bom: report.bom,
+    delimiter: report.delimiter,
     lineEndings: report.lineEndings.kind,
     lines: report.lines,
     rows: report.rows,
@@ -118,7 +121,10 @@ export function describeCleanup(f: PreflightFigures): string {
   if (has('bom')) done.push('removed the byte order mark');
   if (dropped.length > 0) done.push(`dropped ${listed(dropped)}`);
   if (has('paddedValues')) done.push(`trimmed ${plural(f.paddedValues.count, 'padded value')}`);
-  if (has('extraColumns')) done.push(`kept only the first column of ${plural(f.multiColumnRows.count, 'row')}`);
+  if (has('extraColumns')) {
+    const separated = f.delimiter === 'semicolon' || f.delimiter === 'tab' ? ` (its fields are separated by ${f.delimiter}s)` : '';
+    done.push(`kept only the first column of ${plural(f.multiColumnRows.count, 'row')}${separated}`);
+  }
   if (has('quoting')) done.push('removed quotes the values did not need');
   if (has('bareQuotes') && f.bareQuotes) done.push(`put quotes around ${plural(f.bareQuotes.count, 'value')} with a quote mark inside${lines(f.bareQuotes)}`);
   if (has('normalized') && f.normalizedValues) done.push(`normalized ${plural(f.normalizedValues.count, 'value')}`);

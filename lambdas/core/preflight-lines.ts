@@ -1,7 +1,7 @@
 // Line splitting and the byte path: lines are found in the file's bytes, and the ASCII ones without a quote inside a field are read there, with no string made.
 //
 // The bytes are held in one work Buffer: the partial line carried over from the last chunk, then the new
-// chunk. Line ends, quotes and commas are found with `Buffer.indexOf` (memchr) over the whole chunk, so
+// chunk. Line ends, quotes and delimiters (commas, or the file's semicolons or tabs) are found with `Buffer.indexOf` (memchr) over the whole chunk, so
 // a line costs a few native searches and a pass over its value by the checks, and the clean copy of
 // unchanged lines is a range of the same bytes. A line goes to the text path (preflight-csv.ts) when it
 // holds a character past ASCII, a quote anywhere but around whole fields, or when csv-parse is forced or
@@ -74,6 +74,8 @@ export interface LineSplitterSettings {
   maxLine: number;
   /** Lines may be read from the bytes (false: every line as text). */
   bytePath: boolean;
+  /** The byte between fields: a comma, semicolon or tab (preflight-delimiter.ts). */
+  delimiter: number;
 }
 
 export class LineSplitter {
@@ -87,10 +89,11 @@ export class LineSplitter {
   private readonly row: ByteRow;
   private readonly maxLine: number;
   private readonly bytePath: boolean;
-  // While a chunk is split: its bytes, and the next quote and comma at or after the line being read.
+  private readonly delimiter: number;
+  // While a chunk is split: its bytes, and the next quote and delimiter at or after the line being read.
   private text: Buffer = this.work;
   private nextQuote = -1;
-  private nextComma = -1;
+  private nextDelimiter = -1;
   /** Lines went to the text path since the last row read here: it may hold a batch or an open quoted value. */
   private textLines = false;
 
@@ -103,6 +106,7 @@ export class LineSplitter {
   ) {
     this.maxLine = settings.maxLine;
     this.bytePath = settings.bytePath;
+    this.delimiter = settings.delimiter;
     this.row = { bytes: this.work, view: this.view, start: 0, end: 0, quoted: false, multiColumn: false, lf: false, line: 0 };
   }
 
@@ -136,7 +140,7 @@ export class LineSplitter {
     const allAscii = ascii && this.carryAscii;
     this.text = text;
     this.nextQuote = text.indexOf(0x22);
-    this.nextComma = text.indexOf(0x2c);
+    this.nextDelimiter = text.indexOf(this.delimiter);
     let pos = 0;
     let nl = text.indexOf(0x0a);
     let cr = text.indexOf(0x0d);
@@ -212,7 +216,7 @@ export class LineSplitter {
     this.textLines = false;
   }
 
-  /** An ASCII line without a quote: blank, or a row whose first field ends at the first comma. */
+  /** An ASCII line without a quote: blank, or a row whose first field ends at the first delimiter. */
   private plainLine(start: number, end: number, lf: boolean, lineNo: number): void {
     const text = this.text;
     const first = text[start] as number;
@@ -221,12 +225,12 @@ export class LineSplitter {
       return;
     }
     this.flushText();
-    let comma = this.nextComma;
-    if (comma !== -1 && comma < start) this.nextComma = comma = text.indexOf(0x2c, start);
-    const multiColumn = comma !== -1 && comma < end;
+    let next = this.nextDelimiter;
+    if (next !== -1 && next < start) this.nextDelimiter = next = text.indexOf(this.delimiter, start);
+    const multiColumn = next !== -1 && next < end;
     const row = this.row;
     row.start = start;
-    row.end = multiColumn ? comma : end;
+    row.end = multiColumn ? next : end;
     row.quoted = false;
     row.multiColumn = multiColumn;
     row.lf = lf;
@@ -237,7 +241,7 @@ export class LineSplitter {
   /**
    * An ASCII line whose every field is unquoted without a quote, or quoted with no quote inside
    * (`"a@b.com","Ann",2026-01-01`: warehouse exports quote every field): its fields are the bytes between
-   * the commas, less the wrapping quotes, which is what csv-parse returns for it. False for any other
+   * the delimiters, less the wrapping quotes, which is what csv-parse returns for it. False for any other
    * line with a quote (an escaped `""`, a stray quote, a value running on to the next line).
    */
   private quotedLine(start: number, end: number, lineNo: number): boolean {
@@ -256,9 +260,9 @@ export class LineSplitter {
           fieldStart = from + 1;
           fieldEnd = i - 1;
         }
-        if (i < end && text[i] !== 0x2c) return false;
+        if (i < end && text[i] !== this.delimiter) return false;
       } else {
-        while (i < end && text[i] !== 0x2c) {
+        while (i < end && text[i] !== this.delimiter) {
           if (text[i] === 0x22) return false;
           i++;
         }
@@ -268,7 +272,7 @@ export class LineSplitter {
         }
       }
       if (i === end) break;
-      i++; // the comma
+      i++; // the delimiter
     }
     this.flushText();
     const row = this.row;

@@ -62,6 +62,8 @@ export class RowReader {
   private readonly header: HeaderMatcher;
   private readonly fingerprints: FingerprintSet | undefined;
   private seenFirstRow = false;
+  /** The file's delimiter (set before the first row): in a semicolon or tab file an unquoted value may hold a comma, which the copy must quote. */
+  delimiter = ',';
 
   constructor(
     private readonly tally: PreflightTally,
@@ -121,17 +123,13 @@ export class RowReader {
       return;
     }
     t.cleanValues++;
-    if (row.quoted) {
-      // The copy quotes the value only if it holds a comma (a quoted field here holds no quote, CR or LF).
-      let needsQuotes = false;
-      for (let i = start; i < end && !needsQuotes; i++) needsQuotes = bytes[i] === 0x2c;
-      if (!needsQuotes && !padded && !row.multiColumn) t.unneededQuotes.add(line);
-      this.writer.value(bytes, start, end, needsQuotes);
-    } else if (row.lf && !padded && !row.multiColumn) {
-      this.writer.run(bytes, start, end + 1);
-    } else {
-      this.writer.value(bytes, start, end, false);
-    }
+    // The copy quotes a value only if it holds a comma, the copy's delimiter (a field here holds no quote,
+    // CR or LF): a quoted field may, and so may an unquoted one in a semicolon or tab file.
+    let needsQuotes = false;
+    if (row.quoted || this.delimiter !== ',') for (let i = start; i < end && !needsQuotes; i++) needsQuotes = bytes[i] === 0x2c;
+    if (row.quoted && !needsQuotes && !padded && !row.multiColumn) t.unneededQuotes.add(line);
+    if (!row.quoted && !needsQuotes && row.lf && !padded && !row.multiColumn) this.writer.run(bytes, start, end + 1);
+    else this.writer.value(bytes, start, end, needsQuotes);
   }
 
   /**
@@ -178,7 +176,8 @@ export class RowReader {
     const out = plain || !QUOTE_NEEDED.test(value) ? value : `"${value.replace(/"/g, '""')}"`;
     t.cleanValues++;
     if (bareQuote && out !== value) t.bareQuotes.add(line);
-    else if (raw !== undefined && out !== raw && !padded && !multiColumn && !normalized) t.unneededQuotes.add(line);
+    // Quotes the file had and the copy drops; not quotes the copy adds (a comma in a semicolon or tab file's value).
+    else if (raw !== undefined && raw.charCodeAt(0) === 0x22 && out !== raw && !padded && !multiColumn && !normalized) t.unneededQuotes.add(line);
     this.writer.text(out);
   }
 }

@@ -3,6 +3,7 @@ import { isAscii, isUtf8 } from 'node:buffer';
 import { DEFAULT_ATTRIBUTE_FORMATS, DEFAULT_MAX_INVALID_SHARE, PREFLIGHT_HEADER_WORDS, PREFLIGHT_MAX_LINE_BYTES, PREFLIGHT_MAX_TRACKED_VALUES, PREFLIGHT_SAMPLE_LINES, type ValueFormat } from '../shared/contract.js';
 import { FingerprintSet } from './fingerprints.js';
 import { CsvFallback } from './preflight-csv.js';
+import { DELIMITER_CHAR, DELIMITER_SAMPLE_BYTES, DELIMITER_SAMPLE_ROWS, type Delimiter, sniffDelimiter } from './preflight-delimiter.js';
 import { HeaderMatcher } from './preflight-header.js';
 import { completeUtf8Length, LineSplitter, lineBreaks } from './preflight-lines.js';
 import { CleanCopyWriter } from './preflight-output.js';
@@ -23,11 +24,16 @@ export class PreflightScanner {
   private readonly tally: PreflightTally;
   private readonly fingerprints: FingerprintSet | undefined;
   private readonly writer = new CleanCopyWriter();
-  private readonly csv: CsvFallback;
-  private readonly lines: LineSplitter;
+  private readonly rows: RowReader;
+  // Made once the delimiter is known, before the first line is read.
+  private csv: CsvFallback | undefined;
+  private lines: LineSplitter | undefined;
   private finished = false;
-  // The first four bytes say BOM, gzip, ZIP or UTF-16; they are gathered before anything else is read.
-  private head: Buffer | undefined;
+  // The first bytes say BOM, gzip, ZIP or UTF-16, and the first rows which character separates fields:
+  // they are gathered before anything else is read.
+  private readonly head: Buffer[] = [];
+  private headBytes = 0;
+  private headLineEnds = 0;
   private headDone = false;
 
   constructor(private readonly options: PreflightOptions) {
@@ -38,11 +44,22 @@ export class PreflightScanner {
     const tracked = options.maxTrackedValues ?? PREFLIGHT_MAX_TRACKED_VALUES;
     this.fingerprints = tracked > 0 ? new FingerprintSet(tracked) : undefined;
     const header = new HeaderMatcher(options.attributeName, options.headerWords ?? PREFLIGHT_HEADER_WORDS);
-    const rows = new RowReader(this.tally, this.writer, { format: this.format, normalize, header, fingerprints: this.fingerprints });
-    const csvParseOnly = options.csvParseOnly === true;
-    this.csv = new CsvFallback(this.tally, rows, this.maxLine, csvParseOnly);
+    this.rows = new RowReader(this.tally, this.writer, { format: this.format, normalize, header, fingerprints: this.fingerprints });
+  }
+
+  /** Sets up the line stage for `delimiter`. */
+  private startLines(delimiter: Delimiter): LineSplitter {
+    const csvParseOnly = this.options.csvParseOnly === true;
+    this.tally.delimiter = delimiter;
+    this.rows.delimiter = DELIMITER_CHAR[delimiter];
+    this.csv = new CsvFallback(this.tally, this.rows, this.maxLine, csvParseOnly, DELIMITER_CHAR[delimiter]);
     // Normalization rewrites values as text, so with it on every line takes the text path.
-    this.lines = new LineSplitter(this.tally, rows, this.csv, this.writer, { maxLine: this.maxLine, bytePath: !csvParseOnly && normalize === undefined });
+    this.lines = new LineSplitter(this.tally, this.rows, this.csv, this.writer, {
+      maxLine: this.maxLine,
+      bytePath: !csvParseOnly && !this.options.normalize,
+      delimiter: DELIMITER_CHAR[delimiter].charCodeAt(0),
+    });
+    return this.lines;
   }
 
   /** The verdict is already certain (too large, not text, not CSV): stop reading. */
@@ -67,9 +84,8 @@ export class PreflightScanner {
     }
     let buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     if (!this.headDone) {
-      this.head = this.head ? Buffer.concat([this.head, buf]) : Buffer.from(buf);
-      if (this.head.length < 4) return true;
-      buf = this.takeHead();
+      if (!this.gatherHead(buf)) return true;
+      buf = this.takeHead(false);
       if (t.problem) return false;
     }
     this.decode(buf, false);
@@ -90,12 +106,12 @@ export class PreflightScanner {
   finish(): PreflightReport {
     if (!this.finished && !this.tally.problem) {
       if (!this.headDone) {
-        const buf = this.takeHead();
+        const buf = this.takeHead(true);
         if (!this.tally.problem) this.decode(buf, true);
       } else {
         this.decode(Buffer.alloc(0), true);
       }
-      if (!this.tally.problem) this.csv.end();
+      if (!this.tally.problem) this.csv?.end();
     }
     this.finished = true;
     this.writer.end();
@@ -111,29 +127,44 @@ export class PreflightScanner {
     });
   }
 
-  private takeHead(): Buffer {
-    const head = this.head ?? Buffer.alloc(0);
+  /** Keeps `chunk` (a copy: the caller may reuse its memory) with the head; true once the head says enough. */
+  private gatherHead(chunk: Buffer): boolean {
+    this.head.push(Buffer.from(chunk));
+    this.headBytes += chunk.length;
+    if (this.options.delimiter !== undefined) return this.headBytes >= 4;
+    // Line ends, CR and LF alike (a CRLF counts twice): enough for the sample's rows with room for blank lines.
+    for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, i + 1)) this.headLineEnds++;
+    for (let i = chunk.indexOf(0x0d); i !== -1; i = chunk.indexOf(0x0d, i + 1)) this.headLineEnds++;
+    return this.headBytes >= DELIMITER_SAMPLE_BYTES || this.headLineEnds > 4 * DELIMITER_SAMPLE_ROWS;
+  }
+
+  /** The gathered head: what the file is, which delimiter it uses, and its bytes after a BOM. `final`: it is the whole file. */
+  private takeHead(final: boolean): Buffer {
+    const head = Buffer.concat(this.head);
     const t = this.tally;
-    this.head = undefined;
+    this.head.length = 0;
     this.headDone = true;
+    let text = head;
     if (head[0] === 0x1f && head[1] === 0x8b) t.stop('gzipNotNamedGz', undefined);
     else if (head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04) t.stop('zip', undefined);
     else if ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff)) t.stop('utf16', undefined);
     else if (head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) {
       t.bom = true;
-      return head.subarray(3);
+      text = head.subarray(3);
     }
-    return head;
+    if (!t.problem) this.startLines(this.options.delimiter ?? sniffDelimiter(text, final));
+    return text;
   }
 
   /** Checks the new bytes (up to the last whole UTF-8 character unless `final`) before any of their lines is read. */
   private decode(input: Buffer, final: boolean): void {
     const t = this.tally;
-    this.lines.append(input);
-    const fresh = this.lines.unchecked();
+    const lines = this.lines as LineSplitter;
+    lines.append(input);
+    const fresh = lines.unchecked();
     const end = final ? fresh.length : completeUtf8Length(fresh);
     if (end === 0) {
-      if (final) this.lines.split(0, true, true);
+      if (final) lines.split(0, true, true);
       return;
     }
     const part = end === fresh.length ? fresh : fresh.subarray(0, end);
@@ -147,7 +178,7 @@ export class PreflightScanner {
       t.stop('invalidUtf8', t.nextLine + firstInvalidUtf8Line(part));
       return;
     }
-    this.lines.split(end, ascii, final);
+    lines.split(end, ascii, final);
   }
 }
 

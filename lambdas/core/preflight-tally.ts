@@ -1,4 +1,5 @@
 // The pre-flight figures while they are counted: counts, the first line numbers of each problem, and what stopped the scan; never a value.
+import type { Delimiter } from './preflight-delimiter.js';
 import type { LineSample, PreflightProblem, PreflightReport } from './preflight-types.js';
 
 /** A count and the first `keep` line numbers. */
@@ -23,6 +24,8 @@ export class PreflightTally {
   bytes = 0;
   problem: { kind: PreflightProblem; line?: number | undefined } | undefined;
   bom = false;
+  /** What separates fields: told from the first rows (preflight-delimiter.ts) before any row is read. */
+  delimiter: Delimiter = 'comma';
   /** The number the next physical line gets (1-based). */
   nextLine = 1;
   /** Line ends between rows, by kind (one inside a quoted value is part of the value: see CsvFallback). */

@@ -1,6 +1,7 @@
 // The pre-flight scan's options and report: what a caller passes in and gets back (re-exported by preflight.ts).
 import type { Writable } from 'node:stream';
 import type { ValueFormat } from '../shared/contract.js';
+import type { Delimiter } from './preflight-delimiter.js';
 import type { NormalizeOptions } from './value-formats.js';
 
 /**
@@ -35,6 +36,8 @@ export interface PreflightOptions {
   sampleLines?: number | undefined;
   /** Longest line, in characters, held in memory. Default `PREFLIGHT_MAX_LINE_BYTES`. */
   maxLineLength?: number | undefined;
+  /** What separates fields. Default: told from the file's first rows (commas unless every one uses semicolons, or tabs). */
+  delimiter?: Delimiter | undefined;
   /** Send every line through csv-parse instead of only quoted ones (for tests that compare the two, and the benchmark). */
   csvParseOnly?: boolean | undefined;
   /** Default true: pace V8's young-generation collections so the chunks read are freed every few MB (see `paceYoungGc` in preflight.ts). False only for the benchmark that shows what it saves. */
@@ -106,6 +109,8 @@ export interface PreflightReport {
   /** False when reading stopped before the end of the file (the figures cover what was read). */
   complete: boolean;
   bom: boolean;
+  /** What separates fields: the value is the first field whatever it is. */
+  delimiter: Delimiter;
   /** The line ends between rows (a line break inside a quoted value is not one). */
   lineEndings: { kind: LineEndingKind; lf: number; crlf: number; cr: number };
   /** Physical lines (a quoted value spanning lines counts each). */

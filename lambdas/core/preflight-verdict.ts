@@ -142,6 +142,7 @@ export function buildReport(t: PreflightTally, c: ReportContext): PreflightRepor
     bytes: t.bytes,
     complete: t.problem === undefined || t.problem.kind === 'unterminatedQuote',
     bom: t.bom,
+    delimiter: t.delimiter,
     lineEndings: { kind: lineEndingKind(t), lf: t.lf, crlf: t.crlf, cr: t.cr },
     lines: t.nextLine - 1,
     rows: t.rows,

@@ -4,6 +4,7 @@
 // GetObject body) and, when the report says `changed`, hands Insider the copy the sink received. This
 // module is the entry point and the stream driver; the scan itself is split by stage:
 //   preflight-scanner.ts  what the bytes are (BOM, gzip, ZIP, UTF-16, NUL, UTF-8), chunk by chunk
+//   preflight-delimiter.ts which character separates fields (comma, semicolon, tab), from the first rows
 //   preflight-lines.ts    line splitting, and the byte path that reads most lines without a string
 //   preflight-csv.ts      the text path: quoted lines and values spanning lines, through csv-parse
 //   preflight-rows.ts     a row's first field as a value: header, trimming, format, duplicates, copy
@@ -28,6 +29,7 @@ import { createGunzip, type ZlibOptions } from 'node:zlib';
 import { PreflightScanner } from './preflight-scanner.js';
 import type { CleanCopySink, PreflightOptions, PreflightReport } from './preflight-types.js';
 
+export type { Delimiter } from './preflight-delimiter.js';
 export { headerKey } from './preflight-header.js';
 export { PreflightScanner } from './preflight-scanner.js';
 export type {

@@ -44,6 +44,15 @@ describe('describeCleanup', () => {
     expect(describeCleanup(figuresOf(await scan('a@example.com\n')))).toBe('');
   });
 
+  it('names the separator of a semicolon or tab file whose first column it kept, and keeps the delimiter on the figures', async () => {
+    const semicolons = figuresOf(await scan('a@example.com;Ann\nb@example.com;Bob\n'));
+    expect(semicolons.delimiter).toBe('semicolon');
+    expect(describeCleanup(semicolons)).toBe('kept only the first column of 2 rows (its fields are separated by semicolons)');
+    expect(describeCleanup(figuresOf(await scan('a@example.com\tAnn\n')))).toBe('kept only the first column of 1 row (its fields are separated by tabs)');
+    const { delimiter: _, ...older } = semicolons;
+    expect(describeCleanup(older)).toBe('kept only the first column of 2 rows');
+  });
+
   it('says which rows were dropped for a line break and which values it quoted, with line numbers only', async () => {
     expect(describeCleanup(figuresOf(await scan('pii-id-8\r\n"pii-id-9\r\ncont"\r\n', 'customer_id')))).toBe(
       'dropped 1 row with a line break inside a quoted value (line 2) and wrote "\\n" line ends (the file had CRLF)',
