@@ -246,6 +246,7 @@ export class LineSplitter {
    */
   private quotedLine(start: number, end: number, lineNo: number): boolean {
     const text = this.text;
+    const delimiter = this.delimiter;
     let fieldStart = -1;
     let fieldEnd = -1;
     let i = start;
@@ -260,9 +261,9 @@ export class LineSplitter {
           fieldStart = from + 1;
           fieldEnd = i - 1;
         }
-        if (i < end && text[i] !== this.delimiter) return false;
+        if (i < end && text[i] !== delimiter) return false;
       } else {
-        while (i < end && text[i] !== this.delimiter) {
+        while (i < end && text[i] !== delimiter) {
           if (text[i] === 0x22) return false;
           i++;
         }

@@ -62,8 +62,8 @@ export class RowReader {
   private readonly header: HeaderMatcher;
   private readonly fingerprints: FingerprintSet | undefined;
   private seenFirstRow = false;
-  /** The file's delimiter (set before the first row): in a semicolon or tab file an unquoted value may hold a comma, which the copy must quote. */
-  delimiter = ',';
+  /** Set before the first row for a semicolon or tab file: an unquoted value may hold a comma, which the copy must quote. */
+  unquotedCommas = false;
 
   constructor(
     private readonly tally: PreflightTally,
@@ -126,7 +126,7 @@ export class RowReader {
     // The copy quotes a value only if it holds a comma, the copy's delimiter (a field here holds no quote,
     // CR or LF): a quoted field may, and so may an unquoted one in a semicolon or tab file.
     let needsQuotes = false;
-    if (row.quoted || this.delimiter !== ',') for (let i = start; i < end && !needsQuotes; i++) needsQuotes = bytes[i] === 0x2c;
+    if (row.quoted || this.unquotedCommas) for (let i = start; i < end && !needsQuotes; i++) needsQuotes = bytes[i] === 0x2c;
     if (row.quoted && !needsQuotes && !padded && !row.multiColumn) t.unneededQuotes.add(line);
     if (!row.quoted && !needsQuotes && row.lf && !padded && !row.multiColumn) this.writer.run(bytes, start, end + 1);
     else this.writer.value(bytes, start, end, needsQuotes);

@@ -51,7 +51,7 @@ export class PreflightScanner {
   private startLines(delimiter: Delimiter): LineSplitter {
     const csvParseOnly = this.options.csvParseOnly === true;
     this.tally.delimiter = delimiter;
-    this.rows.delimiter = DELIMITER_CHAR[delimiter];
+    this.rows.unquotedCommas = delimiter !== 'comma';
     this.csv = new CsvFallback(this.tally, this.rows, this.maxLine, csvParseOnly, DELIMITER_CHAR[delimiter]);
     // Normalization rewrites values as text, so with it on every line takes the text path.
     this.lines = new LineSplitter(this.tally, this.rows, this.csv, this.writer, {
