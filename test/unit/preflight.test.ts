@@ -306,6 +306,17 @@ describe('quoting', () => {
 });
 
 /** The copy as a strict RFC 4180 reader and the FPS simulator's relaxed one read it: the first column of each row. */
+/** A seeded random number generator, so a failing random file can be made again. */
+function mulberry32(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 function readCopy(copy: string): { strict: string[]; relaxed: string[] } {
   const firsts = (rows: string[][]) => rows.map((row) => row[0] ?? '');
   return {
@@ -408,15 +419,6 @@ describe('a line break inside a quoted value', () => {
 describe('csv-parse alone and the quote-free fast path agree', () => {
   // Random files from the shapes real exports have: valid CSV, and CSV with rows csv-parse cannot read.
   const pick = <T>(random: () => number, items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
-  function mulberry32(seed: number): () => number {
-    let a = seed;
-    return () => {
-      a = (a + 0x6d2b79f5) | 0;
-      let t = Math.imul(a ^ (a >>> 15), 1 | a);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
   function randomFile(seed: number, malformed: boolean): string {
     const random = mulberry32(seed);
     const values = ['a@x.com', 'B@x.com', 'c,d@x.com', 'e"f@x.com', 'multi\nline', '', ' ', 'Email Address', '+14155552671', 'ü@x.de'];
@@ -520,13 +522,7 @@ describe('semicolon and tab files', () => {
   });
 
   it.each(Array.from({ length: 40 }, (_, i) => i + 201))('a random semicolon or tab file %i reads the same through csv-parse and the fast path', async (seed) => {
-    let a = seed;
-    const random = () => {
-      a = (a + 0x6d2b79f5) | 0;
-      let t = Math.imul(a ^ (a >>> 15), 1 | a);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
+    const random = mulberry32(seed);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
     const d = seed % 2 === 0 ? ';' : '\t';
     const values = ['a@x.com', 'B@x.com', 'c,d@x.com', `e${d}f@x.com`, 'g"h@x.com', 'multi\nline', '', ' ', 'email', 'ü@x.de'];
