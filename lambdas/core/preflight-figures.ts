@@ -133,6 +133,19 @@ export function describeCleanup(f: PreflightFigures): string {
   return done.length > 1 && dropped.length > 1 ? `${done.slice(0, -1).join('; ')}; and ${done.at(-1)}` : listed(done);
 }
 
+/**
+ * For the note of an accepted file whose values partly fail the format (fewer than `maxInvalidShare`):
+ * "2 values fail the email format (lines 1, 3) and were sent as they are: Insider will likely count
+ * them invalid." A title or header below line 1, a footer, or an invisible character in a value shows
+ * up here. Empty when none fails.
+ */
+export function describeInvalidSent(f: PreflightFigures): string {
+  const n = f.invalidValues.count;
+  if (n === 0 || !f.format) return '';
+  const format = f.format === 'e164' ? 'E.164 phone' : f.format;
+  return `${plural(n, 'value')} ${n === 1 ? 'fails' : 'fail'} the ${format} format${lines(f.invalidValues)} and ${n === 1 ? 'was' : 'were'} sent as ${n === 1 ? 'it is' : 'they are'}: Insider will likely count ${n === 1 ? 'it' : 'them'} invalid.`;
+}
+
 /** "1,000 values (2 fail the email format)" for a reason or a note. */
 export function describeValues(f: PreflightFigures): string {
   const invalid = f.invalidValues.count > 0 && f.format ? ` (${number(f.invalidValues.count)} fail the ${f.format === 'e164' ? 'E.164 phone' : f.format} format${lines(f.invalidValues)})` : '';

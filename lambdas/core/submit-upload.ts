@@ -8,7 +8,7 @@ import { dryRunVerdict, nameInUseReason } from './name-taken.js';
 import { type NamingResult, type NamingSuccess, resolveNames } from './naming.js';
 import { classifyKey } from './object-key.js';
 import type { RecordFields, UploadRecord, UploadsStore } from './ports.js';
-import { describeCleanup } from './preflight-figures.js';
+import { describeCleanup, describeInvalidSent } from './preflight-figures.js';
 import { lockSegment } from './segment-lock.js';
 import { isNameOnly, usesCounter } from './segment-name-template.js';
 import type { Delivery, ObjectCreated, TriggerDeps, TriggerOutcome, TriggerSettings } from './trigger-types.js';
@@ -249,7 +249,7 @@ async function submitOwned(hold: Hold, names: NamingSuccess, info: { size: numbe
     case 'accepted': {
       deps.telemetry.metric(Metric.filesSubmitted);
       const cleaned = file.key !== object.key ? `Insider was sent a cleaned copy (${file.key} in the prepared bucket): ${describeCleanup(file.figures) || 'renamed to end in ".csv"'}.` : undefined;
-      const note = [record.note, cleaned, verdict.note].filter((n): n is string => Boolean(n)).join(' ') || undefined;
+      const note = [record.note, cleaned, describeInvalidSent(file.figures), verdict.note].filter((n): n is string => Boolean(n)).join(' ') || undefined;
       const outcome = await finish(hold, {
         ...common,
         status: UploadStatus.Submitted,

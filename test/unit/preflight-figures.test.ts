@@ -2,7 +2,7 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { preflight } from '../../lambdas/core/preflight.js';
-import { describeCleanup, describeValues, figuresOf } from '../../lambdas/core/preflight-figures.js';
+import { describeCleanup, describeInvalidSent, describeValues, figuresOf } from '../../lambdas/core/preflight-figures.js';
 import { preparedCopyRetentionDays } from '../../lambdas/shared/contract.js';
 
 const scan = (text: string, attributeName = 'Email Address') => preflight(Readable.from([Buffer.from(text)]), { attributeName, maxBytes: 1_000_000 });
@@ -72,6 +72,22 @@ describe('describeCleanup', () => {
   it('counts the values Insider gets and those failing the format', async () => {
     expect(describeValues(figuresOf(await scan('a@example.com\nb@example.com\n')))).toBe('2 values');
     expect(describeValues(figuresOf(await scan('+905321234567\na@example.com\n', 'pn')))).toBe('2 values (1 fail the E.164 phone format (line 2))');
+  });
+});
+
+describe('describeInvalidSent', () => {
+  it('tells the user which values were sent although they fail the format, by line number only', async () => {
+    const titled = figuresOf(await scan('Customer export generated 2026-11-29\n\nEmail\na@example.com\nb@example.com\nc@example.com\nd@example.com\n'));
+    expect(titled.verdict).toBe('accept');
+    expect(describeInvalidSent(titled)).toBe('2 values fail the email format (lines 1, 3) and were sent as they are: Insider will likely count them invalid.');
+    const one = figuresOf(await scan('\u200be@example.com\nf@example.com\ng@example.com\n'));
+    expect(describeInvalidSent(one)).toBe('1 value fails the email format (line 1) and was sent as it is: Insider will likely count it invalid.');
+    expect(describeInvalidSent(one)).not.toContain('example.com');
+  });
+
+  it('says nothing when every value passes, or the attribute has no format', async () => {
+    expect(describeInvalidSent(figuresOf(await scan('a@example.com\n')))).toBe('');
+    expect(describeInvalidSent(figuresOf(await scan('anything\n', 'customer_id')))).toBe('');
   });
 });
 
