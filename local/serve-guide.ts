@@ -102,8 +102,9 @@ export function guideSteps(info: ServeInfo): GuideStep[] {
       note: `Or ${otherStatuses.join(', ')}.`,
     },
     {
-      title: 'Read the failure queue (FailedUploadsQueueUrl: the S3 events the trigger gave up on)',
-      lines: [`${aws(info.endpoints.sqs, 'sqs receive-message')} --queue-url ${shellQuote(info.failureQueueUrl)} --max-number-of-messages 10 --attribute-names All`],
+      // --visibility-timeout 0: reading hides nothing, so a redrive straight after still finds (and deletes) the messages.
+      title: 'Read the failure queue (FailedUploadsQueueUrl: the S3 events the trigger gave up on; reading leaves them visible)',
+      lines: [`${aws(info.endpoints.sqs, 'sqs receive-message')} --queue-url ${shellQuote(info.failureQueueUrl)} --max-number-of-messages 10 --attribute-names All --visibility-timeout 0`],
     },
     {
       title: 'Delete a message you have dealt with',

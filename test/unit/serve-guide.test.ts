@@ -59,7 +59,7 @@ describe('the printed commands', () => {
       `aws --endpoint-url http://127.0.0.1:4600 s3 cp 'examples/Email Address/VIP customers.csv' 's3://dropbucket-local/Email Address/VIP customers.csv' --metadata '{"segment-name":"Gold"}'`,
     );
     expect(commands(/failure queue/)).toBe(
-      'aws --endpoint-url http://127.0.0.1:4605 sqs receive-message --queue-url http://127.0.0.1:4605/000000000000/Failed --max-number-of-messages 10 --attribute-names All',
+      'aws --endpoint-url http://127.0.0.1:4605 sqs receive-message --queue-url http://127.0.0.1:4605/000000000000/Failed --max-number-of-messages 10 --attribute-names All --visibility-timeout 0',
     );
     expect(commands(/Delete/)).toMatch(/^aws --endpoint-url http:\/\/127\.0\.0\.1:4605 sqs delete-message --queue-url \S+\/Failed --receipt-handle /);
   });
