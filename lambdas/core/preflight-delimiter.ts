@@ -22,6 +22,22 @@ const KINDS: readonly Delimiter[] = ['comma', 'semicolon', 'tab'];
 const BYTES: readonly number[] = [0x2c, 0x3b, 0x09];
 
 /**
+ * The first field of Excel's separator line, `sep=;` (or `sep=,`, or a tab) on the first line, which
+ * some exports write so that Excel opens the file right: it names the delimiter, and it is no row of the
+ * file (RowReader skips it).
+ */
+export const SEPARATOR_LINE_FIELD = 'sep=';
+
+/** The delimiter Excel's separator line names, if the sample starts with one. */
+function separatorHint(sample: Uint8Array): Delimiter | undefined {
+  const start = Buffer.from(sample.buffer, sample.byteOffset, Math.min(sample.byteLength, 6)).toString('latin1').toLowerCase();
+  if (!start.startsWith(SEPARATOR_LINE_FIELD)) return undefined;
+  const k = BYTES.indexOf(start.charCodeAt(4));
+  const after = start.charCodeAt(5);
+  return k !== -1 && (after === LF || after === CR || Number.isNaN(after)) ? KINDS[k] : undefined;
+}
+
+/**
  * The delimiter of the sampled rows (outside quotes): the one that every row holds the same number of
  * times, else the one every row holds at least once, else commas. When two qualify, the one that comes
  * first in the first row (`ann@example.com;Smith, Ann`: Excel does not quote a comma in a semicolon
@@ -30,6 +46,8 @@ const BYTES: readonly number[] = [0x2c, 0x3b, 0x09];
  * (its last row counts even without a line end).
  */
 export function sniffDelimiter(sample: Uint8Array, final: boolean): Delimiter {
+  const hinted = separatorHint(sample);
+  if (hinted) return hinted;
   let rows = 0;
   const firstRowCount = [0, 0, 0];
   const firstRowAt = [Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY];

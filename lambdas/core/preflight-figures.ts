@@ -24,6 +24,8 @@ export interface PreflightFigures {
   bom: boolean;
   /** `comma`, `semicolon` or `tab`. Absent on records written before it was told. */
   delimiter?: string | undefined;
+  /** Line 1 was Excel's separator line (`sep=;`). Absent on records written before it was recognized. */
+  separatorLine?: boolean | undefined;
   lineEndings: string;
   lines: number;
   rows: number;
@@ -62,6 +64,7 @@ export function figuresOf(report: PreflightReport): PreflightFigures {
     complete: report.complete,
     bom: report.bom,
     delimiter: report.delimiter,
+    separatorLine: report.separatorLine,
     lineEndings: report.lineEndings.kind,
     lines: report.lines,
     rows: report.rows,
@@ -111,6 +114,7 @@ function unreadable(f: PreflightFigures): string {
 export function describeCleanup(f: PreflightFigures): string {
   const has = (kind: CleanupKind) => f.changes.includes(kind);
   const dropped: string[] = [];
+  if (has('separatorLine')) dropped.push(`Excel's separator line (line 1)`);
   if (has('header') && f.header) dropped.push(`the header row (line ${f.header.line})`);
   if (has('blankLines')) dropped.push(plural(f.blankLines.count, 'blank line'));
   if (has('emptyValues')) dropped.push(`${plural(f.emptyValues.count, 'row')} with an empty first column${lines(f.emptyValues)}`);

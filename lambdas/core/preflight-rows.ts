@@ -10,6 +10,7 @@ import type { FingerprintSet } from './fingerprints.js';
 import type { HeaderMatcher } from './preflight-header.js';
 import type { CleanCopyWriter } from './preflight-output.js';
 import type { PreflightTally } from './preflight-tally.js';
+import { SEPARATOR_LINE_FIELD } from './preflight-delimiter.js';
 import { checkFormat, isE164Bytes, isEmailBytes, looksLike, type NormalizeOptions, normalizeValue } from './value-formats.js';
 
 // A value holds no CR or LF by the time it is written (see `textRow`): a quote or a comma makes the copy quote it.
@@ -95,10 +96,18 @@ export class RowReader {
     return matches !== undefined;
   }
 
+  /** Excel's separator line (`sep=;` on line 1): it names the delimiter and is no row. */
+  private separatorLine(first: string, multiColumn: boolean, line: number): boolean {
+    if (line !== 1 || !multiColumn || first.toLowerCase() !== SEPARATOR_LINE_FIELD) return false;
+    this.tally.separatorLine = true;
+    return true;
+  }
+
   /** A row read from the bytes (ASCII). Normalization is off here: with it on, rows go through `textRow`. */
   bytesRow(row: ByteRow): void {
     const t = this.tally;
     const { bytes, line } = row;
+    if (line === 1 && row.end - row.start === SEPARATOR_LINE_FIELD.length && this.separatorLine(bytes.toString('latin1', row.start, row.end), row.multiColumn, line)) return;
     t.rows++;
     if (row.multiColumn) t.multiColumnRows.add(line);
     let start = row.start;
@@ -138,6 +147,7 @@ export class RowReader {
    * field was unquoted and holds a quote (the copy quotes it, so that a CSV reader gets it as written).
    */
   textRow(first: string, multiColumn: boolean, line: number, raw: string | undefined, plain: boolean, bareQuote: boolean): void {
+    if (this.separatorLine(first, multiColumn, line)) return;
     let value = trimmed(first);
     // Insider reads one value per line: a value holding a line break (inside quotes; around it, it is
     // trimmed like a space) would reach it as two, so it is never sent.

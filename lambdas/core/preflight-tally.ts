@@ -26,6 +26,8 @@ export class PreflightTally {
   bom = false;
   /** What separates fields: told from the first rows (preflight-delimiter.ts) before any row is read. */
   delimiter: Delimiter = 'comma';
+  /** Line 1 was Excel's separator line (`sep=;`): no row, and left out of the copy. */
+  separatorLine = false;
   /** The number the next physical line gets (1-based). */
   nextLine = 1;
   /** Line ends between rows, by kind (one inside a quoted value is part of the value: see CsvFallback). */

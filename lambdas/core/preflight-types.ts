@@ -72,6 +72,7 @@ export type CleanupKind =
   | 'lineEndings'
   | 'blankLines'
   | 'header'
+  | 'separatorLine'
   | 'paddedValues'
   | 'emptyValues'
   | 'extraColumns'
@@ -111,6 +112,8 @@ export interface PreflightReport {
   bom: boolean;
   /** What separates fields: the value is the first field whatever it is. */
   delimiter: Delimiter;
+  /** Line 1 was Excel's separator line (`sep=;`, naming the delimiter): no row, and left out of the copy. */
+  separatorLine: boolean;
   /** The line ends between rows (a line break inside a quoted value is not one). */
   lineEndings: { kind: LineEndingKind; lf: number; crlf: number; cr: number };
   /** Physical lines (a quoted value spanning lines counts each). */

@@ -34,6 +34,7 @@ function changes(t: PreflightTally, gzip: boolean): CleanupKind[] {
   if (t.bom) changes.push('bom');
   if (t.crlf + t.cr > 0) changes.push('lineEndings');
   if (t.blankLines.count > 0) changes.push('blankLines');
+  if (t.separatorLine) changes.push('separatorLine');
   if (t.header) changes.push('header');
   if (t.paddedValues.count > 0) changes.push('paddedValues');
   if (t.emptyValues.count > 0) changes.push('emptyValues');
@@ -122,6 +123,7 @@ function emptyReason(t: PreflightTally): string {
   const held: string[] = [];
   if (t.bom) held.push('a byte-order mark');
   if (t.blankLines.count > 0) held.push(`${number(t.blankLines.count)} blank ${t.blankLines.count === 1 ? 'line' : 'lines'}`);
+  if (t.separatorLine) held.push(`Excel's separator line (line 1)`);
   if (t.header) held.push(`a header row (line ${t.header.line})`);
   if (t.emptyValues.count > 0) held.push(`${number(t.emptyValues.count)} ${t.emptyValues.count === 1 ? 'row' : 'rows'} with an empty first column`);
   if (t.unparseableRows.count > 0) held.push(`${number(t.unparseableRows.count)} unreadable ${t.unparseableRows.count === 1 ? 'row' : 'rows'}`);
@@ -143,6 +145,7 @@ export function buildReport(t: PreflightTally, c: ReportContext): PreflightRepor
     complete: t.problem === undefined || t.problem.kind === 'unterminatedQuote',
     bom: t.bom,
     delimiter: t.delimiter,
+    separatorLine: t.separatorLine,
     lineEndings: { kind: lineEndingKind(t), lf: t.lf, crlf: t.crlf, cr: t.cr },
     lines: t.nextLine - 1,
     rows: t.rows,

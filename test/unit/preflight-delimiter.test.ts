@@ -29,6 +29,17 @@ describe('sniffDelimiter', () => {
     expect(sniff(text)).toBe(expected);
   });
 
+  it('follows Excel\'s separator line when the file starts with one', () => {
+    expect(sniff('sep=;\r\nemail,name;x\r\n')).toBe('semicolon');
+    expect(sniff('SEP=,\nemail;name\n')).toBe('comma');
+    expect(sniff('sep=\t\na\tb\n')).toBe('tab');
+    expect(sniff('sep=;', false)).toBe('semicolon');
+    // Not a separator line: something follows the character, or it is not one of the three.
+    expect(sniff('sep=;x\na;b\n')).toBe('semicolon');
+    expect(sniff('sep=|\na|b\n')).toBe('comma');
+    expect(sniff(' sep=;\na,b\n')).toBe('comma');
+  });
+
   it('does not judge a row cut off by the end of the sample', () => {
     // The last row may go on past the sample with a comma in it: only whole rows count.
     expect(sniff('a;b\nc;d\ne', false)).toBe('semicolon');

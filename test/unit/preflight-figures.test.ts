@@ -49,6 +49,9 @@ describe('describeCleanup', () => {
     expect(semicolons.delimiter).toBe('semicolon');
     expect(describeCleanup(semicolons)).toBe('kept only the first column of 2 rows (its fields are separated by semicolons)');
     expect(describeCleanup(figuresOf(await scan('a@example.com\tAnn\n')))).toBe('kept only the first column of 1 row (its fields are separated by tabs)');
+    expect(describeCleanup(figuresOf(await scan('sep=;\nemail;name\na@example.com;Ann\n')))).toBe(
+      "dropped Excel's separator line (line 1) and the header row (line 2); and kept only the first column of 2 rows (its fields are separated by semicolons)",
+    );
     const { delimiter: _, ...older } = semicolons;
     expect(describeCleanup(older)).toBe('kept only the first column of 2 rows');
   });

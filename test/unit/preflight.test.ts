@@ -509,6 +509,24 @@ describe('semicolon and tab files', () => {
     }
   });
 
+  it('follows Excel\'s separator line, leaves it out, and finds the header below it', async () => {
+    const input = 'sep=;\r\nemail;name\r\nann@example.com;Smith, Ann\r\nbob@example.com;Lee\r\n';
+    const { report, copy } = await scan(input, { attributeName: 'email' });
+    expect(report).toMatchObject({ verdict: 'accept', delimiter: 'semicolon', separatorLine: true, header: { line: 2 }, rows: 3, values: 2, invalidValues: { count: 0 } });
+    expect(report.changes).toEqual(['lineEndings', 'separatorLine', 'header', 'extraColumns']);
+    expect(copy).toBe('ann@example.com\nbob@example.com\n');
+    const slow = await scan(input, { attributeName: 'email', csvParseOnly: true });
+    expect(withoutTiming(slow.report)).toEqual(withoutTiming(report));
+    const comma = await scan('sep=,\nEmail\na@example.com\n');
+    expect(comma.report).toMatchObject({ delimiter: 'comma', separatorLine: true, header: { line: 2 }, values: 1 });
+    expect(comma.copy).toBe('a@example.com\n');
+    // Only on line 1.
+    const later = await scan('a@example.com\nsep=,x\n', { attributeName: 'custom' });
+    expect(later.report).toMatchObject({ separatorLine: false, values: 2 });
+    const alone = await scan('sep=;\nemail;name\n', { attributeName: 'email' });
+    expect(alone.report.reason).toBe("The file has no values: it holds only Excel's separator line (line 1) and a header row (line 2). Put one value per line in the first column.");
+  });
+
   it('reads the file as the delimiter option says, when one is given', async () => {
     const { report } = await scan(excelTurkish, { attributeName: 'email', delimiter: 'comma' });
     expect(report).toMatchObject({ verdict: 'reject', delimiter: 'comma', rejection: 'invalidValues' });
