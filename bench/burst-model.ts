@@ -8,7 +8,7 @@ import { systemClock } from '../lambdas/adapters/clock.js';
 import { FpsHttpApi } from '../lambdas/adapters/fps-http-api.js';
 import { callbackTokens } from '../lambdas/adapters/tokens.js';
 import { invocationDeadline } from '../lambdas/trigger/settings.js';
-import { FAKE_CSV, FakeObjects, MemoryStore, noTelemetry, silentLog } from '../local/fakes.js';
+import { FAKE_CSV, FakeObjects, fixedToken, MemoryStore, noTelemetry, silentLog } from '../local/fakes.js';
 import { startFpsSimulator } from '../local/fps-simulator.js';
 import { acceptanceStats, type BurstFigures, sleep, within } from './support.js';
 
@@ -175,7 +175,7 @@ export async function runBurstModel(options: BurstModelOptions): Promise<BurstMo
   });
   const store = new LatentStore(options.awsCallMs);
   const objects = new LatentObjects(options.awsCallMs, options.presignCalls);
-  const api = new FpsHttpApi({ endpointUrl: simulator.url, partnerName: 'modelbrand', token: async () => token });
+  const api = new FpsHttpApi({ endpointUrl: simulator.url, partnerName: 'modelbrand', token: fixedToken(token) });
   const bucket = 'model-bucket';
   const queue: Message[] = Array.from({ length: options.files }, (_, i) => {
     const key = `email/model ${String(i).padStart(5, '0')}.csv`;

@@ -159,17 +159,35 @@ export class FakeObjects implements ObjectStore {
   }
 }
 
-/** Answers each request with the next scripted attempt (the last one repeats). */
+/**
+ * Answers each request with the next scripted attempt (the last one repeats). A step may look at the
+ * token sent: `secret` is what the token secret holds, read into a cache by the first request and
+ * again by `refreshToken`, as the trigger does.
+ */
 export class ScriptedApi implements SegmentApi {
   readonly requests: FpsUploadRequest[] = [];
-  constructor(private readonly script: (FpsAttempt | ((req: FpsUploadRequest) => FpsAttempt | Promise<FpsAttempt>))[]) {}
+  readonly tokensSent: string[] = [];
+  secret = 'fps-token';
+  refreshes = 0;
+  private cached: string | undefined;
+  constructor(private readonly script: (FpsAttempt | ((req: FpsUploadRequest, token: string) => FpsAttempt | Promise<FpsAttempt>))[]) {}
   async upload(request: FpsUploadRequest): Promise<FpsAttempt> {
     this.requests.push(request);
+    this.cached ??= this.secret;
+    this.tokensSent.push(this.cached);
     const step = this.script[Math.min(this.requests.length - 1, this.script.length - 1)];
     if (!step) throw new Error('empty script');
-    return typeof step === 'function' ? step(request) : step;
+    return typeof step === 'function' ? step(request, this.cached) : step;
+  }
+  async refreshToken(): Promise<boolean> {
+    this.refreshes++;
+    this.cached = this.secret;
+    return this.tokensSent.length > 0 && this.cached !== this.tokensSent.at(-1);
   }
 }
+
+/** A token source that always gives `value`: nothing to rotate. */
+export const fixedToken = (value: string) => ({ get: async () => value, refresh: async () => value });
 
 export const ok: FpsAttempt = { kind: 'response', status: 200, message: 'OK' };
 export const status = (code: number, message = '', retryAfterMs?: number): FpsAttempt => ({ kind: 'response', status: code, message, retryAfterMs });

@@ -118,6 +118,14 @@ export class LocalFunction {
     }
   }
 
+  /**
+   * Stops the idle environments, as Lambda does when it reclaims them: the next invocation starts a
+   * fresh one (a cold start, with empty caches). Busy environments are left alone.
+   */
+  async recycle(): Promise<void> {
+    await Promise.all(this.envs.filter((env) => !env.busy).map((env) => this.kill(env)));
+  }
+
   /** Kills every environment and waits for them to exit; pending invocations fail. */
   async close(): Promise<void> {
     this.closing = true;

@@ -83,7 +83,8 @@ export function guideSteps(info: ServeInfo): GuideStep[] {
       lines: [`${aws(info.endpoints.secretsManager, 'secretsmanager put-secret-value')} --secret-id ${shellQuote(info.tokenSecretName)} --secret-string ${shellQuote(info.token)}`],
       note:
         `This is the token the FPS simulator accepts (partner ${info.partnerName}). The trigger caches the token for ${info.tokenCacheSeconds} s (tokenCacheSeconds; ` +
-        'start with -c tokenCacheSeconds=5 for less). Put any other value to see an upload fail with 401, reach the failure queue, then put this one back and redrive.',
+        'start with -c tokenCacheSeconds=5 for less). Put any other value to see an upload fail with 401, reach the failure queue, then put this one back and redrive: ' +
+        'no need to wait for the cache, as a 401 makes the trigger read the secret again.',
     },
     {
       title: 'Drop a file (the folder names the attribute; the metadata names the segment)',

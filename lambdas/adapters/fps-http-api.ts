@@ -1,11 +1,18 @@
 // SegmentApi over HTTP: one POST to Insider's FPS upload endpoint per call, answer read as Insider documents it.
 import type { FpsAttempt, FpsUploadRequest, SegmentApi } from '../core/ports.js';
 
+/** The FPS token, read through a cache; never logged. */
+export interface TokenSource {
+  /** The cached token (read when the cache is empty or stale). */
+  get(): Promise<string>;
+  /** Reads it past the cache, which then holds the value read. */
+  refresh(): Promise<string>;
+}
+
 export interface FpsHttpSettings {
   endpointUrl: string;
   partnerName: string;
-  /** The token, from a cache that follows rotation; never logged. */
-  token: () => Promise<string>;
+  token: TokenSource;
   fetch?: typeof fetch;
   now?: () => number;
 }
@@ -65,11 +72,15 @@ export function classifyFetchError(error: unknown, timeoutMs: number): Extract<F
 }
 
 export class FpsHttpApi implements SegmentApi {
+  /** What the last request sent, to tell whether a re-read token is another one. The trigger handles one upload at a time. */
+  private lastSent: string | undefined;
+
   constructor(private readonly settings: FpsHttpSettings) {}
 
   async upload(request: FpsUploadRequest, timeoutMs: number): Promise<FpsAttempt> {
     const doFetch = this.settings.fetch ?? fetch;
-    const token = await this.settings.token();
+    const token = await this.settings.token.get();
+    this.lastSent = token;
     let response: Response;
     try {
       response = await doFetch(this.settings.endpointUrl, {
@@ -93,5 +104,10 @@ export class FpsHttpApi implements SegmentApi {
       message: readMessage(text),
       retryAfterMs: parseRetryAfter(response.headers.get('retry-after'), (this.settings.now ?? Date.now)()),
     };
+  }
+
+  async refreshToken(): Promise<boolean> {
+    const fresh = await this.settings.token.refresh();
+    return this.lastSent !== undefined && fresh !== this.lastSent;
   }
 }

@@ -126,6 +126,8 @@ export interface SubmissionResult {
   attempts: FpsAttempt[];
   /** Insider's `Retry-After` that the retries stopped at rather than sleep through (longer than the invocation may sleep): the next attempt must not come sooner. */
   retryAfterMs?: number | undefined;
+  /** After a 401 the token was read again past its cache: whether it was another one (then asked again at once). */
+  tokenReread?: 'changed' | 'unchanged' | undefined;
 }
 
 /** Full-jitter exponential backoff: a random wait in [0, min(max, base·2^n)]. */
@@ -145,7 +147,8 @@ class RetryableAttempt extends Error {
  * Sends the request, retrying throttling and transient errors with jittered backoff (honouring
  * `Retry-After`), each from its own budget, until `deadline`, so the invocation ends well before the
  * function's timeout. A `Retry-After` longer than the invocation may sleep ends the retries and is
- * handed back for the queue to wait out.
+ * handed back for the queue to wait out. The first 401 has the token read again past its cache;
+ * if that gives another token, the request is sent again at once with it.
  */
 export async function submitToFps(
   api: SegmentApi,
@@ -158,13 +161,24 @@ export async function submitToFps(
   const timeLeft = () => deadline - clock.now().getTime();
   const retriesUsed = { throttle: 0, other: 0 };
   let retryAfterMs: number | undefined;
+  let tokenReread: SubmissionResult['tokenReread'];
+
+  const send = async (): Promise<FpsAttempt> => {
+    const timeoutMs = Math.max(1, Math.min(policy.requestTimeoutMs, timeLeft()));
+    const attempt = await api.upload(request, timeoutMs);
+    attempts.push(attempt);
+    if (mayHaveReachedInsider(attempt)) possiblyAccepted = true;
+    return attempt;
+  };
 
   const last = await pRetry(
     async () => {
-      const timeoutMs = Math.max(1, Math.min(policy.requestTimeoutMs, timeLeft()));
-      const attempt = await api.upload(request, timeoutMs);
-      attempts.push(attempt);
-      if (mayHaveReachedInsider(attempt)) possiblyAccepted = true;
+      let attempt = await send();
+      // The token may have been cached before someone fixed the secret: read it once more rather than wait out the cache.
+      if (attempt.kind === 'response' && attempt.status === 401 && tokenReread === undefined) {
+        tokenReread = (await api.refreshToken()) ? 'changed' : 'unchanged';
+        if (tokenReread === 'changed' && timeLeft() > 0) attempt = await send();
+      }
       if (isRetryable(attempt)) throw new RetryableAttempt(attempt);
       return attempt;
     },
@@ -198,5 +212,5 @@ export async function submitToFps(
     throw error;
   });
 
-  return { verdict: judge(last, possiblyAccepted), requests: attempts.length, possiblyAccepted, attempts, retryAfterMs };
+  return { verdict: judge(last, possiblyAccepted), requests: attempts.length, possiblyAccepted, attempts, retryAfterMs, tokenReread };
 }

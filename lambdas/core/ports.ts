@@ -198,6 +198,12 @@ export type FpsAttempt =
 
 export interface SegmentApi {
   upload(request: FpsUploadRequest, timeoutMs: number): Promise<FpsAttempt>;
+  /**
+   * Reads the token again past its cache (which then holds what was read): after a 401 the secret may
+   * have been fixed since it was cached. True when it differs from the token the last `upload` sent,
+   * so one more request at once is worth making. The token itself never leaves the adapter.
+   */
+  refreshToken(): Promise<boolean>;
 }
 
 /** The queue the trigger's S3 events arrive on. */

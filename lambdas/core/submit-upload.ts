@@ -243,7 +243,7 @@ async function submitOwned(hold: Hold, names: NamingSuccess, info: { size: numbe
     possiblyAccepted: submission.possiblyAccepted || undefined,
     updatedAt: now(),
   };
-  log.info('Insider answered', { verdict: verdict.kind, httpStatus: verdict.status, requests: submission.requests });
+  log.info('Insider answered', { verdict: verdict.kind, httpStatus: verdict.status, requests: submission.requests, tokenReread: submission.tokenReread });
 
   switch (verdict.kind) {
     case 'accepted': {

@@ -43,15 +43,19 @@ const notifyFinalStatus = snsFinalStatusPublisher(
   config.statusTopicArn,
   logger,
 );
+/**
+ * Cached for tokenCacheSeconds, so a rotated token is picked up without a redeploy; a 401 reads it
+ * again at once (`forceFetch`), so a token fixed in the secret does not wait for the cache.
+ */
+async function readToken(forceFetch: boolean): Promise<string> {
+  const value = await getSecret(config.tokenSecretId, { maxAge: config.tokenCacheSeconds, forceFetch });
+  if (typeof value !== 'string' || value.trim() === '') throw new Error('The FPS token secret is empty');
+  return value.trim();
+}
 const api = new FpsHttpApi({
   endpointUrl: config.endpointUrl,
   partnerName: config.partnerName,
-  token: async () => {
-    // Cached for tokenCacheSeconds, so a rotated token is picked up without a redeploy.
-    const value = await getSecret(config.tokenSecretId, { maxAge: config.tokenCacheSeconds });
-    if (typeof value !== 'string' || value.trim() === '') throw new Error('The FPS token secret is empty');
-    return value.trim();
-  },
+  token: { get: () => readToken(false), refresh: () => readToken(true) },
 });
 
 const queue = new SqsEventQueue(new SQSClient({}), config.eventsQueueUrl);

@@ -350,6 +350,40 @@ describe('drops Insider answers and calls back for', () => {
   });
 });
 
+describe('a wrong token in the secret, then fixed', () => {
+  // This stack keeps the default token cache (tokenCacheSeconds: 300): longer than the whole case takes.
+  const secretId = () => stack.synth.secrets[0] as string;
+  afterAll(() => stack.secrets.setSecret(secretId(), stack.token));
+  const requestsFor = (segment: string) => stack.simulator.requests.filter((q) => q.segmentName === segment).map((q) => q.status);
+
+  it('Wrong FPS token in the secret, fixed, then dropped again at once', async () => {
+    // 1. The trigger is warm, with the right token in its cache.
+    await stack.put('em/Token warm.csv', 'someone@example.com\n');
+    expect((await stack.waitForFinal(['em/Token warm.csv'], { acceptSubmitted: true }))[0]).toMatchObject({ status: 'submitted', fpsRequests: 1 });
+
+    // 2. A wrong token is put in the secret. Lambda starting a fresh environment stands in for the cache running out.
+    stack.secrets.setSecret(secretId(), 'wrong-token');
+    await stack.idle();
+    await stack.functions.trigger.recycle();
+    await stack.put('em/Token wrong.csv', 'someone@example.com\n');
+    const [wrong] = await stack.waitForFinal(['em/Token wrong.csv'], { timeoutMs: 30_000 });
+    expect(wrong).toMatchObject({ status: 'failed', fpsHttpStatus: 401, reason: expect.stringMatching(/Unauthorized: check the token secret/) });
+    // Each delivery read the token again after its 401, found the same one, and asked no more.
+    expect(wrong?.fpsRequests).toBe(3);
+    expect(requestsFor('Token wrong')).toEqual([401, 401, 401]);
+
+    // 3. The right token is put back; the warm trigger still caches the wrong one, for up to 300 s.
+    stack.secrets.setSecret(secretId(), stack.token);
+    const started = Date.now();
+    await stack.put('em/Token fixed.csv', 'someone@example.com\n');
+    const [fixed] = await stack.waitForFinal(['em/Token fixed.csv'], { acceptSubmitted: true });
+    expect(fixed).toMatchObject({ status: 'submitted', fpsHttpStatus: 200, fpsRequests: 2, invocations: 1 });
+    // The cached wrong token was refused, the token read again, and the same invocation sent it at once.
+    expect(requestsFor('Token fixed')).toEqual([401, 200]);
+    expect(Date.now() - started).toBeLessThan(20_000);
+  });
+});
+
 describe('the README', () => {
   it('lists every row tested here in its bad-input table', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
@@ -369,6 +403,7 @@ describe('the README', () => {
       'Same file dropped again (default `{name}`)',
       'Second drop on one day (metadata `segment-name-template: {name} {date}`)',
       'Low match rate (`customer_age/` values that are not numbers)',
+      'Wrong FPS token in the secret, fixed, then dropped again at once',
     ];
     expect(rows.length).toBeGreaterThanOrEqual(20);
     for (const row of rows) expect(section, row).toContain(`| ${row} |`);

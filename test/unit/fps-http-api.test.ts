@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classifyFetchError, FpsHttpApi } from '../../lambdas/adapters/fps-http-api.js';
 import { mayHaveReachedInsider } from '../../lambdas/core/fps-submission.js';
+import { fixedToken } from '../../local/fakes.js';
 import { closeServer, listenOnLoopback, readCappedBody } from '../../local/http.js';
 
 const request = { segmentName: 'VIP', fileUrl: 'https://x/a.csv', callbackUrl: 'https://cb/x', attributeName: 'em' };
@@ -35,6 +36,10 @@ beforeAll(async () => {
           return;
         case '/hang':
           return;
+        case '/auth':
+          if (req.headers['x-request-token'] === 'right') res.writeHead(200).end('{"statusMessage":"OK"}');
+          else res.writeHead(401).end('{"statusMessage":"Unauthorized"}');
+          return;
       }
     });
   });
@@ -45,7 +50,7 @@ afterAll(async () => {
   await closeServer(server);
 });
 
-const api = (url: string, fetchImpl?: typeof fetch) => new FpsHttpApi({ endpointUrl: url, partnerName: 'p', token: async () => 't', ...(fetchImpl ? { fetch: fetchImpl } : {}) });
+const api = (url: string, fetchImpl?: typeof fetch) => new FpsHttpApi({ endpointUrl: url, partnerName: 'p', token: fixedToken('t'), ...(fetchImpl ? { fetch: fetchImpl } : {}) });
 
 async function closedPort(): Promise<number> {
   const probe = createServer();
@@ -121,5 +126,37 @@ describe('classifyFetchError', () => {
     expect(classifyFetchError(fetchFailed(coded('ECONNRESET', 'read ECONNRESET')), 1000).error).toBe('ECONNRESET');
     expect(classifyFetchError(fetchFailed(new Error('something odd')), 1000).error).toBe('something odd');
     expect(classifyFetchError(new DOMException('aborted', 'TimeoutError'), 1000)).toEqual({ kind: 'network', timedOut: true, possiblySent: true, error: 'no answer within 1000 ms' });
+  });
+});
+
+describe('FpsHttpApi.refreshToken', () => {
+  /** A secret behind a cache that only `refresh` reads past, as Powertools' `forceFetch` does. */
+  function cachedSecret(initial: string) {
+    const source = { secret: initial, cached: undefined as string | undefined, reads: 0 };
+    const read = async () => {
+      source.reads++;
+      source.cached = source.secret;
+      return source.cached;
+    };
+    return { source, token: { get: async () => source.cached ?? read(), refresh: read } };
+  }
+
+  it('says the token changed when the secret was fixed after the cached one was sent, and the next request sends the new one', async () => {
+    const { source, token } = cachedSecret('wrong');
+    const fps = new FpsHttpApi({ endpointUrl: `${base}/auth`, partnerName: 'p', token });
+    expect(await fps.upload(request, 2000)).toMatchObject({ status: 401 });
+    source.secret = 'right';
+    expect(await fps.upload(request, 2000)).toMatchObject({ status: 401 });
+    expect(await fps.refreshToken()).toBe(true);
+    expect(await fps.upload(request, 2000)).toMatchObject({ status: 200 });
+    expect(source.reads).toBe(2);
+  });
+
+  it('says it did not change when the secret still holds the token sent', async () => {
+    const { source, token } = cachedSecret('wrong');
+    const fps = new FpsHttpApi({ endpointUrl: `${base}/auth`, partnerName: 'p', token });
+    expect(await fps.upload(request, 2000)).toMatchObject({ status: 401 });
+    expect(await fps.refreshToken()).toBe(false);
+    expect(source.reads).toBe(2);
   });
 });

@@ -183,6 +183,55 @@ describe('submitToFps', () => {
     expect(clock.slept).toEqual([]);
   });
 
+  /** Insider as it judges the token: only `right` is let in. */
+  const insider = (_req: unknown, token: string) => (token === 'right' ? ok : status(401, 'Unauthorized'));
+
+  it('after a 401 reads the token again and, when the secret was fixed meanwhile, sends again at once with it', async () => {
+    const clock = new FakeClock();
+    const api = new ScriptedApi([insider]);
+    api.secret = 'wrong';
+    await api.upload(request); // an earlier invocation cached the wrong token
+    api.secret = 'right';
+    const result = await submitToFps(api, request, { policy, clock, deadline: clock.ms + 60_000, possiblyAccepted: false });
+    expect(result).toMatchObject({ requests: 2, tokenReread: 'changed', verdict: { kind: 'accepted', status: 200 } });
+    expect(api.tokensSent).toEqual(['wrong', 'wrong', 'right']);
+    expect(api.refreshes).toBe(1);
+    expect(clock.slept).toEqual([]);
+  });
+
+  it('after a 401 with the token unchanged makes no extra request and keeps the reason', async () => {
+    const clock = new FakeClock();
+    const api = new ScriptedApi([insider]);
+    api.secret = 'wrong';
+    const result = await submitToFps(api, request, { policy, clock, deadline: clock.ms + 60_000, possiblyAccepted: false });
+    expect(result).toMatchObject({ requests: 1, tokenReread: 'unchanged', verdict: judge(status(401, 'Unauthorized'), false) });
+    expect(result.verdict).toMatchObject({ kind: 'retryLater', reason: expect.stringMatching(/^Unauthorized: check the token secret holds your FPS API token/) });
+    expect(api.refreshes).toBe(1);
+    expect(clock.slept).toEqual([]);
+  });
+
+  it('reads the token again only once per call: a new token that is wrong too is answered as today', async () => {
+    const clock = new FakeClock();
+    const api = new ScriptedApi([insider]);
+    api.secret = 'wrong';
+    await api.upload(request);
+    api.secret = 'still wrong';
+    const result = await submitToFps(api, request, { policy, clock, deadline: clock.ms + 60_000, possiblyAccepted: false });
+    expect(result).toMatchObject({ requests: 2, tokenReread: 'changed', verdict: { kind: 'retryLater', status: 401 } });
+    expect(api.tokensSent).toEqual(['wrong', 'wrong', 'still wrong']);
+    expect(api.refreshes).toBe(1);
+  });
+
+  it('does not read the token again for other answers', async () => {
+    const clock = new FakeClock();
+    for (const answer of [ok, status(403, 'Forbidden'), status(429), status(400, 'segment name already in use')]) {
+      const api = new ScriptedApi([answer, ok]);
+      const result = await submitToFps(api, request, { policy, clock, deadline: clock.ms + 60_000, possiblyAccepted: false, random: () => 0 });
+      expect(result.tokenReread).toBeUndefined();
+      expect(api.refreshes).toBe(0);
+    }
+  });
+
   it('hands back a Retry-After that would not leave room for a request before the deadline', async () => {
     const clock = new FakeClock();
     const api = new ScriptedApi([status(503, 'Service Unavailable', 3000), ok]);

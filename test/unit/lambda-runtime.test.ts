@@ -313,6 +313,18 @@ describe('LocalFunction', () => {
     expect(await fn('cjs').invoke({})).toBe('from commonjs');
   });
 
+  it('recycle stops idle environments: the next invocation is a cold start with fresh module state', async () => {
+    const f = fn('counter');
+    const warm = (await f.invoke({})) as { count: number; pid: number };
+    expect(await f.invoke({})).toMatchObject({ count: 2, pid: warm.pid });
+    await f.recycle();
+    expect(isAlive(warm.pid)).toBe(false);
+    const cold = (await f.invoke({})) as { count: number; pid: number };
+    expect(cold.count).toBe(1);
+    expect(cold.pid).not.toBe(warm.pid);
+    expect(f.stats).toMatchObject({ invocations: 3, coldStarts: 2 });
+  });
+
   it('close kills every environment, idle ones included', async () => {
     const f = fn('counter', { maxConcurrency: 3 });
     const results = (await Promise.all([f.invoke({}), f.invoke({}), f.invoke({})])) as { pid: number }[];

@@ -108,6 +108,19 @@ describe('handleObjectCreated', () => {
     expect(telemetry.finals.map((r) => r.status)).toEqual(['failed']);
   });
 
+  it('submits at once on the next attempt after the token secret was fixed, without waiting for the token cache', async () => {
+    const api = new ScriptedApi([(_req, token) => (token === 'right' ? ok : status(401, 'Unauthorized'))]);
+    api.secret = 'wrong';
+    const object = drop('em/fixed token.csv');
+    const id = uploadIdFor(object);
+    expect(await run(object, api, 1)).toMatchObject({ action: 'retry' });
+    expect(await store.get(id)).toMatchObject({ fpsRequests: 1, reason: expect.stringMatching(/Unauthorized: check the token secret/) });
+    api.secret = 'right';
+    expect(await run(object, api, 2)).toEqual({ uploadId: id, action: 'recorded', status: 'submitted' });
+    expect(await store.get(id)).toMatchObject({ status: 'submitted', fpsHttpStatus: 200, fpsRequests: 3, invocations: 2 });
+    expect(api.tokensSent).toEqual(['wrong', 'wrong', 'right']);
+  });
+
   it('hands back a Retry-After longer than the invocation may sleep, without sleeping', async () => {
     const api = new ScriptedApi([status(429, 'Too Many Requests', 120_000), ok]);
     const outcome = await run(drop('em/slow down.csv'), api);
