@@ -133,8 +133,10 @@ export function describeCleanup(f: PreflightFigures): string {
   return done.length > 1 && dropped.length > 1 ? `${done.slice(0, -1).join('; ')}; and ${done.at(-1)}` : listed(done);
 }
 
-/** "1,000 values (2 fail the email format)" for a reason or a note. */
+/** "1,000 values (2 fail the email format)", "(1 fails …)" for a reason or a note. */
 export function describeValues(f: PreflightFigures): string {
-  const invalid = f.invalidValues.count > 0 && f.format ? ` (${number(f.invalidValues.count)} fail the ${f.format === 'e164' ? 'E.164 phone' : f.format} format${lines(f.invalidValues)})` : '';
+  const count = f.invalidValues.count;
+  const fail = count === 1 ? 'fails' : 'fail';
+  const invalid = count > 0 && f.format ? ` (${number(count)} ${fail} the ${f.format === 'e164' ? 'E.164 phone' : f.format} format${lines(f.invalidValues)})` : '';
   return `${plural(f.cleanValues, 'value')}${invalid}`;
 }
