@@ -5,7 +5,7 @@ import { isFinal } from './lifecycle.js';
 import type { NamingSuccess } from './naming.js';
 import type { RecordFields, UploadRecord, UploadsStore } from './ports.js';
 import { describeCleanup, describeValues } from './preflight-figures.js';
-import { isNameOnly } from './segment-name-template.js';
+import { isNameOnly, usesAttribute } from './segment-name-template.js';
 import type { TriggerOutcome } from './trigger-types.js';
 import { finish, type Hold } from './upload-hold.js';
 
@@ -31,6 +31,11 @@ function describeEarlier(sent: string, earlier: UploadRecord): string {
 export async function nameInUseReason(hold: Hold, names: NamingSuccess, sent: string, replaced: string | undefined): Promise<string> {
   const earlier = await earlierUploadOf(hold.deps.store, sent, hold.record.uploadId, replaced);
   const first = `Insider says the segment name "${sent}" is already in use${earlier ? `: ${describeEarlier(sent, earlier)}` : '.'}`;
+  // Not a file dropped again but another file of the same name: a date or a counter would not help.
+  const otherAttribute = earlier?.attributeName;
+  if (otherAttribute !== undefined && otherAttribute !== names.attributeName && !usesAttribute(names.template)) {
+    return `${first} That upload was for the attribute "${otherAttribute}", this one is for "${names.attributeName}", and Insider's segment names are unique across attributes: put {attribute} in the segment name template (context segmentNameTemplate, or metadata segment-name-template, e.g. "{name} ({attribute})"), or rename the file.`;
+  }
   if (isNameOnly(names.template)) {
     return `${first} Insider cannot update or replace a segment, so a file dropped again needs a new name each time: set a segment name template with a date or a counter (context segmentNameTemplate, or metadata segment-name-template, e.g. "{name} {date}" or "{name} {n}"), or rename the file.`;
   }

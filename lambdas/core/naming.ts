@@ -8,7 +8,7 @@ import {
   META_SEGMENT_NAME_TEMPLATE,
   SEGMENT_NAME_MAX_LENGTH,
 } from '../shared/contract.js';
-import { classifyKey, dryRunLookalikeReason, hasDotSegment, type KeyClassification, readFolders } from './object-key.js';
+import { classifyKey, dryRunLookalikeReason, hasDotSegment, type KeyClassification, readFolders, repeatedCsvExtension } from './object-key.js';
 import { decodeMetadataValue, dryRunLookalikeKeyReason, dryRunLookalikeKeys, metadataKeyNotes, readDryRunValue } from './object-metadata.js';
 import { isNameOnly, parseSegmentNameTemplate, renderSegmentName, type SegmentNameTemplate, segmentNameTemplate, usesCounter } from './segment-name-template.js';
 import { describeInvisibleCharacters, graphemes, nameLengthProblem, normalizeName } from './unicode-names.js';
@@ -120,6 +120,18 @@ export function upperCaseExtensionReason(fileName: string, extension = '.csv'): 
 }
 
 /**
+ * A Windows path pasted as a key (`Email Address\VIP.csv`): S3 reads it as one file name, not in a
+ * folder. The key the user meant, with `/` for each `\` (blank parts dropped), and its innermost folder.
+ */
+function backslashedFolders(fileName: string): { key: string; folder: string } | undefined {
+  const parts = fileName.split('\\');
+  const name = parts.pop() as string;
+  const named = parts.filter((part) => normalizeName(part) !== '');
+  const folder = named.at(-1);
+  return folder === undefined ? undefined : { key: [...named, name].join('/'), folder: normalizeName(folder) };
+}
+
+/**
  * The folder the file sits in is the attribute; the file name without `.csv` is the segment.
  * Metadata `segment-name` / `attribute-name` override both; a template may then decorate the
  * segment name. Names are NFC and trimmed before any check. Every failure says how to fix it.
@@ -149,6 +161,13 @@ export function resolveNames(input: NamingInput): NamingResult {
   if (file.kind === 'other') {
     const accepted = handles.gzip ? 'only .csv and .csv.gz files are sent to Insider' : 'only .csv files are sent to Insider';
     return reject(`File name "${fileName}" does not end in ".csv" (${file.description}); ${accepted}.`);
+  }
+  // Before the gzip and case rules, so that the name they lead to is the one the user meant.
+  const repeated = repeatedCsvExtension(file);
+  if (repeated && input.metadata[META_SEGMENT_NAME] === undefined) {
+    const times = repeated.times === 2 ? 'twice' : `${repeated.times} times`;
+    const where = file.kind === 'csv.gz' ? `has ".csv" ${times} before ".gz"` : `ends in ".csv" ${times}`;
+    return reject(`File name "${fileName}" ${where}: rename it "${repeated.meant}" (or set metadata "${META_SEGMENT_NAME}").`);
   }
   if (file.kind === 'csv.gz' && !handles.gzip) {
     return reject(`File "${fileName}" is gzip-compressed, which this deployment does not read yet: decompress it and drop the .csv file.`);
@@ -238,6 +257,9 @@ export function resolveNames(input: NamingInput): NamingResult {
 
   const attributeFrom =
     metaAttribute !== undefined ? `metadata "${META_ATTRIBUTE_NAME}"` : folders.attribute !== undefined ? 'the folder name' : 'the default attribute';
+  const dryRunPrefix = folders.dryRun ? `${DRY_RUN_FOLDER}/` : '';
+  // Only a key with no named folder: below one, a "\" is an ordinary character of the segment name.
+  const slashed = metaAttribute === undefined && folders.attribute === undefined ? backslashedFolders(fileName) : undefined;
   if (attributeName.length === 0) {
     const why =
       metaAttribute !== undefined
@@ -245,8 +267,18 @@ export function resolveNames(input: NamingInput): NamingResult {
         : folders.folders.length > 0
           ? `the file's folder ${folders.folders.length > 1 ? 'names are' : 'name is'} blank and no default attribute is configured`
           : `the file is not in a folder${folders.dryRun ? ` (the ${DRY_RUN_FOLDER}/ folder does not count)` : ''} and no default attribute is configured`;
-    const example = `${folders.dryRun ? `${DRY_RUN_FOLDER}/` : ''}Email Address/${fileName}`;
+    if (slashed) {
+      return reject(
+        `No attribute name: the key "${input.key}" uses "\\" where S3 separates folders with "/", so ${why}. Drop it as "${dryRunPrefix}${slashed.key}" to put it in the folder "${slashed.folder}" (the Insider attribute), or set metadata "${META_ATTRIBUTE_NAME}".`,
+      );
+    }
+    const example = `${dryRunPrefix}Email Address/${fileName}`;
     return reject(`No attribute name: ${why}. Put the file in a folder named after the Insider attribute, e.g. "${example}", or set metadata "${META_ATTRIBUTE_NAME}".`);
+  }
+  if (slashed) {
+    notes.push(
+      `the key "${input.key}" uses "\\", which S3 does not read as a folder separator, so the default attribute "${attributeName}" was used; for the folder "${slashed.folder}", drop it as "${dryRunPrefix}${slashed.key}"`,
+    );
   }
   if (metaAttribute === undefined && folders.innermostBlank) {
     notes.push(

@@ -74,6 +74,19 @@ export function classifyKey(key: string): KeyClassification {
 }
 
 /**
+ * `VIP.csv.csv`, `VIP.CSV.csv`, `VIP.csv.csv.gz`: Windows hides known extensions, so a file shown
+ * as "VIP.csv" and saved as CSV gets ".csv" again. Its segment name would keep the inner ".csv" for
+ * good. Returns the name the user meant (lower-case extension) and how many times ".csv" is there.
+ */
+export function repeatedCsvExtension(file: KeyClassification): { meant: string; times: number } | undefined {
+  if (file.kind !== 'csv' && file.kind !== 'csv.gz') return undefined;
+  const repeated = /(\.csv\s*)+$/i.exec(file.stem);
+  if (!repeated || repeated.index === 0) return undefined;
+  const times = (repeated[0].match(/\.csv/gi)?.length ?? 0) + 1;
+  return { meant: `${file.stem.slice(0, repeated.index)}${file.kind === 'csv.gz' ? '.csv.gz' : '.csv'}`, times };
+}
+
+/**
  * A `.` or `..` folder: HTTP clients (Node's fetch, browsers, most libraries) resolve dot segments
  * in a URL's path before sending it, so the presigned URL would ask for another object and fail.
  */

@@ -150,8 +150,10 @@ export function describeInvalidSent(f: PreflightFigures): string {
   return `${plural(n, 'value')} ${n === 1 ? 'fails' : 'fail'} the ${format} format${lines(f.invalidValues)} and ${n === 1 ? 'was' : 'were'} sent as ${n === 1 ? 'it is' : 'they are'}: Insider will likely count ${n === 1 ? 'it' : 'them'} invalid.`;
 }
 
-/** "1,000 values (2 fail the email format)" for a reason or a note. */
+/** "1,000 values (2 fail the email format)", "(1 fails …)" for a reason or a note. */
 export function describeValues(f: PreflightFigures): string {
-  const invalid = f.invalidValues.count > 0 && f.format ? ` (${number(f.invalidValues.count)} fail the ${f.format === 'e164' ? 'E.164 phone' : f.format} format${lines(f.invalidValues)})` : '';
+  const count = f.invalidValues.count;
+  const fail = count === 1 ? 'fails' : 'fail';
+  const invalid = count > 0 && f.format ? ` (${number(count)} ${fail} the ${f.format === 'e164' ? 'E.164 phone' : f.format} format${lines(f.invalidValues)})` : '';
   return `${plural(f.cleanValues, 'value')}${invalid}`;
 }

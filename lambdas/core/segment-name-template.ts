@@ -153,6 +153,11 @@ export function usesCounter(template: string | SegmentNameTemplate): boolean {
   return has(parsedOf(template), 'n');
 }
 
+/** Whether the name sent carries the attribute, so that one file name under two attributes gives two names. */
+export function usesAttribute(template: string | SegmentNameTemplate): boolean {
+  return has(parsedOf(template), 'attribute');
+}
+
 /** Whether the template is `{name}` and nothing else: today's names, and today's rejection when too long. */
 export function isNameOnly(template: string | SegmentNameTemplate): boolean {
   const parsedTemplate = parsedOf(template);

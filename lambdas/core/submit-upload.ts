@@ -212,7 +212,10 @@ async function submitOwned(hold: Hold, names: NamingSuccess, info: { size: numbe
   });
   if (!lock.locked) {
     const holder = await store.get(lock.holder);
-    const reason = `Another upload of segment "${sent}" is in flight (upload ${lock.holder}${holder ? `, s3://${holder.bucket}/${holder.key}, ${holder.status}` : ''}); drop this file again once that one has finished.`;
+    // Dropping this file again later only works if that upload fails: if it succeeds, the name is Insider's for good.
+    const reason =
+      `Another upload of segment "${sent}" is in flight (upload ${lock.holder}${holder ? `, s3://${holder.bucket}/${holder.key}, ${holder.status}` : ''}). ` +
+      'If it succeeds, the name is taken for good: to send this file too, rename it or use a segment name template with {n} (e.g. metadata segment-name-template "{name} {n}"). If it fails, drop this file again.';
     return finish(hold, { status: UploadStatus.Rejected, reason, updatedAt: now() });
   }
 

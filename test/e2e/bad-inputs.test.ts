@@ -83,6 +83,8 @@ const DROPS: DropCase[] = [
   { row: 'Metadata `segment-name` with invalid UTF-8 (RFC 2047)', key: 'em/m8.csv', metadata: { 'segment-name': `=?UTF-8?B?${Buffer.from([0x56, 0x49, 0xc3, 0x28]).toString('base64')}?=` }, expect: { status: 'rejected' }, reason: /^Metadata "segment-name" could not be decoded: .*not valid UTF-8/, requests: 0 },
   // Issue 9 §5: every object gets a record, except folder placeholders and ignored files.
   { row: 'Key ending `.csv ` (trailing space)', key: 'em/Trailing.csv ', expect: { status: 'rejected' }, reason: /it has white space after "\.csv": remove it/, requests: 0 },
+  { row: 'Key ending `.csv.csv` (Windows double extension)', key: 'em/VIP.csv.csv', expect: { status: 'rejected' }, reason: /^File name "VIP\.csv\.csv" ends in "\.csv" twice: rename it "VIP\.csv" \(or set metadata "segment-name"\)\.$/, requests: 0 },
+  { row: 'Key with Windows backslashes (`Email Address\\VIP win.csv`), no default attribute', key: 'Email Address\\VIP win.csv', expect: { status: 'rejected' }, reason: /^No attribute name: the key "Email Address\\VIP win\.csv" uses "\\" where S3 separates folders with "\/", so the file is not in a folder and no default attribute is configured\. Drop it as "Email Address\/VIP win\.csv" to put it in the folder "Email Address" \(the Insider attribute\), or set metadata "attribute-name"\.$/, requests: 0 },
   { row: 'Key ending `.csv.txt`', key: 'em/Report.csv.txt', expect: { status: 'rejected' }, reason: /it ends in "\.txt" after "\.csv": remove "\.txt"/, requests: 0 },
   { row: 'macOS `.DS_Store`', key: 'em/.DS_Store', body: 'Bud1', expect: 'no record', requests: 0 },
   { row: 'Folder placeholder (`em/`)', key: 'Email Address/', body: '', expect: 'no record', requests: 0 },
@@ -99,6 +101,18 @@ const DROPS: DropCase[] = [
   { row: 'Metadata `segment-name-template` with a combining mark after `{name}` (`{name}\\u0301 {date}`)', key: 'em/Accent.csv', metadata: { 'segment-name-template': rfc2047('{name}\u0301 {date}') }, expect: { status: 'rejected' }, reason: /^Metadata "segment-name-template" is not a valid template: The text after a placeholder starts with a combining mark \(U\+0301\)/, requests: 0 },
   { row: 'Metadata `segment-name-template` without `{name}`', key: 'em/No name.csv', metadata: { 'segment-name-template': '{date}' }, expect: { status: 'rejected' }, reason: /^Metadata "segment-name-template" is not a valid template: The template has no \{name\}/, requests: 0 },
 ];
+
+/** Drops `key` and waits for the record of this object version (a key dropped again is a new one). */
+async function dropAndWait(key: string, body: string, metadata?: Record<string, string>, eventTime?: Date, acceptSubmitted = false): Promise<UploadRecord> {
+  const known = new Set((await stack.records()).filter((r) => r.key === key).map((r) => r.uploadId));
+  await stack.put(key, body, metadata, { eventTime });
+  for (let tries = 0; tries < 300; tries++) {
+    const fresh = (await stack.waitForFinal([key], { acceptSubmitted })).find((r) => !known.has(r.uploadId));
+    if (fresh) return fresh;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`no new record for ${key}`);
+}
 
 describe('bad drops', () => {
   it.each(DROPS)('$row', async (c) => {
@@ -136,6 +150,19 @@ describe('bad drops', () => {
     expect(second).toMatchObject({ status: 'rejected', segmentName: 'Müşteri twins' });
     expect(second?.reason).toMatch(new RegExp(`^Another upload of segment "Müşteri twins" is in flight \\(upload ${first?.uploadId}`));
     expect(stack.simulator.requests.filter((r) => r.segmentName?.normalize('NFC') === 'Müşteri twins').map((r) => r.segmentName)).toEqual(['Müşteri twins']);
+  });
+
+  it('Same key overwritten while the first upload is in flight', async () => {
+    // Insider never calls back here, so the first upload stays submitted: in flight.
+    const key = 'em/Overwrite.csv';
+    const first = await dropAndWait(key, 'a@example.com\nb@example.com\n', undefined, undefined, true);
+    const second = await dropAndWait(key, 'a@example.com\n', undefined, undefined, true);
+    expect(first).toMatchObject({ status: 'submitted', insiderSegmentName: 'Overwrite' });
+    expect(second).toMatchObject({ status: 'rejected', segmentName: 'Overwrite' });
+    expect(second.reason).toBe(
+      `Another upload of segment "Overwrite" is in flight (upload ${first.uploadId}, s3://${stack.bucket}/${key}, submitted). If it succeeds, the name is taken for good: to send this file too, rename it or use a segment name template with {n} (e.g. metadata segment-name-template "{name} {n}"). If it fails, drop this file again.`,
+    );
+    expect(stack.simulator.requests.filter((r) => r.segmentName === 'Overwrite')).toHaveLength(1);
   });
 
   it.each([
@@ -307,18 +334,6 @@ describe('drops Insider answers and calls back for', () => {
   beforeAll(() => stack.simulator.setFaults({}));
   afterAll(() => stack.simulator.setFaults({ callbackDropped: 1 }));
 
-  /** Drops `key` and waits for the record of this object version (a key dropped again is a new one). */
-  async function dropAndWait(key: string, body: string, metadata?: Record<string, string>, eventTime?: Date): Promise<UploadRecord> {
-    const known = new Set((await stack.records()).filter((r) => r.key === key).map((r) => r.uploadId));
-    await stack.put(key, body, metadata, { eventTime });
-    for (let tries = 0; tries < 300; tries++) {
-      const fresh = (await stack.waitForFinal([key])).find((r) => !known.has(r.uploadId));
-      if (fresh) return fresh;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    throw new Error(`no new record for ${key}`);
-  }
-
   it('Same file dropped again (default `{name}`)', async () => {
     const key = 'em/Every day.csv';
     const first = await dropAndWait(key, 'a@example.com\n');
@@ -327,6 +342,16 @@ describe('drops Insider answers and calls back for', () => {
     expect(second).toMatchObject({ status: 'rejected', fpsHttpStatus: 400 });
     expect(second.reason).toBe(
       `Insider says the segment name "Every day" is already in use: "Every day" was already created by the upload of s3://${stack.bucket}/${key} at ${first.submittedAt} (upload ${first.uploadId}, completed). Insider cannot update or replace a segment, so a file dropped again needs a new name each time: set a segment name template with a date or a counter (context segmentNameTemplate, or metadata segment-name-template, e.g. "{name} {date}" or "{name} {n}"), or rename the file.`,
+    );
+  });
+
+  it('Same file name under another attribute (`Email Address/` and `phone_number/`)', async () => {
+    const first = await dropAndWait('Email Address/Weekly VIP.csv', 'a@example.com\n');
+    const second = await dropAndWait('phone_number/Weekly VIP.csv', '+905321234567\n');
+    expect(first).toMatchObject({ status: 'completed', insiderSegmentName: 'Weekly VIP' });
+    expect(second).toMatchObject({ status: 'rejected', fpsHttpStatus: 400, attributeName: 'phone_number' });
+    expect(second.reason).toBe(
+      `Insider says the segment name "Weekly VIP" is already in use: "Weekly VIP" was already created by the upload of s3://${stack.bucket}/Email Address/Weekly VIP.csv at ${first.submittedAt} (upload ${first.uploadId}, completed). That upload was for the attribute "Email Address", this one is for "phone_number", and Insider's segment names are unique across attributes: put {attribute} in the segment name template (context segmentNameTemplate, or metadata segment-name-template, e.g. "{name} ({attribute})"), or rename the file.`,
     );
   });
 
@@ -401,6 +426,8 @@ describe('the README', () => {
       'Invalid segment name template (`-c segmentNameTemplate={date}`)',
       'Unknown time zone (`-c timeZone=Istanbul`)',
       'Same file dropped again (default `{name}`)',
+      'Same key overwritten while the first upload is in flight',
+      'Same file name under another attribute (`Email Address/` and `phone_number/`)',
       'Second drop on one day (metadata `segment-name-template: {name} {date}`)',
       'Low match rate (`customer_age/` values that are not numbers)',
       'Wrong FPS token in the secret, fixed, then dropped again at once',

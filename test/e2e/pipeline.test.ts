@@ -117,9 +117,10 @@ describe('the pipeline on the local stack', () => {
     await stack.put('phone_number/Taken.csv', '+905321234567');
     const second = await only('phone_number/Taken.csv');
     expect(second).toMatchObject({ status: 'rejected', fpsHttpStatus: 400, fpsMessage: 'segment name already in use' });
-    // Our own table knows which upload created the name; the default {name} template gets the advice for recurring drops.
+    // Our own table knows which upload created the name, and that it was for another attribute: {attribute}, not a date, tells them apart.
     expect(second.reason).toMatch(/^Insider says the segment name "Taken" is already in use: "Taken" was already created by the upload of s3:\/\/[^ ]+\/em\/Taken\.csv at /);
-    expect(second.reason).toMatch(/set a segment name template with a date or a counter/);
+    expect(second.reason).toMatch(/That upload was for the attribute "em", this one is for "phone_number".*put \{attribute\} in the segment name template/);
+    expect(second.reason).not.toMatch(/a file dropped again/);
   });
 
   it.each([

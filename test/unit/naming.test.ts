@@ -188,6 +188,63 @@ describe('resolveNames: keys (issue 9 §2, §5)', () => {
   });
 });
 
+describe('resolveNames: ".csv" twice (Windows hides the extension it adds)', () => {
+  const handles = { gzip: true, upperCaseExtension: true };
+
+  it.each([
+    ['em/VIP.csv.csv', 'File name "VIP.csv.csv" ends in ".csv" twice: rename it "VIP.csv" (or set metadata "segment-name").'],
+    ['em/VIP.CSV.csv', 'File name "VIP.CSV.csv" ends in ".csv" twice: rename it "VIP.csv" (or set metadata "segment-name").'],
+    ['em/VIP.csv.CSV', 'File name "VIP.csv.CSV" ends in ".csv" twice: rename it "VIP.csv" (or set metadata "segment-name").'],
+    ['em/VIP.csv .csv', 'File name "VIP.csv .csv" ends in ".csv" twice: rename it "VIP.csv" (or set metadata "segment-name").'],
+    ['em/VIP.csv.csv.csv', 'File name "VIP.csv.csv.csv" ends in ".csv" 3 times: rename it "VIP.csv" (or set metadata "segment-name").'],
+    ['em/VIP.csv.csv.gz', 'File name "VIP.csv.csv.gz" has ".csv" twice before ".gz": rename it "VIP.csv.gz" (or set metadata "segment-name").'],
+  ])('refuses %j rather than naming the segment with ".csv" in it for good', (key, reason) => {
+    const result = resolve({ key, handles });
+    expect(result).toMatchObject({ ok: false, kind: 'rejected' });
+    expect(reasonOf(result)).toBe(reason);
+  });
+
+  it('says so before the gzip and case rules, whose fixes would not help', () => {
+    expect(reasonOf(resolve({ key: 'em/VIP.csv.csv.gz' }))).toMatch(/^File name "VIP\.csv\.csv\.gz" has "\.csv" twice before "\.gz": rename it "VIP\.csv\.gz"/);
+    expect(reasonOf(resolve({ key: 'em/VIP.csv.CSV' }))).toMatch(/^File name "VIP\.csv\.CSV" ends in "\.csv" twice: rename it "VIP\.csv"/);
+  });
+
+  it('accepts the file when metadata segment-name gives the name, and leaves ".csv" inside a name alone', () => {
+    expect(resolve({ key: 'em/VIP.csv.csv', metadata: { 'segment-name': 'VIP' } })).toMatchObject({ ok: true, segmentName: 'VIP' });
+    expect(resolve({ key: 'em/VIP.csv list.csv' })).toMatchObject({ ok: true, segmentName: 'VIP.csv list' });
+    expect(resolve({ key: 'em/VIP.csvx.csv' })).toMatchObject({ ok: true, segmentName: 'VIP.csvx' });
+  });
+});
+
+describe('resolveNames: a Windows path as the key', () => {
+  it('says "\\" is not a folder separator and suggests the key with "/", when there is no folder and no default', () => {
+    expect(reasonOf(resolve({ key: 'Email Address\\VIP win.csv' }))).toBe(
+      'No attribute name: the key "Email Address\\VIP win.csv" uses "\\" where S3 separates folders with "/", so the file is not in a folder and no default attribute is configured. Drop it as "Email Address/VIP win.csv" to put it in the folder "Email Address" (the Insider attribute), or set metadata "attribute-name".',
+    );
+    expect(reasonOf(resolve({ key: 'exports\\\\Email Address\\VIP.csv' }))).toMatch(/Drop it as "exports\/Email Address\/VIP\.csv" to put it in the folder "Email Address"/);
+    expect(reasonOf(resolve({ key: 'dry-run/em\\VIP.csv', handles: { dryRun: true } }))).toMatch(/^No attribute name: the key "dry-run\/em\\VIP\.csv" uses "\\".*Drop it as "dry-run\/em\/VIP\.csv"/);
+    expect(reasonOf(resolve({ key: ' /em\\VIP.csv' }))).toMatch(/uses "\\" where S3 separates folders with "\/", so the file's folder name is blank .*Drop it as "em\/VIP\.csv"/);
+  });
+
+  it('keeps the usual advice when the backslash has nothing before it, or metadata names the attribute', () => {
+    expect(reasonOf(resolve({ key: '\\VIP.csv' }))).toMatch(/^No attribute name: the file is not in a folder .*e\.g\. "Email Address\/\\VIP\.csv"/);
+    expect(reasonOf(resolve({ key: 'em\\VIP.csv', metadata: { 'attribute-name': ' ' } }))).toMatch(/^No attribute name: metadata "attribute-name" is empty/);
+  });
+
+  it('accepts it under the default attribute as before, with a note suggesting the folder', () => {
+    expect(resolve({ key: 'Email Address\\VIP win.csv', defaultAttributeName: 'email' })).toMatchObject({
+      ok: true,
+      attributeName: 'email',
+      segmentName: 'Email Address\\VIP win',
+      notes: ['the key "Email Address\\VIP win.csv" uses "\\", which S3 does not read as a folder separator, so the default attribute "email" was used; for the folder "Email Address", drop it as "Email Address/VIP win.csv"'],
+    });
+  });
+
+  it('leaves a backslash below a named folder alone', () => {
+    expect(resolve({ key: 'em/a\\b.csv' })).toMatchObject({ ok: true, attributeName: 'em', segmentName: 'a\\b', notes: [] });
+  });
+});
+
 describe('resolveNames: metadata (issue 9 §2, §3)', () => {
   it('notes near-miss metadata keys on an accepted file', () => {
     expect(resolve({ key: 'em/VIP.csv', metadata: { segment_name: 'Gold', segment_name_template: '{name} {date}' } })).toMatchObject({

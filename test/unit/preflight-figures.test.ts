@@ -74,7 +74,8 @@ describe('describeCleanup', () => {
 
   it('counts the values Insider gets and those failing the format', async () => {
     expect(describeValues(figuresOf(await scan('a@example.com\nb@example.com\n')))).toBe('2 values');
-    expect(describeValues(figuresOf(await scan('+905321234567\na@example.com\n', 'pn')))).toBe('2 values (1 fail the E.164 phone format (line 2))');
+    expect(describeValues(figuresOf(await scan('+905321234567\na@example.com\n', 'pn')))).toBe('2 values (1 fails the E.164 phone format (line 2))');
+    expect(describeValues(figuresOf(await scan('a@example.com\nnope\nb@example.com\nnada\nc@example.com\n')))).toBe('5 values (2 fail the email format (lines 2, 4))');
   });
 });
 

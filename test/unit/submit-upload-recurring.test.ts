@@ -131,6 +131,29 @@ describe('"already in use"', () => {
     );
   });
 
+  it('says the name was taken under another attribute, and suggests {attribute}, not a date', async () => {
+    const first = await run(drop('Email Address/Weekly VIP.csv'), new ScriptedApi([ok]));
+    await store.update(first.uploadId, { status: 'completed' }, { from: ['submitted'] });
+    const second = await run(drop('phone_number/Weekly VIP.csv', '+905321234567\n'), new ScriptedApi([status(400, 'segment name already in use')]));
+    const created = await store.get(first.uploadId);
+    expect((await store.get(second.uploadId))?.reason).toBe(
+      `Insider says the segment name "Weekly VIP" is already in use: "Weekly VIP" was already created by the upload of s3://drops/Email Address/Weekly VIP.csv at ${created?.submittedAt} (upload ${first.uploadId}, completed). That upload was for the attribute "Email Address", this one is for "phone_number", and Insider's segment names are unique across attributes: put {attribute} in the segment name template (context segmentNameTemplate, or metadata segment-name-template, e.g. "{name} ({attribute})"), or rename the file.`,
+    );
+  });
+
+  it('says the same under a {date} template, and keeps the usual advice once the template has {attribute}', async () => {
+    const dated = { naming: { template: '{name} {date}' } };
+    const first = await run(drop('Email Address/Monthly.csv', undefined, {}, '2026-11-29T08:00:00Z'), new ScriptedApi([ok]), dated);
+    await store.update(first.uploadId, { status: 'completed' }, { from: ['submitted'] });
+    const second = await run(drop('phone_number/Monthly.csv', '+905321234567\n', {}, '2026-11-29T09:00:00Z'), new ScriptedApi([status(400, 'segment name already in use')]), dated);
+    expect((await store.get(second.uploadId))?.reason).toMatch(/That upload was for the attribute "Email Address", this one is for "phone_number".*put \{attribute\} in the segment name template/);
+    // A name Insider already has for some other reason: the attribute is not the cause.
+    const withAttribute = { naming: { template: '{name} {attribute}' } };
+    store.created.set('Yearly phone_number', first.uploadId);
+    const third = await run(drop('phone_number/Yearly.csv', '+905321234567\n'), new ScriptedApi([status(400, 'segment name already in use')]), withAttribute);
+    expect((await store.get(third.uploadId))?.reason).toMatch(/Rename the file, or set metadata "segment-name"/);
+  });
+
   it('falls back on the lock\'s previous holder when the name has no creator noted', async () => {
     const first = await run(drop('em/Old.csv'), new ScriptedApi([ok]));
     store.created.clear();

@@ -232,6 +232,16 @@ describe('handleObjectCreated', () => {
     expect(api.requests).toHaveLength(1);
   });
 
+  it('tells an immediate overwrite of the key that dropping it again only helps if the first upload fails', async () => {
+    const api = new ScriptedApi([ok]);
+    const first = await run(drop('em/Overwrite.csv'), api);
+    const second = await run(drop('em/Overwrite.csv', { sequencer: '02' }), api);
+    expect((await store.get(second.uploadId))?.reason).toBe(
+      `Another upload of segment "Overwrite" is in flight (upload ${first.uploadId}, s3://drops/em/Overwrite.csv, submitted). If it succeeds, the name is taken for good: to send this file too, rename it or use a segment name template with {n} (e.g. metadata segment-name-template "{name} {n}"). If it fails, drop this file again.`,
+    );
+    expect(api.requests).toHaveLength(1);
+  });
+
   it('lets the segment name go to Insider again once the first upload has ended', async () => {
     const api = new ScriptedApi([status(400, 'Invalid something'), ok]);
     await run(drop('em/Again.csv'), api);
