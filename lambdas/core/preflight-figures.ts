@@ -96,12 +96,17 @@ function listed(items: readonly string[]): string {
   return `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
 }
 
-/** "2 rows that could not be read (lines 3, 7)", saying which of them hold a line break. */
+/**
+ * "2 rows with text after the closing quote of their value, where even a space counts (lines 3, 7)",
+ * saying which of them hold a line break (the other kind of unreadable row).
+ */
 function unreadable(f: PreflightFigures): string {
   const all = f.unparseableRows;
   const breaks = f.lineBreakValues?.count ?? 0;
   const withBreak = 'with a line break inside a quoted value';
-  if (breaks === 0) return `${plural(all.count, 'row')} that could not be read${lines(all)}`;
+  // Records from before line breaks were counted cannot tell the two kinds apart.
+  if (f.lineBreakValues === undefined) return `${plural(all.count, 'row')} that could not be read${lines(all)}`;
+  if (breaks === 0) return `${plural(all.count, 'row')} with text after the closing quote of ${all.count === 1 ? 'its' : 'their'} value, where even a space counts${lines(all)}`;
   if (breaks === all.count) return `${plural(all.count, 'row')} ${withBreak}${lines(all)}`;
   return `${plural(all.count, 'row')} that could not be read${lines(all)}, ${number(breaks)} of them ${withBreak}${lines(f.lineBreakValues as LineSample)}`;
 }

@@ -107,7 +107,7 @@ function verdict(t: PreflightTally, c: ReportContext): Pick<PreflightReport, 've
 }
 
 const LINE_BREAK_WORDS = 'a line break inside a quoted value (Insider reads one value per line)';
-const AFTER_QUOTE_WORDS = 'text after the closing quote of a value';
+const AFTER_QUOTE_WORDS = 'text after the closing quote of a value, even a space';
 
 /** What makes the unreadable rows unreadable (an unclosed quote stops the scan, so it is no row here). */
 function unreadableWhy(t: PreflightTally): string {
@@ -126,7 +126,7 @@ function emptyReason(t: PreflightTally): string {
   if (t.separatorLine) held.push(`Excel's separator line (line 1)`);
   if (t.header) held.push(`a header row (line ${t.header.line})`);
   if (t.emptyValues.count > 0) held.push(`${number(t.emptyValues.count)} ${t.emptyValues.count === 1 ? 'row' : 'rows'} with an empty first column`);
-  if (t.unparseableRows.count > 0) held.push(`${number(t.unparseableRows.count)} unreadable ${t.unparseableRows.count === 1 ? 'row' : 'rows'}`);
+  if (t.unparseableRows.count > 0) held.push(`${number(t.unparseableRows.count)} unreadable ${t.unparseableRows.count === 1 ? 'row' : 'rows'} (${unreadableWhy(t)})`);
   const list = held.length <= 1 ? (held[0] ?? 'nothing') : `${held.slice(0, -1).join(', ')} and ${held.at(-1)}`;
   return `The file has no values: it holds only ${list}. Put one value per line in the first column.`;
 }

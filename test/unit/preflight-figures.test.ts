@@ -65,6 +65,9 @@ describe('describeCleanup', () => {
       'dropped 2 rows that could not be read (lines 1, 2), 1 of them with a line break inside a quoted value (line 2)',
     );
     expect(describeCleanup(figuresOf(await scan('pii-O"Brien\npii-id-5\n', 'customer_id')))).toBe('put quotes around 1 value with a quote mark inside (line 1)');
+    expect(describeCleanup(figuresOf(await scan('a@example.com\n"b@example.com" \nc@example.com\nd@example.com\n')))).toBe(
+      'dropped 1 row with text after the closing quote of its value, where even a space counts (line 2)',
+    );
   });
 
   it('reads records written before line breaks and bare quotes were counted', async () => {

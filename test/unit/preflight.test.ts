@@ -248,6 +248,14 @@ describe('quoting', () => {
     expect(copy).toBe(input);
   });
 
+  it('says why when every row is unreadable: a space after the closing quote', async () => {
+    const { report } = await scan('"a@example.com" \n"b@example.com" \n"c@example.com" \n');
+    expect(report).toMatchObject({ verdict: 'reject', rejection: 'empty', unparseableRows: { count: 3 } });
+    expect(report.reason).toBe(
+      'The file has no values: it holds only 3 unreadable rows (text after the closing quote of a value, even a space). Put one value per line in the first column.',
+    );
+  });
+
   it('rejects a quote that is never closed, naming its line, and reads the whole file', async () => {
     const { report } = await scan('a@x.com\nb@x.com\n"c@x.com\nd@x.com\ne@x.com\n');
     expect(report).toMatchObject({
@@ -274,7 +282,7 @@ describe('quoting', () => {
     expect(report).toMatchObject({
       verdict: 'reject',
       rejection: 'notCsv',
-      reason: 'The file is not valid CSV: 2 of 3 rows cannot be read (lines 1 and 2): text after the closing quote of a value.',
+      reason: 'The file is not valid CSV: 2 of 3 rows cannot be read (lines 1 and 2): text after the closing quote of a value, even a space.',
     });
     expect(copy).toBe('c@x.com\n');
   });
@@ -409,7 +417,7 @@ describe('a line break inside a quoted value', () => {
     });
     const mixed = await scan('"a@x.com\nb@x.com"\n"c@x.com"d\ne@x.com\n');
     expect(mixed.report.reason).toBe(
-      'The file is not valid CSV: 2 of 3 rows cannot be read (lines 1 and 3): 1 with a line break inside a quoted value (Insider reads one value per line), 1 with text after the closing quote of a value.',
+      'The file is not valid CSV: 2 of 3 rows cannot be read (lines 1 and 3): 1 with a line break inside a quoted value (Insider reads one value per line), 1 with text after the closing quote of a value, even a space.',
     );
     const tolerated = await scan('"a@x.com\nb@x.com"\nc@x.com\nd@x.com\n');
     expect(tolerated.report).toMatchObject({ verdict: 'accept', lineBreakValues: { count: 1, lines: [1] } });
