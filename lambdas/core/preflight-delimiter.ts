@@ -5,6 +5,13 @@
 // spreadsheets copied as text. Insider reads one value per line, so `ann@example.com;Ann` would reach it
 // as one value that matches nobody; the scanner takes the first field whatever the separator, as it does
 // for commas, and the clean copy holds that field alone.
+//
+// Cutting a value that really holds a semicolon would send Insider something else for good, so the rule
+// is strict: the file's first bytes (a fixed prefix, whatever the chunks) must show a table: at least two
+// rows with the same number of semicolons (or tabs) each, and either a header (the attribute's name or a
+// header word first) or, for an attribute with a known format, first fields that pass it while second
+// fields do not (so `ann@example.com;bob@example.com`, a list written across a row, is not cut). Anything
+// else stays comma-separated, as before.
 
 export type Delimiter = 'comma' | 'semicolon' | 'tab';
 
@@ -12,14 +19,11 @@ export const DELIMITER_CHAR: Readonly<Record<Delimiter, string>> = { comma: ',',
 
 /** Non-blank rows looked at from the start of the file (after a BOM). */
 export const DELIMITER_SAMPLE_ROWS = 20;
-/** Bytes looked at, at most: a file whose first rows are longer is judged on the rows in them. */
+/** The prefix of the file (after a BOM) the rows are taken from: the same bytes whatever the chunks. */
 export const DELIMITER_SAMPLE_BYTES = 64 * 1024;
 
-const QUOTE = 0x22;
-const LF = 0x0a;
-const CR = 0x0d;
 const KINDS: readonly Delimiter[] = ['comma', 'semicolon', 'tab'];
-const BYTES: readonly number[] = [0x2c, 0x3b, 0x09];
+const CHARS = [',', ';', '\t'] as const;
 
 /**
  * The first field of Excel's separator line, `sep=;` (or `sep=,`, or a tab) on the first line, which
@@ -28,81 +32,118 @@ const BYTES: readonly number[] = [0x2c, 0x3b, 0x09];
  */
 export const SEPARATOR_LINE_FIELD = 'sep=';
 
-/** The delimiter Excel's separator line names, if the sample starts with one. */
-function separatorHint(sample: Uint8Array): Delimiter | undefined {
-  const start = Buffer.from(sample.buffer, sample.byteOffset, Math.min(sample.byteLength, 6)).toString('latin1').toLowerCase();
+/** What the scanner knows about the attribute, to judge whether a split gives values. */
+export interface DelimiterJudge {
+  /** The field is a header: the attribute's name or a header word. */
+  isHeader(field: string): boolean;
+  /** The field passes the attribute's format; undefined when it has none. */
+  isValue?: ((field: string) => boolean) | undefined;
+}
+
+export interface SniffResult {
+  delimiter: Delimiter;
+  /** Line 1 is Excel's separator line. */
+  separatorLine: boolean;
+}
+
+/** The delimiter Excel's separator line names, if the text starts with one. */
+function separatorHint(text: string): Delimiter | undefined {
+  const start = text.slice(0, 6).toLowerCase();
   if (!start.startsWith(SEPARATOR_LINE_FIELD)) return undefined;
-  const k = BYTES.indexOf(start.charCodeAt(4));
-  const after = start.charCodeAt(5);
-  return k !== -1 && (after === LF || after === CR || Number.isNaN(after)) ? KINDS[k] : undefined;
+  const k = CHARS.indexOf(start.charAt(4) as (typeof CHARS)[number]);
+  const after = start.charAt(5);
+  return k !== -1 && (after === '\n' || after === '\r' || after === '') ? KINDS[k] : undefined;
+}
+
+/** A row's fields split on `delimiter`, read as csv-parse reads them: a quote opens a value only at the start of a field. */
+interface SampleRow {
+  fields: string[];
 }
 
 /**
- * The delimiter of the sampled rows (outside quotes): the one that every row holds the same number of
- * times, else the one every row holds at least once, else commas. When two qualify, the one that comes
- * first in the first row (`ann@example.com;Smith, Ann`: Excel does not quote a comma in a semicolon
- * file). So a one-column list, and a list only some of whose values hold a semicolon, stay as they are:
- * a value is never cut unless every sampled row shows the pattern. `final`: the sample is the whole file
- * (its last row counts even without a line end).
+ * The sample's whole rows (non-blank), each split on every candidate delimiter. A row cut off by the
+ * end of the sample is left out unless `final` (the sample is the whole file).
  */
-export function sniffDelimiter(sample: Uint8Array, final: boolean): Delimiter {
-  const hinted = separatorHint(sample);
-  if (hinted) return hinted;
-  let rows = 0;
-  const firstRowCount = [0, 0, 0];
-  const firstRowAt = [Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY];
-  const sameCount = [true, true, true];
-  const inEveryRow = [true, true, true];
-  // The row being read.
-  const count = [0, 0, 0];
-  let rowStart = 0;
-  let inQuotes = false;
-  let content = false;
-  const endRow = () => {
-    if (content) {
+function sampleRows(text: string, final: boolean): { counts: number[]; split: string[][] }[] {
+  const rows: { counts: number[]; split: string[][] }[] = [];
+  let i = 0;
+  while (i < text.length && rows.length < DELIMITER_SAMPLE_ROWS) {
+    // One row: fields per candidate, quotes opening only at a field's start for that candidate.
+    const split: string[][] = CHARS.map(() => []);
+    const field: string[] = CHARS.map(() => '');
+    const counts = [0, 0, 0];
+    const atStart = [true, true, true];
+    const quoted = [false, false, false];
+    let inQuotes = false; // for the row's extent: a quote that opens at a field's start for any candidate
+    let end = -1;
+    let j = i;
+    for (; j < text.length; j++) {
+      const c = text.charAt(j);
+      if (!inQuotes && (c === '\n' || c === '\r')) {
+        end = j;
+        break;
+      }
       for (let k = 0; k < 3; k++) {
-        const n = count[k] as number;
-        if (rows === 0) firstRowCount[k] = n;
-        else if (n !== firstRowCount[k]) sameCount[k] = false;
-        if (n === 0) inEveryRow[k] = false;
+        if (quoted[k]) {
+          if (c === '"') quoted[k] = false;
+          else field[k] += c;
+          continue;
+        }
+        if (c === CHARS[k] && !(k === 2 && (field[k] as string).trim() === '' && (split[k] as string[]).length === 0)) {
+          // A tab before anything else in the row is padding, not a delimiter.
+          (split[k] as string[]).push(field[k] as string);
+          field[k] = '';
+          counts[k] = (counts[k] as number) + 1;
+          atStart[k] = true;
+          continue;
+        }
+        if (c === '"' && atStart[k] && (field[k] as string).trim() === '') {
+          quoted[k] = true;
+          field[k] = '';
+        } else {
+          field[k] += c;
+        }
+        if (c !== ' ' && c !== '\t') atStart[k] = false;
       }
-      rows++;
+      // The row goes on past a line end only while a quote opened at a field's start for the comma (the
+      // reading the file gets unless another delimiter is chosen) is open.
+      inQuotes = quoted[0] as boolean;
     }
-    count.fill(0);
-    content = false;
-  };
-  for (let i = 0; i < sample.length && rows < DELIMITER_SAMPLE_ROWS; i++) {
-    const b = sample[i] as number;
-    if (b === QUOTE) {
-      inQuotes = !inQuotes;
-      content = true;
-    } else if (inQuotes) {
-      // A delimiter or line end inside quotes belongs to the value.
-    } else if (b === LF || b === CR) {
-      endRow();
-      rowStart = i + 1;
-    } else {
-      const k = BYTES.indexOf(b);
-      if (k !== -1) {
-        count[k] = (count[k] as number) + 1;
-        if (rows === 0 && firstRowAt[k] === Number.POSITIVE_INFINITY) firstRowAt[k] = i - rowStart;
-        if (k !== 2) content = true;
-      } else if (b !== 0x20 && b !== 0x0b && b !== 0x0c) {
-        content = true;
-      }
-    }
+    if (end === -1 && !final) break;
+    for (let k = 0; k < 3; k++) (split[k] as string[]).push(field[k] as string);
+    const content = (split[0] as string[]).join(',').trim() !== '';
+    if (content) rows.push({ counts, split });
+    i = end === -1 ? text.length : end + (text.charAt(end) === '\r' && text.charAt(end + 1) === '\n' ? 2 : 1);
   }
-  // The last row counts only when the file ends there: otherwise it may go on past the sample.
-  if (final && rows < DELIMITER_SAMPLE_ROWS && !inQuotes) endRow();
-  if (rows === 0) return 'comma';
-  const earliest = (ok: readonly boolean[]) => {
-    let best = -1;
-    for (let k = 0; k < 3; k++) {
-      if (ok[k] && inEveryRow[k] && (best === -1 || (firstRowAt[k] as number) < (firstRowAt[best] as number))) best = k;
-    }
-    return best;
-  };
-  const k = earliest(sameCount);
-  const chosen = k !== -1 ? k : earliest([true, true, true]);
-  return chosen === -1 ? 'comma' : (KINDS[chosen] as Delimiter);
+  return rows;
+}
+
+/**
+ * The delimiter of the file whose first bytes are `sample` (after a BOM), and whether line 1 is Excel's
+ * separator line. Commas unless the sample shows a semicolon (or tab) table, as the module comment says.
+ * `final`: the sample is the whole file.
+ */
+export function sniffDelimiter(sample: Uint8Array, final: boolean, judge: DelimiterJudge): SniffResult {
+  const text = Buffer.from(sample.buffer, sample.byteOffset, Math.min(sample.byteLength, DELIMITER_SAMPLE_BYTES)).toString('utf8');
+  const whole = final && sample.byteLength <= DELIMITER_SAMPLE_BYTES;
+  const hinted = separatorHint(text);
+  if (hinted) return { delimiter: hinted, separatorLine: true };
+  const rows = sampleRows(text, whole);
+  const comma = { delimiter: 'comma' as const, separatorLine: false };
+  if (rows.length < 2) return comma;
+  for (const k of [1, 2]) {
+    const n = rows[0]?.counts[k] ?? 0;
+    if (n === 0 || rows.some((r) => r.counts[k] !== n)) continue;
+    // Every row splits the same way: a table, if its first fields are what the attribute holds.
+    const firsts = rows.map((r) => ((r.split[k] as string[])[0] ?? '').trim());
+    const seconds = rows.map((r) => ((r.split[k] as string[])[1] ?? '').trim());
+    const header = judge.isHeader(firsts[0] as string);
+    const isValue = judge.isValue;
+    const data = header ? 1 : 0;
+    const valuesPass = isValue !== undefined && firsts.slice(data).filter((f) => isValue(f)).length * 2 > rows.length - data;
+    const secondsPass = isValue !== undefined && seconds.slice(data).filter((f) => isValue(f)).length * 2 > rows.length - data;
+    if (secondsPass) continue;
+    if (header || valuesPass) return { delimiter: KINDS[k] as Delimiter, separatorLine: false };
+  }
+  return comma;
 }

@@ -65,6 +65,8 @@ export class RowReader {
   private seenFirstRow = false;
   /** Set before the first row for a semicolon or tab file: an unquoted value may hold a comma, which the copy must quote. */
   unquotedCommas = false;
+  /** Set before the first row when the file starts with Excel's separator line (`sep=;`). */
+  separatorLineExpected = false;
 
   constructor(
     private readonly tally: PreflightTally,
@@ -98,7 +100,7 @@ export class RowReader {
 
   /** Excel's separator line (`sep=;` on line 1): it names the delimiter and is no row. */
   private separatorLine(first: string, multiColumn: boolean, line: number): boolean {
-    if (line !== 1 || !multiColumn || first.toLowerCase() !== SEPARATOR_LINE_FIELD) return false;
+    if (line !== 1 || !this.separatorLineExpected || !multiColumn || first.toLowerCase() !== SEPARATOR_LINE_FIELD) return false;
     this.tally.separatorLine = true;
     return true;
   }

@@ -3,7 +3,7 @@ import { isAscii, isUtf8 } from 'node:buffer';
 import { DEFAULT_ATTRIBUTE_FORMATS, DEFAULT_MAX_INVALID_SHARE, PREFLIGHT_HEADER_WORDS, PREFLIGHT_MAX_LINE_BYTES, PREFLIGHT_MAX_TRACKED_VALUES, PREFLIGHT_SAMPLE_LINES, type ValueFormat } from '../shared/contract.js';
 import { FingerprintSet } from './fingerprints.js';
 import { CsvFallback } from './preflight-csv.js';
-import { DELIMITER_CHAR, DELIMITER_SAMPLE_BYTES, DELIMITER_SAMPLE_ROWS, type Delimiter, sniffDelimiter } from './preflight-delimiter.js';
+import { DELIMITER_CHAR, DELIMITER_SAMPLE_BYTES, type Delimiter, type DelimiterJudge, sniffDelimiter } from './preflight-delimiter.js';
 import { HeaderMatcher } from './preflight-header.js';
 import { completeUtf8Length, LineSplitter, lineBreaks } from './preflight-lines.js';
 import { CleanCopyWriter } from './preflight-output.js';
@@ -11,7 +11,7 @@ import { RowReader } from './preflight-rows.js';
 import { PreflightTally } from './preflight-tally.js';
 import type { PreflightOptions, PreflightReport } from './preflight-types.js';
 import { buildReport } from './preflight-verdict.js';
-import { formatForAttribute } from './value-formats.js';
+import { checkFormat, formatForAttribute } from './value-formats.js';
 
 /**
  * The synchronous core: feed it decompressed chunks with `push`, take the clean copy with `takeOutput`,
@@ -33,7 +33,7 @@ export class PreflightScanner {
   // they are gathered before anything else is read.
   private readonly head: Buffer[] = [];
   private headBytes = 0;
-  private headLineEnds = 0;
+  private readonly judge: DelimiterJudge;
   private headDone = false;
 
   constructor(private readonly options: PreflightOptions) {
@@ -45,12 +45,18 @@ export class PreflightScanner {
     this.fingerprints = tracked > 0 ? new FingerprintSet(tracked) : undefined;
     const header = new HeaderMatcher(options.attributeName, options.headerWords ?? PREFLIGHT_HEADER_WORDS);
     this.rows = new RowReader(this.tally, this.writer, { format: this.format, normalize, header, fingerprints: this.fingerprints });
+    const format = this.format;
+    this.judge = {
+      isHeader: (field) => header.match(field) !== undefined,
+      isValue: format === undefined ? undefined : (field) => checkFormat(format, field),
+    };
   }
 
-  /** Sets up the line stage for `delimiter`. */
-  private startLines(delimiter: Delimiter): LineSplitter {
+  /** Sets up the line stage for `delimiter`; `separatorLine`: line 1 is Excel's `sep=` line. */
+  private startLines(delimiter: Delimiter, separatorLine: boolean): LineSplitter {
     const csvParseOnly = this.options.csvParseOnly === true;
     this.tally.delimiter = delimiter;
+    this.rows.separatorLineExpected = separatorLine;
     this.rows.unquotedCommas = delimiter !== 'comma';
     this.csv = new CsvFallback(this.tally, this.rows, this.maxLine, csvParseOnly, DELIMITER_CHAR[delimiter]);
     // Normalization rewrites values as text, so with it on every line takes the text path.
@@ -132,10 +138,8 @@ export class PreflightScanner {
     this.head.push(Buffer.from(chunk));
     this.headBytes += chunk.length;
     if (this.options.delimiter !== undefined) return this.headBytes >= 4;
-    // Line ends, CR and LF alike (a CRLF counts twice): enough for the sample's rows with room for blank lines.
-    for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, i + 1)) this.headLineEnds++;
-    for (let i = chunk.indexOf(0x0d); i !== -1; i = chunk.indexOf(0x0d, i + 1)) this.headLineEnds++;
-    return this.headBytes >= DELIMITER_SAMPLE_BYTES || this.headLineEnds > 4 * DELIMITER_SAMPLE_ROWS;
+    // The whole sample after a BOM: the delimiter is judged on the same bytes however the file arrives.
+    return this.headBytes >= DELIMITER_SAMPLE_BYTES + 3;
   }
 
   /** The gathered head: what the file is, which delimiter it uses, and its bytes after a BOM. `final`: it is the whole file. */
@@ -152,7 +156,10 @@ export class PreflightScanner {
       t.bom = true;
       text = head.subarray(3);
     }
-    if (!t.problem) this.startLines(this.options.delimiter ?? sniffDelimiter(text, final));
+    if (!t.problem) {
+      const sniffed = this.options.delimiter === undefined ? sniffDelimiter(text, final, this.judge) : { delimiter: this.options.delimiter, separatorLine: false };
+      this.startLines(sniffed.delimiter, sniffed.separatorLine);
+    }
     return text;
   }
 

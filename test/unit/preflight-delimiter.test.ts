@@ -1,55 +1,66 @@
-// Unit tests of telling a file's delimiter from its first rows: semicolons and tabs only when every sampled row shows them.
+// Unit tests of telling a file's delimiter from its first bytes: semicolons or tabs only for a table whose first column is what the attribute holds.
 import { describe, expect, it } from 'vitest';
-import { DELIMITER_SAMPLE_ROWS, sniffDelimiter } from '../../lambdas/core/preflight-delimiter.js';
+import { DELIMITER_SAMPLE_BYTES, DELIMITER_SAMPLE_ROWS, type DelimiterJudge, sniffDelimiter } from '../../lambdas/core/preflight-delimiter.js';
+import { HeaderMatcher } from '../../lambdas/core/preflight-header.js';
+import { checkFormat } from '../../lambdas/core/value-formats.js';
+import { PREFLIGHT_HEADER_WORDS, ValueFormat } from '../../lambdas/shared/contract.js';
 
-const sniff = (text: string, final = true) => sniffDelimiter(Buffer.from(text, 'utf8'), final);
+function judgeFor(attribute: string, format?: ValueFormat): DelimiterJudge {
+  const header = new HeaderMatcher(attribute, PREFLIGHT_HEADER_WORDS);
+  return { isHeader: (f) => header.match(f) !== undefined, isValue: format === undefined ? undefined : (f) => checkFormat(format, f) };
+}
+const EMAIL = judgeFor('Email Address', ValueFormat.email);
+const CUSTOM = judgeFor('customer_id');
+const sniff = (text: string, judge = EMAIL, final = true) => sniffDelimiter(Buffer.from(text, 'utf8'), final, judge).delimiter;
 
 describe('sniffDelimiter', () => {
   it.each([
-    ['a one-column list', 'ann@example.com\nbob@example.com\n', 'comma'],
-    ['a comma export', 'email,name\nann@example.com,Ann\n', 'comma'],
-    ['an Excel export in Turkish or German (semicolons, CRLF)', 'email;first_name\r\nann@example.com;Ann\r\nbob@example.com;Bob\r\n', 'semicolon'],
-    ['a tab-separated export', 'email\tname\nann@example.com\tAnn\n', 'tab'],
-    ['semicolons with empty cells', 'ann@example.com;;\nbob@example.com;;x\n', 'semicolon'],
-    ['a semicolon file whose quoted fields hold commas', '"Smith, Ann";ann@example.com\n"Lee, Bob";bob@example.com\n', 'semicolon'],
-    ['a comma file whose quoted fields hold semicolons', '"a;b",x\n"c;d",y\n', 'comma'],
-    ['a semicolon file with a comma in one value', 'a;b\nc;d\ne,f;g\n', 'semicolon'],
-    ['Excel\'s semicolons with unquoted commas in later fields', 'ann@example.com;Smith, Ann\nbob@example.com;Lee, Bob\n', 'semicolon'],
-    ['a comma file with a semicolon in a later field of every row', 'ann@example.com,Smith; Ann\nbob@example.com,Lee; Bob\n', 'comma'],
-    ['a comma file whose rows have different numbers of columns', 'a,b\nc,d,e\nf,g\n', 'comma'],
-    ['a header with the semicolons, rows with commas in their second field', 'email;name\nann@example.com;Smith, Ann\n', 'semicolon'],
-    ['semicolons in only some rows', 'a;b\nplain\nc;d\n', 'comma'],
-    ['a single row with a semicolon', 'ann@example.com;Ann', 'semicolon'],
-    ['blank lines and spaces between rows', '\n  \na;b\n\n\t\nc;d\n', 'semicolon'],
-    ['both semicolons and tabs in every row', 'a;b\tc\nd;e\tf\n', 'semicolon'],
-    ['nothing but blank lines', '\n\n  \n', 'comma'],
-    ['an empty file', '', 'comma'],
-    ['a quoted value running over lines', '"multi\nline";x\ny;z\n', 'semicolon'],
-  ])('%s: %s', (_name, text, expected) => {
-    expect(sniff(text)).toBe(expected);
+    ['a one-column list', 'ann@example.com\nbob@example.com\n', EMAIL, 'comma'],
+    ['a comma export', 'email,name\nann@example.com,Ann\n', EMAIL, 'comma'],
+    ['an Excel export in Turkish or German (semicolons, CRLF)', 'email;first_name\r\nann@example.com;Ann\r\nbob@example.com;Bob\r\n', EMAIL, 'semicolon'],
+    ['a tab-separated export', 'email\tname\nann@example.com\tAnn\nbob@example.com\tBob\n', EMAIL, 'tab'],
+    ['semicolons with empty cells, no header, values that pass the format', 'ann@example.com;;\nbob@example.com;;x\n', EMAIL, 'semicolon'],
+    ['Excel\'s semicolons with unquoted commas in later fields', 'ann@example.com;Smith, Ann\nbob@example.com;Lee, Bob\n', EMAIL, 'semicolon'],
+    ['a semicolon file whose quoted fields hold commas, with a header', 'name;email\n"Smith, Ann";ann@example.com\n"Lee, Bob";bob@example.com\n', judgeFor('name'), 'semicolon'],
+    ['a comma file whose quoted fields hold semicolons', '"a;b",x\n"c;d",y\n', CUSTOM, 'comma'],
+    ['semicolons in only some rows', 'a;b\nplain\nc;d\n', CUSTOM, 'comma'],
+    ['a custom attribute\'s values that hold a semicolon, no header', 'A;1\nA;2\nB;1\n', CUSTOM, 'comma'],
+    ['a custom attribute\'s table with its header', 'customer_id;score\nA;1\nB;2\n', CUSTOM, 'semicolon'],
+    ['a list of emails written across rows (Outlook)', 'ann@example.com;bob@example.com\ncid@example.com;dan@example.com\n', EMAIL, 'comma'],
+    ['several emails on one line', 'ann@example.com;bob@example.com;cid@example.com\n', EMAIL, 'comma'],
+    ['a single row', 'ann@example.com;Ann\n', EMAIL, 'comma'],
+    ['rows with different numbers of semicolons', 'email;name\nann@example.com;Ann\nbob@example.com;Bob;x\n', EMAIL, 'comma'],
+    ['a comma file with a semicolon in every first field', 'Smith; Ann,ann@example.com\nLee; Bob,bob@example.com\n', judgeFor('customer_name'), 'comma'],
+    ['values indented with a tab', '\tann@example.com\n\tbob@example.com\n\tcid@example.com\n', EMAIL, 'comma'],
+    ['a comma file indented with tabs', '\tann@example.com,Ann\n\tbob@example.com,Bob\n', EMAIL, 'comma'],
+    ['a quote in the middle of a field is a character', 'pipe 5" a;1\nplain-1\nplain-2\npipe 3" b;2\n', judgeFor('sku'), 'comma'],
+    ['blank lines between rows', '\n  \nemail;name\n\n\t\nann@example.com;Ann\n', EMAIL, 'semicolon'],
+    ['nothing but blank lines', '\n\n  \n', EMAIL, 'comma'],
+    ['an empty file', '', EMAIL, 'comma'],
+  ] as const)('%s', (_name, text, judge, expected) => {
+    expect(sniff(text, judge)).toBe(expected);
   });
 
-  it('follows Excel\'s separator line when the file starts with one', () => {
-    expect(sniff('sep=;\r\nemail,name;x\r\n')).toBe('semicolon');
+  it('follows Excel\'s separator line when the file starts with one, and says so', () => {
+    expect(sniffDelimiter(Buffer.from('sep=;\r\nemail,name;x\r\n'), true, EMAIL)).toEqual({ delimiter: 'semicolon', separatorLine: true });
     expect(sniff('SEP=,\nemail;name\n')).toBe('comma');
     expect(sniff('sep=\t\na\tb\n')).toBe('tab');
-    expect(sniff('sep=;', false)).toBe('semicolon');
     // Not a separator line: something follows the character, or it is not one of the three.
-    expect(sniff('sep=;x\na;b\n')).toBe('semicolon');
-    expect(sniff('sep=|\na|b\n')).toBe('comma');
-    expect(sniff(' sep=;\na,b\n')).toBe('comma');
+    expect(sniffDelimiter(Buffer.from('sep=;x\nann@example.com;1\nbob@example.com;2\n'), true, CUSTOM).separatorLine).toBe(false);
+    expect(sniff('sep=|\na|b\n', CUSTOM)).toBe('comma');
   });
 
-  it('does not judge a row cut off by the end of the sample', () => {
-    // The last row may go on past the sample with a comma in it: only whole rows count.
-    expect(sniff('a;b\nc;d\ne', false)).toBe('semicolon');
-    expect(sniff('a;b\nc;d\ne', true)).toBe('comma');
-    expect(sniff('a;b', false)).toBe('comma');
+  it('judges whole rows only: a row cut off by the end of the sample does not count', () => {
+    expect(sniff('email;name\nann@example.com;Ann\nbob', EMAIL, false)).toBe('semicolon');
+    expect(sniff('email;name\nann@example.com;Ann\nbob', EMAIL, true)).toBe('comma');
   });
 
-  it(`looks at the first ${DELIMITER_SAMPLE_ROWS} non-blank rows only`, () => {
+  it(`looks at the first ${DELIMITER_SAMPLE_ROWS} non-blank rows and ${DELIMITER_SAMPLE_BYTES / 1024} KB only`, () => {
     const rows = Array.from({ length: DELIMITER_SAMPLE_ROWS }, (_, i) => `user${i}@example.com;x`);
-    expect(sniff(`${rows.join('\n')}\nlater,row\n`)).toBe('semicolon');
-    expect(sniff(`${rows.slice(1).join('\n')}\nlater,row\n`)).toBe('comma');
+    expect(sniff(`${rows.join('\n')}\nlater,row;a;b\n`)).toBe('semicolon');
+    expect(sniff(`${rows.slice(1).join('\n')}\nlater,row;a;b\n`)).toBe('comma');
+    // Past the sample's bytes nothing counts, however much of the file was handed over.
+    const long = `email;notes\n${'u@example.com;'}${'n'.repeat(DELIMITER_SAMPLE_BYTES)}\nv@example.com;x\n`;
+    expect(sniff(long, EMAIL, false)).toBe(sniff(long.slice(0, DELIMITER_SAMPLE_BYTES + 10), EMAIL, false));
   });
 });

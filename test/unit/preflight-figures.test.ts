@@ -48,7 +48,7 @@ describe('describeCleanup', () => {
     const semicolons = figuresOf(await scan('a@example.com;Ann\nb@example.com;Bob\n'));
     expect(semicolons.delimiter).toBe('semicolon');
     expect(describeCleanup(semicolons)).toBe('kept only the first column of 2 rows (its fields are separated by semicolons)');
-    expect(describeCleanup(figuresOf(await scan('a@example.com\tAnn\n')))).toBe('kept only the first column of 1 row (its fields are separated by tabs)');
+    expect(describeCleanup(figuresOf(await scan('a@example.com\tAnn\nb@example.com\tBob\n')))).toBe('kept only the first column of 2 rows (its fields are separated by tabs)');
     expect(describeCleanup(figuresOf(await scan('sep=;\nemail;name\na@example.com;Ann\n')))).toBe(
       "dropped Excel's separator line (line 1) and the header row (line 2); and kept only the first column of 2 rows (its fields are separated by semicolons)",
     );

@@ -498,9 +498,9 @@ describe('semicolon and tab files', () => {
   });
 
   it('quotes a value holding a comma in the copy, whether the file quoted it or not', async () => {
-    const input = 'Smith, Ann;1\n"Lee, Bob";2\nplain;3\nKaya, Cem;\n"quoted";4\n';
+    const input = 'customer_name;id\nSmith, Ann;1\n"Lee, Bob";2\nplain;3\nKaya, Cem;\n"quoted";4\n';
     const { report, copy } = await scan(input, { attributeName: 'customer_name' });
-    expect(report).toMatchObject({ verdict: 'accept', delimiter: 'semicolon', values: 5, unneededQuotes: { count: 0 }, multiColumnRows: { count: 5 } });
+    expect(report).toMatchObject({ verdict: 'accept', delimiter: 'semicolon', header: { line: 1 }, values: 5, unneededQuotes: { count: 0 }, multiColumnRows: { count: 6 } });
     expect(copy).toBe('"Smith, Ann"\n"Lee, Bob"\nplain\n"Kaya, Cem"\nquoted\n');
     expect(readCopy(copy).strict).toEqual(['Smith, Ann', 'Lee, Bob', 'plain', 'Kaya, Cem', 'quoted']);
     const slow = await scan(input, { attributeName: 'customer_name', csvParseOnly: true });
@@ -535,6 +535,21 @@ describe('semicolon and tab files', () => {
     expect(alone.report.reason).toBe("The file has no values: it holds only Excel's separator line (line 1) and a header row (line 2). Put one value per line in the first column.");
   });
 
+  it('tells the delimiter from the same bytes however the file arrives in chunks', async () => {
+    const files = [
+      // Blank lines first: whole rows, not line ends, are counted.
+      `${'\n'.repeat(90)}email;name\nann@example.com;Ann\nbob@example.com;Bob\n`,
+      // Rows that run past the sample's 64 KB.
+      `email;notes\r\n${Array.from({ length: 14 }, (_, i) => `u${i}@example.com;${'n'.repeat(5000)}\r\n`).join('')}plain@example.com\r\n${Array.from({ length: 30 }, (_, i) => `v${i}@example.com;x\r\n`).join('')}`,
+      `ann@example.com;${'x'.repeat(71_680)}\nbob@example.com;b\n`,
+    ];
+    for (const input of files) {
+      const reports = [];
+      for (const size of [1, 7, 16 * 1024, 64 * 1024, 70_000, 100_000, MB]) reports.push(withoutTiming((await scanOnce(input, { attributeName: 'email' }, size)).report));
+      for (const report of reports) expect(report).toEqual(reports[0]);
+    }
+  });
+
   it('reads the file as the delimiter option says, when one is given', async () => {
     const { report } = await scan(excelTurkish, { attributeName: 'email', delimiter: 'comma' });
     expect(report).toMatchObject({ verdict: 'reject', delimiter: 'comma', rejection: 'invalidValues' });
@@ -551,8 +566,10 @@ describe('semicolon and tab files', () => {
     const random = mulberry32(seed);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
     const d = seed % 2 === 0 ? ';' : '\t';
-    const values = ['a@x.com', 'B@x.com', 'c,d@x.com', `e${d}f@x.com`, 'g"h@x.com', 'multi\nline', '', ' ', 'email', 'ü@x.de'];
-    let input = random() < 0.3 ? '\ufeff' : '';
+    // A tab before anything else in a row is padding, not a delimiter: tab files here have no empty first field.
+    const values = ['a@x.com', 'B@x.com', 'c,d@x.com', `e${d}f@x.com`, 'g"h@x.com', 'multi\nline', 'email', 'ü@x.de', ...(d === ';' ? ['', ' '] : [])];
+    // A header names the table, so the semicolon (or tab) is taken whatever the random values are.
+    let input = `${random() < 0.3 ? '\ufeff' : ''}email${d}name\n`;
     const rows = 1 + Math.floor(random() * 30);
     for (let i = 0; i < rows; i++) {
       const value = pick(values);
