@@ -55,17 +55,21 @@ function separatorHint(text: string): Delimiter | undefined {
   return k !== -1 && (after === '\n' || after === '\r' || after === '') ? KINDS[k] : undefined;
 }
 
-/** A row's fields split on `delimiter`, read as csv-parse reads them: a quote opens a value only at the start of a field. */
+/**
+ * A sampled row, split on each candidate (comma, semicolon, tab, in that order) as csv-parse reads it: a
+ * quote opens a value only at the start of a field. `counts`: the delimiters outside quotes.
+ */
 interface SampleRow {
-  fields: string[];
+  counts: number[];
+  split: string[][];
 }
 
 /**
  * The sample's whole rows (non-blank), each split on every candidate delimiter. A row cut off by the
  * end of the sample is left out unless `final` (the sample is the whole file).
  */
-function sampleRows(text: string, final: boolean): { counts: number[]; split: string[][] }[] {
-  const rows: { counts: number[]; split: string[][] }[] = [];
+function sampleRows(text: string, final: boolean): SampleRow[] {
+  const rows: SampleRow[] = [];
   let i = 0;
   while (i < text.length && rows.length < DELIMITER_SAMPLE_ROWS) {
     // One row: fields per candidate, quotes opening only at a field's start for that candidate.
