@@ -23,6 +23,8 @@ export const DELIMITER_SAMPLE_ROWS = 20;
 export const DELIMITER_SAMPLE_BYTES = 64 * 1024;
 
 const KINDS: readonly Delimiter[] = ['comma', 'semicolon', 'tab'];
+/** A field's characters kept for judging it: more than any header word, email address or phone number holds. */
+const FIELD_CHARS = 320;
 const CHARS = [',', ';', '\t'] as const;
 
 /**
@@ -90,7 +92,7 @@ function sampleRows(text: string, final: boolean): SampleRow[] {
       for (let k = 0; k < 3; k++) {
         if (quoted[k]) {
           if (c === '"') quoted[k] = false;
-          else field[k] += c;
+          else if ((field[k] as string).length < FIELD_CHARS) field[k] += c;
           continue;
         }
         if (c === CHARS[k] && !(k === 2 && (field[k] as string).trim() === '' && (split[k] as string[]).length === 0)) {
@@ -104,7 +106,7 @@ function sampleRows(text: string, final: boolean): SampleRow[] {
         if (c === '"' && atStart[k] && (field[k] as string).trim() === '') {
           quoted[k] = true;
           field[k] = '';
-        } else {
+        } else if ((field[k] as string).length < FIELD_CHARS) {
           field[k] += c;
         }
         if (c !== ' ' && c !== '\t') atStart[k] = false;
