@@ -25,7 +25,7 @@ export const DELIMITER_SAMPLE_BYTES = 64 * 1024;
 const KINDS: readonly Delimiter[] = ['comma', 'semicolon', 'tab'];
 /** A field's characters kept for judging it: more than any header word, email address or phone number holds. */
 const FIELD_CHARS = 320;
-const CHARS = [',', ';', '\t'] as const;
+const CHARS: readonly string[] = KINDS.map((kind) => DELIMITER_CHAR[kind]);
 
 /**
  * The first field of Excel's separator line, `sep=;` (or `sep=,`, or a tab) on the first line, which
@@ -52,7 +52,7 @@ export interface SniffResult {
 function separatorHint(text: string): Delimiter | undefined {
   const start = text.slice(0, 6).toLowerCase();
   if (!start.startsWith(SEPARATOR_LINE_FIELD)) return undefined;
-  const k = CHARS.indexOf(start.charAt(4) as (typeof CHARS)[number]);
+  const k = CHARS.indexOf(start.charAt(4));
   const after = start.charAt(5);
   return k !== -1 && (after === '\n' || after === '\r' || after === '') ? KINDS[k] : undefined;
 }

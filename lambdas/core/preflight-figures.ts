@@ -90,6 +90,9 @@ const number = (n: number) => n.toLocaleString('en-US');
 const plural = (n: number, one: string, many = `${one}s`) => `${number(n)} ${n === 1 ? one : many}`;
 const lines = (s: LineSample) => (s.lines.length === 0 ? '' : ` (line${s.lines.length > 1 ? 's' : ''} ${s.lines.join(', ')}${s.count > s.lines.length ? ', …' : ''})`);
 
+/** A value format as a reason names it: `email`, `E.164 phone`. */
+const formatWords = (format: string) => (format === 'e164' ? 'E.164 phone' : format);
+
 /** "a, b and c". */
 function listed(items: readonly string[]): string {
   if (items.length <= 1) return items.join('');
@@ -151,7 +154,7 @@ export function describeCleanup(f: PreflightFigures): string {
 export function describeInvalidSent(f: PreflightFigures): string {
   const n = f.invalidValues.count;
   if (n === 0 || !f.format) return '';
-  const format = f.format === 'e164' ? 'E.164 phone' : f.format;
+  const format = formatWords(f.format);
   return `${plural(n, 'value')} ${n === 1 ? 'fails' : 'fail'} the ${format} format${lines(f.invalidValues)} and ${n === 1 ? 'was' : 'were'} sent as ${n === 1 ? 'it is' : 'they are'}: Insider will likely count ${n === 1 ? 'it' : 'them'} invalid.`;
 }
 
@@ -159,6 +162,6 @@ export function describeInvalidSent(f: PreflightFigures): string {
 export function describeValues(f: PreflightFigures): string {
   const count = f.invalidValues.count;
   const fail = count === 1 ? 'fails' : 'fail';
-  const invalid = count > 0 && f.format ? ` (${number(count)} ${fail} the ${f.format === 'e164' ? 'E.164 phone' : f.format} format${lines(f.invalidValues)})` : '';
+  const invalid = count > 0 && f.format ? ` (${number(count)} ${fail} the ${formatWords(f.format)} format${lines(f.invalidValues)})` : '';
   return `${plural(f.cleanValues, 'value')}${invalid}`;
 }
