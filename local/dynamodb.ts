@@ -1,5 +1,5 @@
 // Embedded DynamoDB (dynalite) and table creation from a CloudFormation table definition.
-import { CreateTableCommand, type CreateTableCommandInput, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, type CreateTableCommandInput, DynamoDBClient, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 
@@ -17,10 +17,13 @@ export interface LocalDynamoDb {
   stop(): Promise<void>;
 }
 
-/** Starts dynalite on 127.0.0.1, on `port` (default: a free one). */
-export async function startDynalite(port = 0): Promise<LocalDynamoDb> {
+/**
+ * Starts dynalite on 127.0.0.1, on `port` (default: a free one). `createTableMs` is how long a new table stays CREATING
+ * (default 0: a timer's turn); tests raise it to prove that callers wait for ACTIVE.
+ */
+export async function startDynalite(port = 0, { createTableMs = 0 }: { createTableMs?: number } = {}): Promise<LocalDynamoDb> {
   const dynalite = require('dynalite') as (options: Record<string, unknown>) => DynaliteServer;
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const server = dynalite({ createTableMs, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve, reject) => server.listen(port, '127.0.0.1', (error) => (error ? reject(error) : resolve())));
   return {
     endpoint: `http://127.0.0.1:${server.address().port}`,
@@ -40,7 +43,11 @@ export interface CfnTableProperties {
   GlobalSecondaryIndexes?: CreateTableCommandInput['GlobalSecondaryIndexes'];
 }
 
-/** Creates a table exactly as the template defines its keys and indexes (billing is irrelevant locally). */
+/**
+ * Creates a table exactly as the template defines its keys and indexes (billing is irrelevant locally), and returns once it
+ * is ACTIVE. Like DynamoDB, dynalite answers CreateTable with the table still CREATING and refuses reads and writes until it
+ * turns ACTIVE; even at createTableMs 0 that is a timer later, which a loaded machine can let a first PutItem overtake.
+ */
 export async function createTableFromTemplate(endpoint: string, tableName: string, properties: CfnTableProperties): Promise<void> {
   const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   try {
@@ -57,6 +64,7 @@ export async function createTableFromTemplate(endpoint: string, tableName: strin
         })),
       }),
     );
+    await waitUntilTableExists({ client, minDelay: 0.02, maxDelay: 0.2, maxWaitTime: 10 }, { TableName: tableName });
   } finally {
     client.destroy();
   }

@@ -1,5 +1,5 @@
 // The UploadsStore contract run against both stores: the in-memory fake the core's tests use, and DynamoDB (dynalite) with the template's own table.
-import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbUploadsStore, itemFromRecord, recordFromItem } from '../../lambdas/adapters/dynamodb-uploads-store.js';
 import type { UploadRecord } from '../../lambdas/core/ports.js';
@@ -44,6 +44,24 @@ async function freshTable(): Promise<string> {
 
 uploadsStoreContract('MemoryStore', async () => new MemoryStore());
 uploadsStoreContract('DynamoDbUploadsStore on dynalite', async () => new DynamoDbUploadsStore(client, await freshTable(), clock));
+
+describe('createTableFromTemplate', () => {
+  it('returns once the table is ACTIVE, so a first write right after it succeeds', async () => {
+    // A table that stays CREATING for 400 ms, as DynamoDB's do for seconds: a write before ACTIVE is ResourceNotFound.
+    const slow = await startDynalite(0, { createTableMs: 400 });
+    const slowClient = new DynamoDBClient({ endpoint: slow.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+    try {
+      const started = Date.now();
+      await createTableFromTemplate(slow.endpoint, 'slow', table);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(400);
+      expect((await slowClient.send(new DescribeTableCommand({ TableName: 'slow' }))).Table?.TableStatus).toBe('ACTIVE');
+      await slowClient.send(new PutItemCommand({ TableName: 'slow', Item: { [UploadsTable.partitionKey]: { S: 'first' } } }));
+    } finally {
+      slowClient.destroy();
+      await slow.stop();
+    }
+  });
+});
 
 describe('DynamoDbUploadsStore items', () => {
   it('uses the template\'s table, status index included', () => {
