@@ -1,7 +1,12 @@
 // Publishes each upload's final status to an SNS topic: a short subject, a JSON body, a `status` attribute to filter on.
-import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import type { UploadRecord } from '../core/ports.js';
 import type { PreflightFigures } from '../core/preflight-figures.js';
+
+/** The status topic's client for every function: short timeouts, as a notification is not worth holding up an upload's own work. */
+export function statusTopicClient(): SNSClient {
+  return new SNSClient({ maxAttempts: 2, requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 } });
+}
 
 /** The JSON body subscribers receive. Counts only for `completed`, a reason for every status. */
 export interface FinalStatusMessage {

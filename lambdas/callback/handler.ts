@@ -1,11 +1,10 @@
 // Lambda entry point for Insider's callback (API Gateway HTTP API, payload 2.0): maps the request to the use case and back.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SNSClient } from '@aws-sdk/client-sns';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { DynamoDbUploadsStore } from '../adapters/dynamodb-uploads-store.js';
-import { snsFinalStatusPublisher } from '../adapters/sns-status-publisher.js';
+import { snsFinalStatusPublisher, statusTopicClient } from '../adapters/sns-status-publisher.js';
 import { powertoolsTelemetry } from '../adapters/telemetry.js';
 import { systemClock } from '../adapters/clock.js';
 import { callbackTokens } from '../adapters/tokens.js';
@@ -35,7 +34,7 @@ class KeyedUploadsStore extends DynamoDbUploadsStore {
 }
 const store = new KeyedUploadsStore(new DynamoDBClient({}), config.tableName, systemClock);
 const notifyFinalStatus = snsFinalStatusPublisher(
-  new SNSClient({ maxAttempts: 2, requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 } }),
+  statusTopicClient(),
   config.statusTopicArn,
   logger,
 );

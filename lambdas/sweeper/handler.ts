@@ -1,10 +1,9 @@
 // Lambda entry point for the scheduled sweep: times out uploads with no callback and fails ones with no retry left.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SNSClient } from '@aws-sdk/client-sns';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { DynamoDbUploadsStore } from '../adapters/dynamodb-uploads-store.js';
-import { snsFinalStatusPublisher } from '../adapters/sns-status-publisher.js';
+import { snsFinalStatusPublisher, statusTopicClient } from '../adapters/sns-status-publisher.js';
 import { powertoolsTelemetry } from '../adapters/telemetry.js';
 import * as v from 'valibot';
 import { systemClock } from '../adapters/clock.js';
@@ -22,7 +21,7 @@ const config = readEnv(process.env, {
 const logger = new Logger({ serviceName: ServiceName.sweeper });
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: ServiceName.sweeper });
 const notifyFinalStatus = snsFinalStatusPublisher(
-  new SNSClient({ maxAttempts: 2, requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 } }),
+  statusTopicClient(),
   config.statusTopicArn,
   logger,
 );

@@ -1,7 +1,6 @@
 // Lambda entry point for the S3 events queue (SQS event source mapping): the use case per S3 record, the queue told when to deliver again.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { STSClient } from '@aws-sdk/client-sts';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -12,7 +11,7 @@ import { DynamoDbUploadsStore } from '../adapters/dynamodb-uploads-store.js';
 import { FpsHttpApi } from '../adapters/fps-http-api.js';
 import { accessKeyCredentials, assumedRoleCredentials, type SigningCredentials } from '../adapters/presign-credentials.js';
 import { S3ObjectStore } from '../adapters/s3-object-store.js';
-import { snsFinalStatusPublisher } from '../adapters/sns-status-publisher.js';
+import { snsFinalStatusPublisher, statusTopicClient } from '../adapters/sns-status-publisher.js';
 import { SqsEventQueue } from '../adapters/sqs-event-queue.js';
 import { loggerLog, powertoolsTelemetry } from '../adapters/telemetry.js';
 import { systemClock } from '../adapters/clock.js';
@@ -37,9 +36,8 @@ const logger = new Logger({ serviceName: ServiceName.trigger });
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: ServiceName.trigger });
 const store = new DynamoDbUploadsStore(new DynamoDBClient({}), config.tableName, systemClock);
 const objects = new S3ObjectStore(new S3Client({}), { signingCredentials: signingCredentials() });
-// Short timeouts: a notification is not worth holding up the upload's own work.
 const notifyFinalStatus = snsFinalStatusPublisher(
-  new SNSClient({ maxAttempts: 2, requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 } }),
+  statusTopicClient(),
   config.statusTopicArn,
   logger,
 );
