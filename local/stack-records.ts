@@ -17,7 +17,7 @@ export async function scanRecords(dynamodb: DynamoDBClient, tableName: string): 
 }
 
 export interface WaitForFinalOptions {
-  /** @default 30_000 */
+  /** @default 50_000 (a first drop on a loaded machine waits for cold starts; the test timeout is 60 s) */
   timeoutMs?: number;
   /** @default 100 */
   pollMs?: number;
@@ -27,7 +27,7 @@ export interface WaitForFinalOptions {
 
 /** Polls `records` until every key has a record and all of them are final; throws, naming what is missing, at the timeout. */
 export async function waitForFinalRecords(records: () => Promise<UploadRecord[]>, keys: string[], options: WaitForFinalOptions = {}): Promise<UploadRecord[]> {
-  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  const deadline = Date.now() + (options.timeoutMs ?? 50_000);
   const done = options.acceptSubmitted ? [...FINAL_STATUSES, 'submitted'] : FINAL_STATUSES;
   for (;;) {
     const all = await records();

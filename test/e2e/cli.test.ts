@@ -3,12 +3,12 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 
 describe('npm start', () => {
-  it('runs the examples end to end and prints the records', { timeout: 120_000 }, () => {
-    const run = spawnSync(process.execPath, ['--import', 'tsx', 'local/cli.ts', '--timeout', '90'], {
+  it('runs the examples end to end and prints the records', { timeout: 240_000 }, () => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'local/cli.ts', '--timeout', '180'], {
       cwd: new URL('../..', import.meta.url).pathname,
       encoding: 'utf8',
       env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-      timeout: 110_000,
+      timeout: 230_000,
     });
     expect(run.stderr).not.toMatch(/npm start failed/);
     expect(run.status).toBe(0);

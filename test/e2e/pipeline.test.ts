@@ -135,10 +135,11 @@ describe('the pipeline on the local stack', () => {
   it.each([
     ['503', 'Scripted 503', /Insider could not be reached \(HTTP 503/],
     ['429', 'Scripted 429', /rate-limiting/],
-  ])('retries %s inside and across deliveries, then fails and leaves the event in the failure queue', async (_name, segment, reason) => {
+  ])('retries %s inside and across deliveries, then fails and leaves the event in the failure queue', { timeout: 200_000 }, async (_name, segment, reason) => {
     const key = `em/${segment}.csv`;
     await stack.put(key, emails(1));
-    const record = await stack.waitForFinal([key], { timeoutMs: 45_000 }).then((r) => r[0]);
+    // Three deliveries of up to 21 requests each with jittered backoff: about 26 s of sleep alone, more under load.
+    const record = await stack.waitForFinal([key], { timeoutMs: 150_000 }).then((r) => r[0]);
     expect(record).toMatchObject({ status: 'failed', invocations: 3, reason: expect.stringMatching(reason) });
     expect(record?.reason).toMatch(/Gave up after 3 attempts/);
     expect(requestsFor(segment).length).toBe(record?.fpsRequests);

@@ -7,13 +7,13 @@ import { type SqsEventSource, type SqsEventSourceOptions, failedItems, startSqsE
 import { type LocalSqs, startLocalSqs } from '../../local/sqs.js';
 import { md5OfMessageAttributes } from '../../local/sqs-rules.js';
 
-/** 30 s visibility timeouts last 300 ms. */
+/** Visibility timeouts last a hundredth: the queues' default 100 s is 1 s, room for a loaded machine to receive, invoke and delete. */
 const SCALE = 0.01;
 const ROLE = { accessKeyId: 'AKIDTRIGGERROLE', secretAccessKey: 'x' };
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 5000): Promise<void> {
+async function waitFor(what: string, condition: () => boolean, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -26,7 +26,7 @@ let names = 0;
 const running: SqsEventSource[] = [];
 
 /** A queue with its own DLQ (maxReceiveCount 3), so tests do not see each other's messages. */
-function queues(visibilityTimeout = '30') {
+function queues(visibilityTimeout = '100') {
   const name = `esm${++names}`;
   sqs.createQueue(`${name}-dlq`);
   const url = sqs.createQueue(name, {
@@ -129,7 +129,7 @@ describe('local SQS event source mapping', () => {
   });
 
   it('a thrown error leaves the message to reappear after the visibility timeout, then the DLQ takes it', async () => {
-    const q = queues('30');
+    const q = queues();
     sqs.sendMessage(q.name, 'always fails');
     const seen: { count: string; at: number }[] = [];
     const source = await start({
@@ -141,8 +141,9 @@ describe('local SQS event source mapping', () => {
     });
     await waitFor('the DLQ', () => sqs.snapshot(q.dlq).messages.length === 1);
     expect(seen.map((s) => s.count)).toEqual(['1', '2', '3']);
-    // Each retry waited out the (scaled) 30 s visibility timeout.
-    for (let i = 1; i < seen.length; i++) expect((seen[i]?.at as number) - (seen[i - 1]?.at as number)).toBeGreaterThanOrEqual(250);
+    // Each retry waited out the (scaled) 100 s visibility timeout, 1 s here; an invocation can start a little later after
+    // its receive than the one before it did, so allow 300 ms of that.
+    for (let i = 1; i < seen.length; i++) expect((seen[i]?.at as number) - (seen[i - 1]?.at as number)).toBeGreaterThanOrEqual(700);
     expect(source.stats()).toMatchObject({ invocations: 3, failedInvocations: 3, failedMessages: 3, deletedMessages: 0 });
     expect(sqs.snapshot(q.name).messages).toHaveLength(0);
   });
@@ -208,7 +209,8 @@ describe('local SQS event source mapping', () => {
       invoke: async (e) => ({ batchItemFailures: [{ itemIdentifier: e.Records[0]?.messageId }] }),
     });
     await waitFor('the delete', () => source.stats().deletedMessages === 1);
-    await sleep(400);
+    // Longer than the visibility timeout: a message left undeleted would have come back by now.
+    await sleep(1300);
     expect(source.stats().invocations).toBe(1);
   });
 
@@ -286,9 +288,11 @@ describe('local SQS event source mapping', () => {
     const q = queues();
     const from = sqs.calls.length;
     await start({ queueUrl: q.url, maximumConcurrency: 4, invoke: async () => {} });
+    const receives = () => sqs.calls.slice(from).filter((c) => c.action === 'ReceiveMessage' && c.queueArn === q.arn);
+    // Each poller's first receive (a loaded machine may start them late), then nothing more while their long polls wait.
+    await waitFor('four pollers', () => receives().length >= 4);
     await sleep(500);
-    const receives = sqs.calls.slice(from).filter((c) => c.action === 'ReceiveMessage' && c.queueArn === q.arn);
-    expect(receives).toHaveLength(4);
+    expect(receives()).toHaveLength(4);
   });
 
   it('with short polling it idles between empty receives', async () => {

@@ -46,10 +46,14 @@ async function rejection(p: Promise<unknown>): Promise<Error & { $metadata?: { h
 let sqs: LocalSqs;
 let client: SQSClient;
 let names = 0;
-/** A fresh queue per test, so tests do not see each other's messages. */
+/**
+ * A fresh queue per test, so tests do not see each other's messages. Unless a test sets its own, received messages stay
+ * hidden for an hour (36 s at this file's scale): SQS's 30 s would be 300 ms, and a loaded machine can take that long
+ * between two steps of a test that is not about messages coming back.
+ */
 const fresh = async (attributes: Record<string, string> = {}) => {
   const name = `q${++names}-${Date.now()}`;
-  const url = (await client.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }))).QueueUrl as string;
+  const url = (await client.send(new CreateQueueCommand({ QueueName: name, Attributes: { VisibilityTimeout: '3600', ...attributes } }))).QueueUrl as string;
   return { name, url, arn: sqs.queueArn(name) };
 };
 const receive = async (url: string, extra: Partial<ConstructorParameters<typeof ReceiveMessageCommand>[0]> = {}) =>
@@ -129,6 +133,7 @@ describe('local SQS with the SDK (JSON protocol)', () => {
   });
 
   it('gives receipt handles a person can paste after --receipt-handle: none begins with "-" (the AWS CLI reads that as an option)', async () => {
+    // Hidden for an hour (fresh's default): the 21 receives must not see a message come back.
     const q = await fresh();
     // A random base64url handle begins with "-" one time in 64: 200 receipts make a miss unlikely to hide.
     for (let batch = 0; batch < 20; batch++) {
@@ -225,27 +230,28 @@ describe('local SQS with the SDK (JSON protocol)', () => {
   });
 
   it('a received message is hidden for its visibility timeout, then comes back with a higher ApproximateReceiveCount', async () => {
-    // 30 s at time scale 0.01: 300 ms.
-    const q = await fresh({ VisibilityTimeout: '30' });
+    // 100 s at time scale 0.01: 1 s, room for a loaded machine between the steps that must fall inside it.
+    const q = await fresh({ VisibilityTimeout: '100' });
     const { MessageId } = await client.send(new SendMessageCommand({ QueueUrl: q.url, MessageBody: 'retry me' }));
     const [first] = await receive(q.url);
     expect(first?.Attributes?.ApproximateReceiveCount).toBe('1');
     expect(await receive(q.url)).toEqual([]);
     expect((await attributes(q.url, ['ApproximateNumberOfMessagesNotVisible'])).ApproximateNumberOfMessagesNotVisible).toBe('1');
-    await sleep(400);
+    await sleep(1200);
     const [second] = await receive(q.url);
     expect(second?.MessageId).toBe(MessageId);
     expect(second?.ReceiptHandle).not.toBe(first?.ReceiptHandle);
     expect(second?.Attributes?.ApproximateReceiveCount).toBe('2');
     expect(second?.Attributes?.ApproximateFirstReceiveTimestamp).toBe(first?.Attributes?.ApproximateFirstReceiveTimestamp);
     expect(second?.Attributes?.SentTimestamp).toBe(first?.Attributes?.SentTimestamp);
-    await sleep(400);
+    await sleep(1200);
     const [third] = await receive(q.url);
     expect(third?.Attributes?.ApproximateReceiveCount).toBe('3');
   });
 
   it('ReceiveMessage VisibilityTimeout overrides the queue; ChangeMessageVisibility shortens or extends it', async () => {
-    const q = await fresh({ VisibilityTimeout: '30' });
+    // The queue's 100 s is 1 s here.
+    const q = await fresh({ VisibilityTimeout: '100' });
     await client.send(new SendMessageCommand({ QueueUrl: q.url, MessageBody: 'v' }));
     const [m] = await receive(q.url, { VisibilityTimeout: 0 });
     const [again] = await receive(q.url, { VisibilityTimeout: 3600 });
@@ -254,16 +260,16 @@ describe('local SQS with the SDK (JSON protocol)', () => {
     await client.send(new ChangeMessageVisibilityCommand({ QueueUrl: q.url, ReceiptHandle: again?.ReceiptHandle, VisibilityTimeout: 0 }));
     const [third] = await receive(q.url);
     expect(third?.Attributes?.ApproximateReceiveCount).toBe('3');
-    // Extended to 60 s (600 ms here): still hidden after the queue's 30 s would have run out.
-    await client.send(new ChangeMessageVisibilityCommand({ QueueUrl: q.url, ReceiptHandle: third?.ReceiptHandle, VisibilityTimeout: 60 }));
-    await sleep(400);
+    // Extended to 300 s (3 s here): still hidden after the queue's 100 s would have run out.
+    await client.send(new ChangeMessageVisibilityCommand({ QueueUrl: q.url, ReceiptHandle: third?.ReceiptHandle, VisibilityTimeout: 300 }));
+    await sleep(1500);
     expect(await receive(q.url)).toEqual([]);
-    await sleep(400);
+    await sleep(1700);
     expect(await receive(q.url, { VisibilityTimeout: 0 })).toHaveLength(1);
   });
 
   it('ChangeMessageVisibility refuses a message not in flight, a stale handle and a made-up one', async () => {
-    const q = await fresh({ VisibilityTimeout: '30' });
+    const q = await fresh();
     await client.send(new SendMessageCommand({ QueueUrl: q.url, MessageBody: 'v' }));
     const [m] = await receive(q.url, { VisibilityTimeout: 0 });
     const notInFlight = await rejection(client.send(new ChangeMessageVisibilityCommand({ QueueUrl: q.url, ReceiptHandle: m?.ReceiptHandle, VisibilityTimeout: 10 })));
@@ -277,7 +283,7 @@ describe('local SQS with the SDK (JSON protocol)', () => {
   });
 
   it('DeleteMessage deletes with the latest handle; a stale handle succeeds but deletes nothing, as SQS documents', async () => {
-    const q = await fresh({ VisibilityTimeout: '30' });
+    const q = await fresh();
     await client.send(new SendMessageCommand({ QueueUrl: q.url, MessageBody: 'd' }));
     const [first] = await receive(q.url, { VisibilityTimeout: 0 });
     const [second] = await receive(q.url);
@@ -336,12 +342,13 @@ describe('local SQS with the SDK (JSON protocol)', () => {
   });
 
   it('DelaySeconds, the message\'s or the queue\'s, hides a new message for that long (scaled)', async () => {
-    const q = await fresh({ DelaySeconds: '40', VisibilityTimeout: '600' });
+    // 100 s is 1 s here: room for a loaded machine to send and receive before it is over.
+    const q = await fresh({ DelaySeconds: '100' });
     await client.send(new SendMessageCommand({ QueueUrl: q.url, MessageBody: 'queue delay' }));
     await client.send(new SendMessageCommand({ QueueUrl: q.url, MessageBody: 'no delay', DelaySeconds: 0 }));
     expect((await receive(q.url, { MaxNumberOfMessages: 10 })).map((m) => m.Body)).toEqual(['no delay']);
     expect(sqs.snapshot(q.name).delayed).toBe(1);
-    await sleep(500);
+    await sleep(1300);
     expect((await receive(q.url, { MaxNumberOfMessages: 10 })).map((m) => m.Body)).toEqual(['queue delay']);
   });
 
@@ -378,27 +385,27 @@ describe('local SQS with the SDK (JSON protocol)', () => {
     });
 
     it('answers empty when the wait is over (WaitTimeSeconds is not scaled), and uses the queue\'s ReceiveMessageWaitTimeSeconds', async () => {
-      const q = await fresh({ ReceiveMessageWaitTimeSeconds: '1' });
+      const q = await fresh({ ReceiveMessageWaitTimeSeconds: '2' });
       const started = Date.now();
       expect(await receive(q.url)).toEqual([]);
-      expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1950);
       const quick = Date.now();
       expect(await receive(q.url, { WaitTimeSeconds: 0 })).toEqual([]);
-      expect(Date.now() - quick).toBeLessThan(500);
+      expect(Date.now() - quick).toBeLessThan(1000);
     });
   });
 
   describe('time scale', () => {
     it('at 1, a visibility timeout lasts real seconds', async () => {
-      const real = await startLocalSqs({ queues: [{ name: 'real', attributes: { VisibilityTimeout: '1' } }] });
+      const real = await startLocalSqs({ queues: [{ name: 'real', attributes: { VisibilityTimeout: '2' } }] });
       const c = new SQSClient({ endpoint: real.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'k', secretAccessKey: 'x' }, maxAttempts: 1 });
       try {
         const url = real.queueUrl('real');
         await c.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'slow' }));
         await c.send(new ReceiveMessageCommand({ QueueUrl: url }));
-        await sleep(500);
+        await sleep(1000);
         expect((await c.send(new ReceiveMessageCommand({ QueueUrl: url }))).Messages).toBeUndefined();
-        await sleep(700);
+        await sleep(1300);
         expect((await c.send(new ReceiveMessageCommand({ QueueUrl: url }))).Messages).toHaveLength(1);
       } finally {
         c.destroy();
@@ -544,7 +551,7 @@ describe('local SQS with Query-protocol requests (as the AWS CLI v2.9 sends them
       .find((a) => a.name === name)?.value;
 
   it('send-message, receive-message, delete-message, get-queue-attributes', async () => {
-    const q = await fresh({ VisibilityTimeout: '30' });
+    const q = await fresh();
     const body = 'key=Email Address/VIP <customers> & "friends".csv';
     const sent = await post({
       Action: 'SendMessage',
