@@ -774,6 +774,15 @@ describe('formats', () => {
     expect(p.report.reason).toMatch(/^2 of 3 values are not phone numbers in E\.164 format \(\+ and country code\) \(lines 1 and 2\)\. 2 of them look like phone numbers without "\+"/);
   });
 
+  it('says when phone numbers went through Excel and came out in scientific notation, without quoting one', async () => {
+    // Excel reads +905321234567 as a number and, in a narrow column, saves what it shows: 9.05321E+11 (9,05321E+11 with a decimal comma).
+    const { report } = await scan('9.05321E+11\n"9,05551E+11"\n1.41556E+10\n+14155552671\n', { attributeName: 'phone_number' });
+    expect(report).toMatchObject({ verdict: 'reject', invalidValues: { count: 3, lines: [1, 2, 3] } });
+    expect(report.reason).toBe(
+      '3 of 4 values are not phone numbers in E.164 format (+ and country code) (lines 1, 2 and 3). 3 of them are numbers Excel saved in scientific notation (like 9.05E+11), their last digits lost: export the file again from its source, or format the column as Text in Excel and type the numbers with + and the country code.',
+    );
+  });
+
   it('accepts up to maxInvalidShare invalid values, and takes another share', async () => {
     const half = 'a@x.com\nnot an email\n';
     expect((await scan(half)).report).toMatchObject({ verdict: 'accept', invalidValues: { count: 1, lines: [2] } });

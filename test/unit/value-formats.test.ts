@@ -3,7 +3,8 @@ import { type CountryCode, Metadata } from 'libphonenumber-js/core';
 import metadata from 'libphonenumber-js/min/metadata';
 import { describe, expect, it } from 'vitest';
 import { FingerprintSet } from '../../lambdas/core/fingerprints.js';
-import { formatForAttribute, isE164, isE164ByLibrary, isE164Bytes, isEmail, isEmailBytes, normalizeValue } from '../../lambdas/core/value-formats.js';
+import { formatForAttribute, isE164, isE164ByLibrary, isE164Bytes, isEmail, isEmailBytes, looksLike, normalizeValue } from '../../lambdas/core/value-formats.js';
+import { ValueFormat } from '../../lambdas/shared/contract.js';
 import { mulberry32 } from '../../local/prng.js';
 
 const pick = <T>(random: () => number, items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
@@ -258,6 +259,20 @@ describe('isE164 and isE164Bytes equal the regular expression and lookups they r
     expect(disagreements.slice(0, 20)).toEqual([]);
     expect(valid).toBeGreaterThan(5_000);
     expect(valid).toBeLessThan(90_000);
+  });
+});
+
+describe('looksLike', () => {
+  it.each(['9.05321E+11', '9,05551E+11', '1E+12', '-9.05E+11', '9.05321e+11'])('tells %s in the phone folder is Excel\'s scientific notation', (value) => {
+    expect(looksLike(ValueFormat.e164, value)).toMatch(/^are numbers Excel saved in scientific notation/);
+  });
+
+  it.each(['905321234567', '9.05', '9E11', 'E+11', '9.05E-11', '9.05E+11 x', '19.05E+11'])('does not take %s for it', (value) => {
+    expect(looksLike(ValueFormat.e164, value) ?? '').not.toMatch(/scientific/);
+  });
+
+  it('says nothing of it for emails (it is no phone list gone wrong there)', () => {
+    expect(looksLike(ValueFormat.email, '9.05321E+11')).toBeUndefined();
   });
 });
 
