@@ -209,8 +209,14 @@ export async function startLocalSqs(options: LocalSqsOptions = {}): Promise<Loca
   });
   const port = await listenOnLoopback(server, options.port);
   const endpoint = `http://127.0.0.1:${port}`;
-  queues = new SqsQueues({ endpoint, timeScale: options.timeScale, region: options.region, accountId: options.accountId });
-  for (const q of options.queues ?? []) queues.createQueue(q.name, q.attributes);
+  try {
+    queues = new SqsQueues({ endpoint, timeScale: options.timeScale, region: options.region, accountId: options.accountId });
+    for (const q of options.queues ?? []) queues.createQueue(q.name, q.attributes);
+  } catch (error) {
+    // A bad time scale or queue: close the server it would otherwise leave listening.
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    throw error;
+  }
   const ready = queues;
 
   return {

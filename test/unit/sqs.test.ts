@@ -1,5 +1,6 @@
 // Checks the local SQS endpoint with the real SDK v3 client (JSON protocol) and with raw Query-protocol requests as the AWS CLI sends them.
 import { createHash } from 'node:crypto';
+import { type AddressInfo, createServer } from 'node:net';
 import {
   ChangeMessageVisibilityCommand,
   CreateQueueCommand,
@@ -413,8 +414,13 @@ describe('local SQS with the SDK (JSON protocol)', () => {
       }
     });
 
-    it('is refused when not positive', async () => {
-      await expect(startLocalSqs({ timeScale: 0 })).rejects.toThrow(/timeScale/);
+    it('is refused when not positive, and the refused endpoint leaves its port free', async () => {
+      const probe = createServer();
+      const port = await new Promise<number>((resolve) => probe.listen(0, '127.0.0.1', () => resolve((probe.address() as AddressInfo).port)));
+      await new Promise<void>((resolve) => probe.close(() => resolve()));
+      await expect(startLocalSqs({ port, timeScale: 0 })).rejects.toThrow(/timeScale/);
+      const again = await startLocalSqs({ port });
+      await again.stop();
     });
   });
 
