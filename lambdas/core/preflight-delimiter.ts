@@ -12,6 +12,11 @@
 // header word first) or, for an attribute with a known format, first fields that pass it while second
 // fields do not (so `ann@example.com;bob@example.com`, a list written across a row, is not cut). Anything
 // else stays comma-separated, as before.
+//
+// The same rows tell a list written across rows (`ann@example.com,bob@example.com,…` on one line, as a
+// list pasted from a mail client comes): when, with no header, most of the sample's values in the
+// attribute's format are past the first field, Insider would get only the first of each row, and the
+// scanner refuses the file instead (`acrossRows`).
 
 export type Delimiter = 'comma' | 'semicolon' | 'tab';
 
@@ -46,6 +51,16 @@ export interface SniffResult {
   delimiter: Delimiter;
   /** Line 1 is Excel's separator line. */
   separatorLine: boolean;
+  /** The sample's values are mostly past the first field: a list written across rows. */
+  acrossRows?: AcrossRows | undefined;
+}
+
+/** A list written across rows, as seen in the sample: `rows` rows, values in the first field and after it. */
+export interface AcrossRows {
+  separator: Delimiter;
+  rows: number;
+  first: number;
+  after: number;
 }
 
 /** The delimiter Excel's separator line names, if the text starts with one. */
@@ -115,7 +130,8 @@ function sampleRows(text: string, final: boolean): SampleRow[] {
       // reading the file gets unless another delimiter is chosen) is open.
       inQuotes = quoted[0] as boolean;
     }
-    if (end === -1 && !final) break;
+    // A row cut off by the end of the sample is left out, but for the first: a list across one long line.
+    if (end === -1 && !final && rows.length > 0) break;
     for (let k = 0; k < 3; k++) (split[k] as string[]).push(field[k] as string);
     const content = (split[0] as string[]).join(',').trim() !== '';
     if (content) rows.push({ counts, split });
@@ -135,7 +151,8 @@ export function sniffDelimiter(sample: Uint8Array, final: boolean, judge: Delimi
   const hinted = separatorHint(text);
   if (hinted) return { delimiter: hinted, separatorLine: true };
   const rows = sampleRows(text, whole);
-  const comma = { delimiter: 'comma' as const, separatorLine: false };
+  const acrossRows = listAcrossRows(rows, judge);
+  const comma = { delimiter: 'comma' as const, separatorLine: false, acrossRows };
   if (rows.length < 2) return comma;
   for (const k of [1, 2]) {
     const n = rows[0]?.counts[k] ?? 0;
@@ -149,7 +166,34 @@ export function sniffDelimiter(sample: Uint8Array, final: boolean, judge: Delimi
     const valuesPass = isValue !== undefined && firsts.slice(data).filter((f) => isValue(f)).length * 2 > rows.length - data;
     const secondsPass = isValue !== undefined && seconds.slice(data).filter((f) => isValue(f)).length * 2 > rows.length - data;
     if (secondsPass) continue;
-    if (header || valuesPass) return { delimiter: KINDS[k] as Delimiter, separatorLine: false };
+    if (header || valuesPass) return { delimiter: KINDS[k] as Delimiter, separatorLine: false, acrossRows };
   }
   return comma;
+}
+
+/**
+ * For an attribute with a format and rows with no header, the separator after which most of the rows'
+ * values lie, if any (the one with the most): more values in the fields after the first than in the
+ * first, and at least one a row. Two columns of addresses (email, second email) are not a list across rows.
+ */
+function listAcrossRows(rows: SampleRow[], judge: DelimiterJudge): AcrossRows | undefined {
+  const isValue = judge.isValue;
+  if (isValue === undefined || rows.length === 0) return undefined;
+  // A header, whichever the separator, makes the rows a table: its columns are meant.
+  if ((rows[0] as SampleRow).split.some((fields) => judge.isHeader((fields[0] ?? '').trim()))) return undefined;
+  let best: AcrossRows | undefined;
+  for (let k = 0; k < KINDS.length; k++) {
+    let first = 0;
+    let after = 0;
+    for (const row of rows) {
+      const fields = row.split[k] as string[];
+      for (let f = 0; f < fields.length; f++) {
+        if (!isValue((fields[f] as string).trim())) continue;
+        if (f === 0) first++;
+        else after++;
+      }
+    }
+    if (after > first && after >= rows.length && after > (best?.after ?? 0)) best = { separator: KINDS[k] as Delimiter, rows: rows.length, first, after };
+  }
+  return best;
 }

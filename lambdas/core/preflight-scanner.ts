@@ -137,8 +137,8 @@ export class PreflightScanner {
   private gatherHead(chunk: Buffer): boolean {
     this.head.push(Buffer.from(chunk));
     this.headBytes += chunk.length;
-    if (this.options.delimiter !== undefined) return this.headBytes >= 4;
-    // The whole sample after a BOM: the delimiter is judged on the same bytes however the file arrives.
+    // The whole sample after a BOM, a delimiter given or not: the delimiter and a list across rows are
+    // judged on the same bytes however the file arrives.
     return this.headBytes >= DELIMITER_SAMPLE_BYTES + 3;
   }
 
@@ -157,8 +157,11 @@ export class PreflightScanner {
       text = head.subarray(3);
     }
     if (!t.problem) {
-      const sniffed = this.options.delimiter === undefined ? sniffDelimiter(text, final, this.judge) : { delimiter: this.options.delimiter, separatorLine: false };
+      const sniffed = sniffDelimiter(text, final, this.judge);
+      // A delimiter given (tests read a file both ways) replaces the sniffed one; a list across rows is told either way.
+      if (this.options.delimiter !== undefined) Object.assign(sniffed, { delimiter: this.options.delimiter, separatorLine: false });
       this.startLines(sniffed.delimiter, sniffed.separatorLine);
+      t.acrossRows = sniffed.acrossRows;
     }
     return text;
   }

@@ -1,5 +1,5 @@
 // The pre-flight figures while they are counted: counts, the first line numbers of each problem, and what stopped the scan; never a value.
-import type { Delimiter } from './preflight-delimiter.js';
+import type { AcrossRows, Delimiter } from './preflight-delimiter.js';
 import type { LineSample, PreflightProblem, PreflightReport } from './preflight-types.js';
 
 /** A count and the first `keep` line numbers. */
@@ -28,6 +28,8 @@ export class PreflightTally {
   delimiter: Delimiter = 'comma';
   /** Line 1 was Excel's separator line (`sep=;`): no row, and left out of the copy. */
   separatorLine = false;
+  /** The first rows hold most of their values past the first field (preflight-delimiter.ts). */
+  acrossRows: AcrossRows | undefined;
   /** The number the next physical line gets (1-based). */
   nextLine = 1;
   /** Line ends between rows, by kind (one inside a quoted value is part of the value: see CsvFallback). */

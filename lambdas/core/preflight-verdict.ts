@@ -2,7 +2,7 @@
 import type { ValueFormat } from '../shared/contract.js';
 import type { CleanupKind, LineEndingKind, PreflightRejection, PreflightReport } from './preflight-types.js';
 import type { PreflightTally } from './preflight-tally.js';
-import { FORMAT_FAILURE_WORDS } from './value-formats.js';
+import { FORMAT_FAILURE_WORDS, FORMAT_NOUNS } from './value-formats.js';
 import { formatBytes } from './wording.js';
 
 /** What the report needs besides the tally. */
@@ -91,6 +91,14 @@ function verdict(t: PreflightTally, c: ReportContext): Pick<PreflightReport, 've
     }
   }
   if (t.values === 0) return reject('empty', emptyReason(t));
+  const across = t.acrossRows;
+  if (across && c.format !== undefined) {
+    const rows = across.rows === 1 ? 'row' : `${number(across.rows)} rows`;
+    return reject(
+      'notCsv',
+      `The file's values are written across rows, not one per line: ${number(across.after)} of the ${number(across.first + across.after)} ${FORMAT_NOUNS[c.format]} in its first ${rows} come after a ${across.separator} on the same row, and only the first value of each row would be sent. Put one value per line.`,
+    );
+  }
   const parsedRows = t.rows - (t.header ? 1 : 0);
   const bad = t.unparseableRows;
   if (bad.count > c.maxInvalidShare * parsedRows) {

@@ -64,3 +64,40 @@ describe('sniffDelimiter', () => {
     expect(sniff(long, EMAIL, false)).toBe(sniff(long.slice(0, DELIMITER_SAMPLE_BYTES + 10), EMAIL, false));
   });
 });
+
+describe('a list written across rows', () => {
+  const PHONE = judgeFor('phone_number', ValueFormat.e164);
+  const across = (text: string, judge = EMAIL, final = true) => sniffDelimiter(Buffer.from(text, 'utf8'), final, judge).acrossRows;
+
+  it.each([
+    ['emails pasted on one line with commas', 'ann@example.com,bob@example.com,cid@example.com,dan@example.com\n', EMAIL, { separator: 'comma', rows: 1, first: 1, after: 3 }],
+    ['with a space after each comma (a mail client\'s To: line)', 'ann@example.com, bob@example.com, cid@example.com', EMAIL, { separator: 'comma', rows: 1, first: 1, after: 2 }],
+    ['with semicolons (Outlook)', 'ann@example.com;bob@example.com;cid@example.com\r\n', EMAIL, { separator: 'semicolon', rows: 1, first: 1, after: 2 }],
+    ['three a row', 'a@example.com,b@example.com,c@example.com\nd@example.com,e@example.com,f@example.com\n', EMAIL, { separator: 'comma', rows: 2, first: 2, after: 4 }],
+    ['phone numbers, tab-separated', '+905321234567\t+905551234567\t+14155552671\n', PHONE, { separator: 'tab', rows: 1, first: 1, after: 2 }],
+    ['a first field that is not a value, the rest that are', 'Newsletter,ann@example.com,bob@example.com\n', EMAIL, { separator: 'comma', rows: 1, first: 0, after: 2 }],
+  ] as const)('tells %s', (_name, text, judge, expected) => {
+    expect(across(text, judge)).toEqual(expected);
+  });
+
+  it.each([
+    ['a one-column list', 'ann@example.com\nbob@example.com\n', EMAIL],
+    ['two address columns (email, second email): as many after the first field as in it', 'ann@example.com,ann@work.example\nbob@example.com,bob@work.example\n', EMAIL],
+    ['a table with a header, however many address columns', 'email,email2,email3\na@example.com,b@example.com,c@example.com\n', EMAIL],
+    ['Insider\'s own attribute name as the header', 'Email Address;Other\na@example.com;b@example.com;c@example.com\n', EMAIL],
+    ['an attribute with no format to tell values by', 'id-1,id-2,id-3,id-4\n', CUSTOM],
+    ['one stray address in a long export', `${Array.from({ length: 10 }, (_, i) => `u${i},x`).join('\n')}\nu10,v@example.com\n`, EMAIL],
+  ] as const)('leaves alone %s', (_name, text, judge) => {
+    expect(across(text, judge)).toBeUndefined();
+  });
+
+  it(`sees one line longer than the ${DELIMITER_SAMPLE_BYTES / 1024} KB sample, cut off by its end`, () => {
+    const line = Array.from({ length: 4000 }, (_, i) => `user${i}@example.com`).join(',');
+    expect(line.length).toBeGreaterThan(DELIMITER_SAMPLE_BYTES);
+    const found = across(`${line}\n`, EMAIL, false);
+    expect(found).toMatchObject({ separator: 'comma', rows: 1, first: 1 });
+    expect(found?.after).toBeGreaterThan(3000);
+    // The delimiter is still judged on whole rows only.
+    expect(sniff(`${line}\n`, EMAIL, false)).toBe('comma');
+  });
+});

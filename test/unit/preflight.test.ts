@@ -774,6 +774,19 @@ describe('formats', () => {
     expect(p.report.reason).toMatch(/^2 of 3 values are not phone numbers in E\.164 format \(\+ and country code\) \(lines 1 and 2\)\. 2 of them look like phone numbers without "\+"/);
   });
 
+  it('refuses a list written across rows, which would send only the first value of each row, the same however it arrives', async () => {
+    const input = 'ann@example.com, bob@example.com, cid@example.com, dan@example.com\n';
+    const reason =
+      "The file's values are written across rows, not one per line: 3 of the 4 email addresses in its first row come after a comma on the same row, and only the first value of each row would be sent. Put one value per line.";
+    for (const size of [1, 7, MB]) expect((await scanOnce(input, { attributeName: 'email' }, size)).report).toMatchObject({ verdict: 'reject', rejection: 'notCsv', reason });
+    const phones = await scan('+905321234567;+905551234567\r\n+14155552671;+447911123456;+33612345678\r\n', { attributeName: 'pn' });
+    expect(phones.report.reason).toBe(
+      "The file's values are written across rows, not one per line: 3 of the 5 phone numbers in E.164 format in its first 2 rows come after a semicolon on the same row, and only the first value of each row would be sent. Put one value per line.",
+    );
+    // Two address columns with no header keep the first, as before, and the note says so.
+    expect((await scan('ann@example.com,ann@work.example\nbob@example.com,bob@work.example\n')).report).toMatchObject({ verdict: 'accept', multiColumnRows: { count: 2 } });
+  });
+
   it('says when phone numbers went through Excel and came out in scientific notation, without quoting one', async () => {
     // Excel reads +905321234567 as a number and, in a narrow column, saves what it shows: 9.05321E+11 (9,05321E+11 with a decimal comma).
     const { report } = await scan('9.05321E+11\n"9,05551E+11"\n1.41556E+10\n+14155552671\n', { attributeName: 'phone_number' });
