@@ -96,7 +96,7 @@ function verdict(t: PreflightTally, c: ReportContext): Pick<PreflightReport, 've
     const rows = across.rows === 1 ? 'row' : `${number(across.rows)} rows`;
     return reject(
       'notCsv',
-      `The file's values are written across rows, not one per line: ${number(across.after)} of the ${number(across.first + across.after)} ${FORMAT_NOUNS[c.format]} in its first ${rows} come after a ${across.separator} on the same row, and only the first value of each row would be sent. Put one value per line.`,
+      `Most of the file's ${FORMAT_NOUNS[c.format]} are not in its first column: ${number(across.after)} of the ${number(across.first + across.after)} in its first ${rows} come after a ${across.separator} on the same row, and only the first column is sent to Insider. Put one value per line, in the first column.`,
     );
   }
   const parsedRows = t.rows - (t.header ? 1 : 0);

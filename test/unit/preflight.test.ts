@@ -777,12 +777,14 @@ describe('formats', () => {
   it('refuses a list written across rows, which would send only the first value of each row, the same however it arrives', async () => {
     const input = 'ann@example.com, bob@example.com, cid@example.com, dan@example.com\n';
     const reason =
-      "The file's values are written across rows, not one per line: 3 of the 4 email addresses in its first row come after a comma on the same row, and only the first value of each row would be sent. Put one value per line.";
+      "Most of the file's email addresses are not in its first column: 3 of the 4 in its first row come after a comma on the same row, and only the first column is sent to Insider. Put one value per line, in the first column.";
     for (const size of [1, 7, MB]) expect((await scanOnce(input, { attributeName: 'email' }, size)).report).toMatchObject({ verdict: 'reject', rejection: 'notCsv', reason });
     const phones = await scan('+905321234567;+905551234567\r\n+14155552671;+447911123456;+33612345678\r\n', { attributeName: 'pn' });
     expect(phones.report.reason).toBe(
-      "The file's values are written across rows, not one per line: 3 of the 5 phone numbers in E.164 format in its first 2 rows come after a semicolon on the same row, and only the first value of each row would be sent. Put one value per line.",
+      "Most of the file's phone numbers in E.164 format are not in its first column: 3 of the 5 in its first 2 rows come after a semicolon on the same row, and only the first column is sent to Insider. Put one value per line, in the first column.",
     );
+    // Addresses in the second column of a headerless file: the same reason, which fits it too.
+    expect((await scan('Ann Smith,ann@example.com\nBob Lee,bob@example.com\n')).report.reason).toMatch(/^Most of the file's email addresses are not in its first column: 2 of the 2 in its first 2 rows come after a comma/);
     // Two address columns with no header keep the first, as before, and the note says so.
     expect((await scan('ann@example.com,ann@work.example\nbob@example.com,bob@work.example\n')).report).toMatchObject({ verdict: 'accept', multiColumnRows: { count: 2 } });
   });
