@@ -14,9 +14,9 @@
 // else stays comma-separated, as before.
 //
 // The same rows tell a list written across rows (`ann@example.com,bob@example.com,…` on one line, as a
-// list pasted from a mail client comes): when, with no header, most of the sample's values in the
-// attribute's format are past the first field, Insider would get only the first of each row, and the
-// scanner refuses the file instead (`acrossRows`).
+// list pasted from a mail client comes): when, with no header, at least twice as many of the sample's
+// values in the attribute's format would be lost past each row's first value as sent, the scanner
+// refuses the file instead (`acrossRows`, see listAcrossRows).
 
 export type Delimiter = 'comma' | 'semicolon' | 'tab';
 
@@ -55,12 +55,13 @@ export interface SniffResult {
   acrossRows?: AcrossRows | undefined;
 }
 
-/** A list written across rows, as seen in the sample: `rows` rows, values in the first field and after it. */
+/** A list written across rows, as seen in the sample's `rows` rows: `total` values, of which `sent` would reach Insider. */
 export interface AcrossRows {
+  /** The separator most of the lost values follow. */
   separator: Delimiter;
   rows: number;
-  first: number;
-  after: number;
+  sent: number;
+  total: number;
 }
 
 /** The delimiter Excel's separator line names, if the text starts with one. */
@@ -151,9 +152,12 @@ export function sniffDelimiter(sample: Uint8Array, final: boolean, judge: Delimi
   const hinted = separatorHint(text);
   if (hinted) return { delimiter: hinted, separatorLine: true };
   const rows = sampleRows(text, whole);
-  const acrossRows = listAcrossRows(rows, judge);
-  const comma = { delimiter: 'comma' as const, separatorLine: false, acrossRows };
-  if (rows.length < 2) return comma;
+  const delimiter = chooseDelimiter(rows, judge);
+  return { delimiter, separatorLine: false, acrossRows: listAcrossRows(rows, judge, KINDS.indexOf(delimiter)) };
+}
+
+function chooseDelimiter(rows: SampleRow[], judge: DelimiterJudge): Delimiter {
+  if (rows.length < 2) return 'comma';
   for (const k of [1, 2]) {
     const n = rows[0]?.counts[k] ?? 0;
     if (n === 0 || rows.some((r) => r.counts[k] !== n)) continue;
@@ -165,35 +169,53 @@ export function sniffDelimiter(sample: Uint8Array, final: boolean, judge: Delimi
     const data = header ? 1 : 0;
     const valuesPass = isValue !== undefined && firsts.slice(data).filter((f) => isValue(f)).length * 2 > rows.length - data;
     const secondsPass = isValue !== undefined && seconds.slice(data).filter((f) => isValue(f)).length * 2 > rows.length - data;
-    if (secondsPass) continue;
-    if (header || valuesPass) return { delimiter: KINDS[k] as Delimiter, separatorLine: false, acrossRows };
+    // Second fields that are values too make a headerless list across rows (not cut); under a header, a table of them.
+    if (secondsPass && !header) continue;
+    if (header || valuesPass) return KINDS[k] as Delimiter;
   }
-  return comma;
+  return 'comma';
 }
 
 /**
- * For an attribute with a format and rows with no header, the separator after which most of the rows'
- * values lie, if any (the one with the most): more values in the fields after the first than in the
- * first, and at least one a row. Two columns of addresses (email, second email) are not a list across rows.
+ * A list written across rows, for an attribute with a format, in rows read on `read` (the delimiter's
+ * index): the values the rows hold, on that delimiter and inside a first field that holds other
+ * separators, against the values that would be sent (a row's first field, when it is one). It is one
+ * when at least twice as many would be lost as sent, and at least one a row: a one-line paste loses all
+ * but one; two address columns (email, second email) lose as many as they send, and are not refused.
+ * A header row, known or not (several fields, none a value), makes the rows a table whose columns are meant.
  */
-function listAcrossRows(rows: SampleRow[], judge: DelimiterJudge): AcrossRows | undefined {
+function listAcrossRows(rows: SampleRow[], judge: DelimiterJudge, read: number): AcrossRows | undefined {
   const isValue = judge.isValue;
   if (isValue === undefined || rows.length === 0) return undefined;
-  // A header, whichever the separator, makes the rows a table: its columns are meant.
-  if ((rows[0] as SampleRow).split.some((fields) => judge.isHeader((fields[0] ?? '').trim()))) return undefined;
-  let best: AcrossRows | undefined;
-  for (let k = 0; k < KINDS.length; k++) {
-    let first = 0;
-    let after = 0;
-    for (const row of rows) {
-      const fields = row.split[k] as string[];
-      for (let f = 0; f < fields.length; f++) {
-        if (!isValue((fields[f] as string).trim())) continue;
-        if (f === 0) first++;
-        else after++;
+  const head = rows[0] as SampleRow;
+  if (head.split.some((fields) => judge.isHeader((fields[0] ?? '').trim()))) return undefined;
+  const headFields = (head.split[read] as string[]).map((f) => f.trim());
+  if (rows.length > 1 && headFields.length > 1 && headFields.every((f) => f !== '' && !isValue(f))) return undefined;
+  let sent = 0;
+  let lost = 0;
+  const lostAfter = [0, 0, 0];
+  for (const row of rows) {
+    const fields = row.split[read] as string[];
+    const first = (fields[0] as string).trim();
+    if (isValue(first)) {
+      sent++;
+    } else {
+      // `a@x.com; b@x.com` in a comma file is one field, sent whole: every address in it is lost.
+      const inside = CHARS.map((c) => (first.includes(c) ? first.split(c).filter((f) => isValue(f.trim())).length : 0));
+      const most = Math.max(...inside);
+      if (most > 1) {
+        lost += most;
+        const k = inside.indexOf(most);
+        lostAfter[k] = (lostAfter[k] as number) + most;
       }
     }
-    if (after > first && after >= rows.length && after > (best?.after ?? 0)) best = { separator: KINDS[k] as Delimiter, rows: rows.length, first, after };
+    for (let f = 1; f < fields.length; f++) {
+      if (!isValue((fields[f] as string).trim())) continue;
+      lost++;
+      lostAfter[read] = (lostAfter[read] as number) + 1;
+    }
   }
-  return best;
+  if (lost < 2 || lost < 2 * sent || lost < rows.length) return undefined;
+  const k = lostAfter.indexOf(Math.max(...lostAfter));
+  return { separator: KINDS[k] as Delimiter, rows: rows.length, sent, total: sent + lost };
 }

@@ -1,8 +1,9 @@
 // The verdict and its reasons, what the clean copy changes, and the report assembled from the tally: counts and line numbers only.
 import type { ValueFormat } from '../shared/contract.js';
+import type { Delimiter } from './preflight-delimiter.js';
 import type { CleanupKind, LineEndingKind, PreflightRejection, PreflightReport } from './preflight-types.js';
 import type { PreflightTally } from './preflight-tally.js';
-import { FORMAT_FAILURE_WORDS, FORMAT_NOUNS } from './value-formats.js';
+import { EXCEL_SCIENTIFIC_WORDS, FORMAT_FAILURE_WORDS, FORMAT_NOUNS } from './value-formats.js';
 import { formatBytes } from './wording.js';
 
 /** What the report needs besides the tally. */
@@ -20,6 +21,7 @@ export interface ReportContext {
 }
 
 const number = (n: number): string => n.toLocaleString('en-US');
+const SEPARATOR_WORDS: Readonly<Record<Delimiter, string>> = { comma: 'commas', semicolon: 'semicolons', tab: 'tabs' };
 
 function linesText(lines: readonly number[], count: number): string {
   if (lines.length === 0) return '';
@@ -93,10 +95,10 @@ function verdict(t: PreflightTally, c: ReportContext): Pick<PreflightReport, 've
   if (t.values === 0) return reject('empty', emptyReason(t));
   const across = t.acrossRows;
   if (across && c.format !== undefined) {
-    const rows = across.rows === 1 ? 'row' : `${number(across.rows)} rows`;
+    const rows = across.rows === 1 ? 'row holds' : `${number(across.rows)} rows hold`;
     return reject(
       'notCsv',
-      `Most of the file's ${FORMAT_NOUNS[c.format]} are not in its first column: ${number(across.after)} of the ${number(across.first + across.after)} in its first ${rows} come after a ${across.separator} on the same row, and only the first column is sent to Insider. Put one value per line, in the first column.`,
+      `Most of the file's ${FORMAT_NOUNS[c.format]} would not reach Insider: its first ${rows} ${number(across.total)}, separated by ${SEPARATOR_WORDS[across.separator]}, and only each row's first value is sent (here ${across.sent === 0 ? 'none' : number(across.sent)}). Put one value per line. If the file is a table of several columns, give it a header row.`,
     );
   }
   const parsedRows = t.rows - (t.header ? 1 : 0);
@@ -107,8 +109,10 @@ function verdict(t: PreflightTally, c: ReportContext): Pick<PreflightReport, 've
   const invalid = t.invalidValues;
   if (c.format !== undefined && invalid.count > c.maxInvalidShare * t.values) {
     let reason = `${number(invalid.count)} of ${number(t.values)} values ${FORMAT_FAILURE_WORDS[c.format]} (${linesText(invalid.lines, invalid.count)}).`;
-    const [misfit, count] = [...t.misfits.entries()].sort((a, b) => b[1] - a[1])[0] ?? [];
-    if (misfit && count !== undefined && count * 2 > invalid.count) reason += ` ${number(count)} of them ${misfit}.`;
+    // What most of them look like instead; Excel's rounded numbers even when a quarter: the rest may be fixed by hand, they cannot.
+    const rounded = t.misfits.get(EXCEL_SCIENTIFIC_WORDS) ?? 0;
+    const [misfit, count] = rounded * 4 >= invalid.count ? [EXCEL_SCIENTIFIC_WORDS, rounded] : ([...t.misfits.entries()].sort((a, b) => b[1] - a[1])[0] ?? []);
+    if (misfit && count !== undefined && (misfit === EXCEL_SCIENTIFIC_WORDS || count * 2 > invalid.count)) reason += ` ${number(count)} of them ${misfit}.`;
     return reject('invalidValues', reason);
   }
   return { verdict: 'accept', rejection: undefined, reason: undefined };

@@ -217,6 +217,9 @@ export function normalizeValue(format: ValueFormat | undefined, value: string, o
 const PHONE_LIKE = /^\+?[\d\s().\-/]{6,20}$/;
 /** A number as Excel saves it once its column shows it rounded: 9.05321E+11, or 9,05321E+11 with a decimal comma. */
 const EXCEL_SCIENTIFIC = /^[+-]?\d(?:[.,]\d+)?E\+\d{1,3}$/i;
+/** What `looksLike` says of such numbers: named in a reason even when they are not most of the values failing (they cannot be fixed by hand). */
+export const EXCEL_SCIENTIFIC_WORDS =
+  'are numbers Excel saved in scientific notation (like 9.05E+11), their last digits likely lost: export the file again from its source, or format the column as Text in Excel and type the numbers with + and the country code';
 
 /**
  * What a value failing `format` looks like instead, as the end of "800 of them …", for the reason a
@@ -227,9 +230,7 @@ export function looksLike(format: ValueFormat, value: string): string | undefine
     return PHONE_LIKE.test(value) ? 'look like phone numbers: check the folder, it names the attribute' : undefined;
   }
   if (isEmail(value)) return 'look like email addresses: check the folder, it names the attribute';
-  if (EXCEL_SCIENTIFIC.test(value)) {
-    return 'are numbers Excel saved in scientific notation (like 9.05E+11), their last digits lost: export the file again from its source, or format the column as Text in Excel and type the numbers with + and the country code';
-  }
+  if (EXCEL_SCIENTIFIC.test(value)) return EXCEL_SCIENTIFIC_WORDS;
   if (PHONE_LIKE.test(value)) {
     return 'look like phone numbers without "+" and the country code, or with spaces or punctuation: write them as +<country code><number>';
   }

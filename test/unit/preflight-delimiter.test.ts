@@ -68,23 +68,31 @@ describe('sniffDelimiter', () => {
 describe('a list written across rows', () => {
   const PHONE = judgeFor('phone_number', ValueFormat.e164);
   const across = (text: string, judge = EMAIL, final = true) => sniffDelimiter(Buffer.from(text, 'utf8'), final, judge).acrossRows;
+  const rows = (n: number, row: (i: number) => string) => `${Array.from({ length: n }, (_, i) => row(i)).join('\n')}\n`;
 
   it.each([
-    ['emails pasted on one line with commas', 'ann@example.com,bob@example.com,cid@example.com,dan@example.com\n', EMAIL, { separator: 'comma', rows: 1, first: 1, after: 3 }],
-    ['with a space after each comma (a mail client\'s To: line)', 'ann@example.com, bob@example.com, cid@example.com', EMAIL, { separator: 'comma', rows: 1, first: 1, after: 2 }],
-    ['with semicolons (Outlook)', 'ann@example.com;bob@example.com;cid@example.com\r\n', EMAIL, { separator: 'semicolon', rows: 1, first: 1, after: 2 }],
-    ['three a row', 'a@example.com,b@example.com,c@example.com\nd@example.com,e@example.com,f@example.com\n', EMAIL, { separator: 'comma', rows: 2, first: 2, after: 4 }],
-    ['phone numbers, tab-separated', '+905321234567\t+905551234567\t+14155552671\n', PHONE, { separator: 'tab', rows: 1, first: 1, after: 2 }],
-    ['a first field that is not a value, the rest that are', 'Newsletter,ann@example.com,bob@example.com\n', EMAIL, { separator: 'comma', rows: 1, first: 0, after: 2 }],
+    ['emails pasted on one line with commas', 'ann@example.com,bob@example.com,cid@example.com,dan@example.com\n', EMAIL, { separator: 'comma', rows: 1, sent: 1, total: 4 }],
+    ['with a space after each comma (a mail client\'s To: line)', 'ann@example.com, bob@example.com, cid@example.com', EMAIL, { separator: 'comma', rows: 1, sent: 1, total: 3 }],
+    ['with semicolons (Outlook), one field as a comma file reads it', 'ann@example.com; bob@example.com; cid@example.com\r\n', EMAIL, { separator: 'semicolon', rows: 1, sent: 0, total: 3 }],
+    ['in one quoted field', '"ann@example.com, bob@example.com"\n', EMAIL, { separator: 'comma', rows: 1, sent: 0, total: 2 }],
+    ['three a row', 'a@example.com,b@example.com,c@example.com\nd@example.com,e@example.com,f@example.com\n', EMAIL, { separator: 'comma', rows: 2, sent: 2, total: 6 }],
+    ['phone numbers, tab-separated', '+905321234567\t+905551234567\t+14155552671\n', PHONE, { separator: 'tab', rows: 1, sent: 0, total: 3 }],
+    ['addresses in the second column of a headerless file', 'Ann Smith,ann@example.com\nBob Lee,bob@example.com\n', EMAIL, { separator: 'comma', rows: 2, sent: 0, total: 2 }],
+    ['a pasted line after a few one-value rows', `u1@example.com\nu2@example.com\n${Array.from({ length: 20 }, (_, i) => `p${i}@example.com`).join(',')}\n`, EMAIL, { separator: 'comma', rows: 3, sent: 3, total: 22 }],
   ] as const)('tells %s', (_name, text, judge, expected) => {
     expect(across(text, judge)).toEqual(expected);
   });
 
   it.each([
     ['a one-column list', 'ann@example.com\nbob@example.com\n', EMAIL],
-    ['two address columns (email, second email): as many after the first field as in it', 'ann@example.com,ann@work.example\nbob@example.com,bob@work.example\n', EMAIL],
+    ['two address columns (email, second email)', rows(30, (i) => `u${i}@example.com,u${i}@work.example`), EMAIL],
+    ['two address columns, one first cell blank', rows(30, (i) => (i === 5 ? `,u${i}@work.example` : `u${i}@example.com,u${i}@work.example`)), EMAIL],
+    ['two address columns, one row with a third', rows(30, (i) => `u${i}@example.com,u${i}@work.example${i === 5 ? `,u${i}@home.example` : ''}`), EMAIL],
+    ['two phone columns, one mobile missing', rows(20, (i) => `${i === 3 ? '' : `+9053212345${String(i).padStart(2, '0')}`},+9021221234${String(i).padStart(2, '0')}`), PHONE],
+    ['addresses joined by semicolons in a later column (HubSpot\'s additional emails)', rows(30, (i) => `u${i}@example.com,Name ${i},u${i}@a.example;u${i}@b.example`), EMAIL],
     ['a table with a header, however many address columns', 'email,email2,email3\na@example.com,b@example.com,c@example.com\n', EMAIL],
     ['Insider\'s own attribute name as the header', 'Email Address;Other\na@example.com;b@example.com;c@example.com\n', EMAIL],
+    ['a header the matcher does not know (Kundenmail, E-posta, Courriel)', `Kundenmail,Zweitmail,Drittmail\n${rows(10, (i) => `u${i}@example.com,u${i}@work.example,u${i}@home.example`)}`, EMAIL],
     ['an attribute with no format to tell values by', 'id-1,id-2,id-3,id-4\n', CUSTOM],
     ['one stray address in a long export', `${Array.from({ length: 10 }, (_, i) => `u${i},x`).join('\n')}\nu10,v@example.com\n`, EMAIL],
   ] as const)('leaves alone %s', (_name, text, judge) => {
@@ -95,9 +103,15 @@ describe('a list written across rows', () => {
     const line = Array.from({ length: 4000 }, (_, i) => `user${i}@example.com`).join(',');
     expect(line.length).toBeGreaterThan(DELIMITER_SAMPLE_BYTES);
     const found = across(`${line}\n`, EMAIL, false);
-    expect(found).toMatchObject({ separator: 'comma', rows: 1, first: 1 });
-    expect(found?.after).toBeGreaterThan(3000);
+    expect(found).toMatchObject({ separator: 'comma', rows: 1, sent: 1 });
+    expect(found?.total).toBeGreaterThan(3000);
     // The delimiter is still judged on whole rows only.
     expect(sniff(`${line}\n`, EMAIL, false)).toBe('comma');
+  });
+
+  it('reads a semicolon table of several address columns under a known header by its semicolons', () => {
+    expect(sniff('E-Mail;E-Mail 2;E-Mail 3\na@example.com;b@example.com;c@example.com\nd@example.com;e@example.com;f@example.com\n', judgeFor('E-Mail', ValueFormat.email))).toBe('semicolon');
+    // Without the header the same rows are a list written across rows, not cut on semicolons.
+    expect(sniff('a@example.com;b@example.com;c@example.com\nd@example.com;e@example.com;f@example.com\n')).toBe('comma');
   });
 });

@@ -777,14 +777,14 @@ describe('formats', () => {
   it('refuses a list written across rows, which would send only the first value of each row, the same however it arrives', async () => {
     const input = 'ann@example.com, bob@example.com, cid@example.com, dan@example.com\n';
     const reason =
-      "Most of the file's email addresses are not in its first column: 3 of the 4 in its first row come after a comma on the same row, and only the first column is sent to Insider. Put one value per line, in the first column.";
+      "Most of the file's email addresses would not reach Insider: its first row holds 4, separated by commas, and only each row's first value is sent (here 1). Put one value per line. If the file is a table of several columns, give it a header row.";
     for (const size of [1, 7, MB]) expect((await scanOnce(input, { attributeName: 'email' }, size)).report).toMatchObject({ verdict: 'reject', rejection: 'notCsv', reason });
     const phones = await scan('+905321234567;+905551234567\r\n+14155552671;+447911123456;+33612345678\r\n', { attributeName: 'pn' });
     expect(phones.report.reason).toBe(
-      "Most of the file's phone numbers in E.164 format are not in its first column: 3 of the 5 in its first 2 rows come after a semicolon on the same row, and only the first column is sent to Insider. Put one value per line, in the first column.",
+      "Most of the file's phone numbers in E.164 format would not reach Insider: its first 2 rows hold 5, separated by semicolons, and only each row's first value is sent (here none). Put one value per line. If the file is a table of several columns, give it a header row.",
     );
     // Addresses in the second column of a headerless file: the same reason, which fits it too.
-    expect((await scan('Ann Smith,ann@example.com\nBob Lee,bob@example.com\n')).report.reason).toMatch(/^Most of the file's email addresses are not in its first column: 2 of the 2 in its first 2 rows come after a comma/);
+    expect((await scan('Ann Smith,ann@example.com\nBob Lee,bob@example.com\n')).report.reason).toMatch(/^Most of the file's email addresses would not reach Insider: its first 2 rows hold 2, separated by commas, and only each row's first value is sent \(here none\)/);
     // Two address columns with no header keep the first, as before, and the note says so.
     expect((await scan('ann@example.com,ann@work.example\nbob@example.com,bob@work.example\n')).report).toMatchObject({ verdict: 'accept', multiColumnRows: { count: 2 } });
   });
@@ -794,8 +794,11 @@ describe('formats', () => {
     const { report } = await scan('9.05321E+11\n"9,05551E+11"\n1.41556E+10\n+14155552671\n', { attributeName: 'phone_number' });
     expect(report).toMatchObject({ verdict: 'reject', invalidValues: { count: 3, lines: [1, 2, 3] } });
     expect(report.reason).toBe(
-      '3 of 4 values are not phone numbers in E.164 format (+ and country code) (lines 1, 2 and 3). 3 of them are numbers Excel saved in scientific notation (like 9.05E+11), their last digits lost: export the file again from its source, or format the column as Text in Excel and type the numbers with + and the country code.',
+      '3 of 4 values are not phone numbers in E.164 format (+ and country code) (lines 1, 2 and 3). 3 of them are numbers Excel saved in scientific notation (like 9.05E+11), their last digits likely lost: export the file again from its source, or format the column as Text in Excel and type the numbers with + and the country code.',
     );
+    // Excel writes 12-digit numbers so, shorter ones in full: a mixed column names the rounded ones, though fewer, as no edit brings them back.
+    const mixed = await scan('9.05321E+11\n5321234568\n9.05331E+11\n5331234568\n9.05341E+11\n4155552671\n4155552672\n', { attributeName: 'phone_number' });
+    expect(mixed.report.reason).toMatch(/^7 of 7 values are not phone numbers in E\.164 format .*\. 3 of them are numbers Excel saved in scientific notation/);
   });
 
   it('accepts up to maxInvalidShare invalid values, and takes another share', async () => {
