@@ -14,8 +14,8 @@
 // else stays comma-separated, as before.
 //
 // The same rows tell a list written across rows (`ann@example.com,bob@example.com,…` on one line, as a
-// list pasted from a mail client comes): when, with no header, at least twice as many of the sample's
-// values in the attribute's format would be lost past each row's first value as sent, the scanner
+// list pasted from a mail client comes): a row of nothing but values that is no row of a table, with
+// at least twice as many of the sample's values lost past each row's first value as sent. The scanner
 // refuses the file instead (`acrossRows`, see listAcrossRows).
 
 export type Delimiter = 'comma' | 'semicolon' | 'tab';
@@ -80,6 +80,8 @@ function separatorHint(text: string): Delimiter | undefined {
 interface SampleRow {
   counts: number[];
   split: string[][];
+  /** Cut off by the end of the sample (only ever the first row): its last field is partial. */
+  cut?: boolean;
 }
 
 /**
@@ -135,7 +137,7 @@ function sampleRows(text: string, final: boolean): SampleRow[] {
     if (end === -1 && !final && rows.length > 0) break;
     for (let k = 0; k < 3; k++) (split[k] as string[]).push(field[k] as string);
     const content = (split[0] as string[]).join(',').trim() !== '';
-    if (content) rows.push({ counts, split });
+    if (content) rows.push(end === -1 && !final ? { counts, split, cut: true } : { counts, split });
     i = end === -1 ? text.length : end + (text.charAt(end) === '\r' && text.charAt(end + 1) === '\n' ? 2 : 1);
   }
   return rows;
@@ -176,46 +178,70 @@ function chooseDelimiter(rows: SampleRow[], judge: DelimiterJudge): Delimiter {
   return 'comma';
 }
 
+/** A pasted list: at least this many values on one row, and nothing else on it. */
+const PASTED_LIST_VALUES = 3;
+
 /**
  * A list written across rows, for an attribute with a format, in rows read on `read` (the delimiter's
- * index): the values the rows hold, on that delimiter and inside a first field that holds other
- * separators, against the values that would be sent (a row's first field, when it is one). It is one
- * when at least twice as many would be lost as sent, and at least one a row: a one-line paste loses all
- * but one; two address columns (email, second email) lose as many as they send, and are not refused.
- * A header row, known or not (several fields, none a value), makes the rows a table whose columns are meant.
+ * index). It takes a row that is a pasted list (at least three values and nothing else on it, on the
+ * delimiter or inside the one field the row is read as) that is no row of a table: the sample has fewer
+ * than three rows, or the row is wider than most. And at least twice as many values lost (past each
+ * row's first field, or inside a first field that is no value) as sent, at least one a row. So a table
+ * is never refused for its other columns, however many hold addresses (owner, manager, second email),
+ * nor is a daily list for one stray line. A header row of several fields makes a short sample a table.
  */
 function listAcrossRows(rows: SampleRow[], judge: DelimiterJudge, read: number): AcrossRows | undefined {
   const isValue = judge.isValue;
   if (isValue === undefined || rows.length === 0) return undefined;
   const head = rows[0] as SampleRow;
-  if (head.split.some((fields) => judge.isHeader((fields[0] ?? '').trim()))) return undefined;
-  const headFields = (head.split[read] as string[]).map((f) => f.trim());
-  if (rows.length > 1 && headFields.length > 1 && headFields.every((f) => f !== '' && !isValue(f))) return undefined;
+  const knownHeader = head.split.some((fields) => judge.isHeader((fields[0] ?? '').trim()));
+  // A header row of several names, on any of the separators, none of them a value: the rows are a table.
+  const names = head.split.map((fields) => fields.map((f) => f.trim()).filter((f) => f !== ''));
+  if ((knownHeader || rows.length > 1) && names.some((n) => n.length > 1 && n.every((f) => !isValue(f)))) return undefined;
+  const data = knownHeader ? rows.slice(1) : rows;
+  if (data.length === 0) return undefined;
+  const widths = new Map<number, number>();
+  for (const row of data) widths.set((row.split[read] as string[]).length, (widths.get((row.split[read] as string[]).length) ?? 0) + 1);
+  const usual = [...widths.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0]?.[0] ?? 1;
   let sent = 0;
   let lost = 0;
+  let pasted = false;
   const lostAfter = [0, 0, 0];
-  for (const row of rows) {
-    const fields = row.split[read] as string[];
-    const first = (fields[0] as string).trim();
+  for (const row of data) {
+    const fields = (row.split[read] as string[]).map((f) => f.trim());
+    if (row.cut && fields.length > 1) fields.pop();
+    const first = fields[0] as string;
+    let inRow = 0;
     if (isValue(first)) {
       sent++;
+      inRow++;
     } else {
       // `a@x.com; b@x.com` in a comma file is one field, sent whole: every address in it is lost.
       const inside = CHARS.map((c) => (first.includes(c) ? first.split(c).filter((f) => isValue(f.trim())).length : 0));
       const most = Math.max(...inside);
       if (most > 1) {
         lost += most;
+        inRow += most;
         const k = inside.indexOf(most);
         lostAfter[k] = (lostAfter[k] as number) + most;
+      } else if (first !== '') {
+        inRow = Number.NEGATIVE_INFINITY; // text that is no value: no pasted list
       }
     }
     for (let f = 1; f < fields.length; f++) {
-      if (!isValue((fields[f] as string).trim())) continue;
+      const field = fields[f] as string;
+      if (field === '') continue;
+      if (!isValue(field)) {
+        inRow = Number.NEGATIVE_INFINITY;
+        continue;
+      }
       lost++;
+      inRow++;
       lostAfter[read] = (lostAfter[read] as number) + 1;
     }
+    if (inRow >= PASTED_LIST_VALUES && (data.length < 3 || fields.length > usual)) pasted = true;
   }
-  if (lost < 2 || lost < 2 * sent || lost < rows.length) return undefined;
+  if (!pasted || lost < 2 * sent || lost < data.length) return undefined;
   const k = lostAfter.indexOf(Math.max(...lostAfter));
-  return { separator: KINDS[k] as Delimiter, rows: rows.length, sent, total: sent + lost };
+  return { separator: KINDS[k] as Delimiter, rows: data.length, sent, total: sent + lost };
 }

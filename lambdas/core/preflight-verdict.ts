@@ -109,10 +109,12 @@ function verdict(t: PreflightTally, c: ReportContext): Pick<PreflightReport, 've
   const invalid = t.invalidValues;
   if (c.format !== undefined && invalid.count > c.maxInvalidShare * t.values) {
     let reason = `${number(invalid.count)} of ${number(t.values)} values ${FORMAT_FAILURE_WORDS[c.format]} (${linesText(invalid.lines, invalid.count)}).`;
-    // What most of them look like instead; Excel's rounded numbers even when a quarter: the rest may be fixed by hand, they cannot.
+    // What most of them look like instead, and Excel's rounded numbers even when only a quarter: the rest may be fixed by hand, they cannot.
+    const [misfit, count] = [...t.misfits.entries()].sort((a, b) => b[1] - a[1])[0] ?? [];
+    const most = misfit !== undefined && count !== undefined && count * 2 > invalid.count;
+    if (most) reason += ` ${number(count)} of them ${misfit}.`;
     const rounded = t.misfits.get(EXCEL_SCIENTIFIC_WORDS) ?? 0;
-    const [misfit, count] = rounded * 4 >= invalid.count ? [EXCEL_SCIENTIFIC_WORDS, rounded] : ([...t.misfits.entries()].sort((a, b) => b[1] - a[1])[0] ?? []);
-    if (misfit && count !== undefined && (misfit === EXCEL_SCIENTIFIC_WORDS || count * 2 > invalid.count)) reason += ` ${number(count)} of them ${misfit}.`;
+    if (rounded * 4 >= invalid.count && !(most && misfit === EXCEL_SCIENTIFIC_WORDS)) reason += ` ${number(rounded)} of them ${EXCEL_SCIENTIFIC_WORDS}.`;
     return reject('invalidValues', reason);
   }
   return { verdict: 'accept', rejection: undefined, reason: undefined };

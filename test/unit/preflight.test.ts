@@ -783,8 +783,11 @@ describe('formats', () => {
     expect(phones.report.reason).toBe(
       "Most of the file's phone numbers in E.164 format would not reach Insider: its first 2 rows hold 5, separated by semicolons, and only each row's first value is sent (here none). Put one value per line. If the file is a table of several columns, give it a header row.",
     );
-    // Addresses in the second column of a headerless file: the same reason, which fits it too.
-    expect((await scan('Ann Smith,ann@example.com\nBob Lee,bob@example.com\n')).report.reason).toMatch(/^Most of the file's email addresses would not reach Insider: its first 2 rows hold 2, separated by commas, and only each row's first value is sent \(here none\)/);
+    // Addresses in the second column of a headerless file are no pasted list: the format check refuses the names.
+    expect((await scan('Ann Smith,ann@example.com\nBob Lee,bob@example.com\n')).report.reason).toMatch(/^2 of 2 values are not email addresses/);
+    // Nor is a table with several address columns (email, name, owner, manager), headerless as warehouse unloads are.
+    const audit = Array.from({ length: 30 }, (_, i) => `u${i}@example.com,Ann ${i},rep@example.com,mgr@example.com`).join('\n');
+    expect((await scan(`${audit}\n`)).report).toMatchObject({ verdict: 'accept', values: 30, multiColumnRows: { count: 30 } });
     // Two address columns with no header keep the first, as before, and the note says so.
     expect((await scan('ann@example.com,ann@work.example\nbob@example.com,bob@work.example\n')).report).toMatchObject({ verdict: 'accept', multiColumnRows: { count: 2 } });
   });
@@ -798,7 +801,10 @@ describe('formats', () => {
     );
     // Excel writes 12-digit numbers so, shorter ones in full: a mixed column names the rounded ones, though fewer, as no edit brings them back.
     const mixed = await scan('9.05321E+11\n5321234568\n9.05331E+11\n5331234568\n9.05341E+11\n4155552671\n4155552672\n', { attributeName: 'phone_number' });
-    expect(mixed.report.reason).toMatch(/^7 of 7 values are not phone numbers in E\.164 format .*\. 3 of them are numbers Excel saved in scientific notation/);
+    expect(mixed.report.reason).toMatch(/^7 of 7 values are not phone numbers in E\.164 format .*\. 4 of them look like phone numbers without "\+".*\. 3 of them are numbers Excel saved in scientific notation/);
+    // Addresses in the phone folder stay the first thing said when they are most of it.
+    const folder = await scan('a@example.com\nb@example.com\nc@example.com\n9.05321E+11\n', { attributeName: 'phone_number' });
+    expect(folder.report.reason).toMatch(/\. 3 of them look like email addresses: check the folder, it names the attribute\. 1 of them are numbers Excel saved/);
   });
 
   it('accepts up to maxInvalidShare invalid values, and takes another share', async () => {
