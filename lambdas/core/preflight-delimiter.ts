@@ -178,17 +178,20 @@ function chooseDelimiter(rows: SampleRow[], judge: DelimiterJudge): Delimiter {
   return 'comma';
 }
 
-/** A pasted list: at least this many values on one row, and nothing else on it. */
+/** A pasted list: at least this many values on one row, */
 const PASTED_LIST_VALUES = 3;
+/** and at most one other entry (a typo, `etc`) for every this many values. */
+const PASTED_LIST_VALUES_PER_OTHER = 4;
 
 /**
  * A list written across rows, for an attribute with a format, in rows read on `read` (the delimiter's
- * index). It takes a row that is a pasted list (at least three values and nothing else on it, on the
- * delimiter or inside the one field the row is read as) that is no row of a table: the sample has fewer
- * than three rows, or the row is wider than most. And at least twice as many values lost (past each
- * row's first field, or inside a first field that is no value) as sent, at least one a row. So a table
- * is never refused for its other columns, however many hold addresses (owner, manager, second email),
- * nor is a daily list for one stray line. A header row of several fields makes a short sample a table.
+ * index). It takes a row that is a pasted list (at least three values and little else, on the delimiter
+ * or inside the one field the row is read as) that is no row of a table: the sample has fewer than
+ * three rows, or the row holds two or more values past the width most rows have (trailing empty fields
+ * aside). And at least twice as many values lost (past each row's first field, or inside a first field
+ * that is no value) as sent, at least one a row. So a table is never refused for its other columns,
+ * however many hold addresses (owner, manager, second email), nor for an odd row with one more cell,
+ * nor is a daily list for one stray line. A header row of several names makes a short sample a table.
  */
 function listAcrossRows(rows: SampleRow[], judge: DelimiterJudge, read: number): AcrossRows | undefined {
   const isValue = judge.isValue;
@@ -198,48 +201,55 @@ function listAcrossRows(rows: SampleRow[], judge: DelimiterJudge, read: number):
   // A header row of several names, on any of the separators, none of them a value: the rows are a table.
   const names = head.split.map((fields) => fields.map((f) => f.trim()).filter((f) => f !== ''));
   if ((knownHeader || rows.length > 1) && names.some((n) => n.length > 1 && n.every((f) => !isValue(f)))) return undefined;
-  const data = knownHeader ? rows.slice(1) : rows;
+  const data = (knownHeader ? rows.slice(1) : rows).map((row) => {
+    const fields = (row.split[read] as string[]).map((f) => f.trim());
+    if (row.cut && fields.length > 1) fields.pop(); // cut off by the sample's end: only whole fields
+    while (fields.length > 1 && fields[fields.length - 1] === '') fields.pop(); // a trailing delimiter adds no cell
+    return fields;
+  });
   if (data.length === 0) return undefined;
   const widths = new Map<number, number>();
-  for (const row of data) widths.set((row.split[read] as string[]).length, (widths.get((row.split[read] as string[]).length) ?? 0) + 1);
+  for (const fields of data) widths.set(fields.length, (widths.get(fields.length) ?? 0) + 1);
   const usual = [...widths.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0]?.[0] ?? 1;
   let sent = 0;
   let lost = 0;
   let pasted = false;
   const lostAfter = [0, 0, 0];
-  for (const row of data) {
-    const fields = (row.split[read] as string[]).map((f) => f.trim());
-    if (row.cut && fields.length > 1) fields.pop();
+  for (const fields of data) {
     const first = fields[0] as string;
-    let inRow = 0;
+    let values = 0;
+    let others = 0;
     if (isValue(first)) {
       sent++;
-      inRow++;
+      values++;
     } else {
       // `a@x.com; b@x.com` in a comma file is one field, sent whole: every address in it is lost.
       const inside = CHARS.map((c) => (first.includes(c) ? first.split(c).filter((f) => isValue(f.trim())).length : 0));
       const most = Math.max(...inside);
       if (most > 1) {
         lost += most;
-        inRow += most;
+        values += most;
         const k = inside.indexOf(most);
         lostAfter[k] = (lostAfter[k] as number) + most;
       } else if (first !== '') {
-        inRow = Number.NEGATIVE_INFINITY; // text that is no value: no pasted list
+        others++;
       }
     }
+    let beyond = 0;
     for (let f = 1; f < fields.length; f++) {
       const field = fields[f] as string;
       if (field === '') continue;
       if (!isValue(field)) {
-        inRow = Number.NEGATIVE_INFINITY;
+        others++;
         continue;
       }
       lost++;
-      inRow++;
+      values++;
+      if (f >= usual) beyond++;
       lostAfter[read] = (lostAfter[read] as number) + 1;
     }
-    if (inRow >= PASTED_LIST_VALUES && (data.length < 3 || fields.length > usual)) pasted = true;
+    const list = values >= PASTED_LIST_VALUES && values >= PASTED_LIST_VALUES_PER_OTHER * others;
+    if (list && (data.length < 3 || beyond >= 2)) pasted = true;
   }
   if (!pasted || lost < 2 * sent || lost < data.length) return undefined;
   const k = lostAfter.indexOf(Math.max(...lostAfter));
