@@ -14,13 +14,15 @@
 // else stays comma-separated, as before.
 //
 // The same rows tell a list written across rows (`ann@example.com,bob@example.com,…` on one line, as a
-// list pasted from a mail client comes): a row of nothing but values that is no row of a table, with
-// at least twice as many of the sample's values lost past each row's first value as sent. The scanner
-// refuses the file instead (`acrossRows`, see listAcrossRows).
+// list pasted from a mail client comes): a row of three or more values and little else that is no row
+// of a table, with at least twice as many of the sample's values lost past each row's first value as
+// sent. The scanner refuses the file instead (`acrossRows`, see listAcrossRows).
 
 export type Delimiter = 'comma' | 'semicolon' | 'tab';
 
 export const DELIMITER_CHAR: Readonly<Record<Delimiter, string>> = { comma: ',', semicolon: ';', tab: '\t' };
+/** The delimiters named in a reason or a note: "separated by semicolons". */
+export const DELIMITER_WORDS: Readonly<Record<Delimiter, string>> = { comma: 'commas', semicolon: 'semicolons', tab: 'tabs' };
 
 /** Non-blank rows looked at from the start of the file (after a BOM). */
 export const DELIMITER_SAMPLE_ROWS = 20;
@@ -51,7 +53,7 @@ export interface SniffResult {
   delimiter: Delimiter;
   /** Line 1 is Excel's separator line. */
   separatorLine: boolean;
-  /** The sample's values are mostly past the first field: a list written across rows. */
+  /** A list written across rows in the sample (see listAcrossRows), if there is one. */
   acrossRows?: AcrossRows | undefined;
 }
 

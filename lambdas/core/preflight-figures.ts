@@ -1,5 +1,6 @@
 // The pre-flight report as an upload record keeps it (counts and line numbers, never a value), and the sentences made from it.
 import type { CleanupKind, LineSample, PreflightReport } from './preflight.js';
+import { DELIMITER_WORDS } from './preflight-delimiter.js';
 
 /**
  * What the record keeps of a pre-flight report. Picked field by field, so that whatever the scanner
@@ -134,7 +135,7 @@ export function describeCleanup(f: PreflightFigures): string {
   if (dropped.length > 0) done.push(`dropped ${listed(dropped)}`);
   if (has('paddedValues')) done.push(`trimmed ${plural(f.paddedValues.count, 'padded value')}`);
   if (has('extraColumns')) {
-    const separated = f.delimiter === 'semicolon' || f.delimiter === 'tab' ? ` (its fields are separated by ${f.delimiter}s)` : '';
+    const separated = f.delimiter === 'semicolon' || f.delimiter === 'tab' ? ` (its fields are separated by ${DELIMITER_WORDS[f.delimiter]})` : '';
     done.push(`kept only the first column of ${plural(f.multiColumnRows.count, 'row')}${separated}`);
   }
   if (has('quoting')) done.push('removed quotes the values did not need');

@@ -159,8 +159,8 @@ export class PreflightScanner {
     if (!t.problem) {
       const sniffed = sniffDelimiter(text, final, this.judge);
       // A delimiter given (tests read a file both ways) replaces the sniffed one; a list across rows is told either way.
-      if (this.options.delimiter !== undefined) Object.assign(sniffed, { delimiter: this.options.delimiter, separatorLine: false });
-      this.startLines(sniffed.delimiter, sniffed.separatorLine);
+      const given = this.options.delimiter;
+      this.startLines(given ?? sniffed.delimiter, given === undefined && sniffed.separatorLine);
       t.acrossRows = sniffed.acrossRows;
     }
     return text;

@@ -28,7 +28,7 @@ export class PreflightTally {
   delimiter: Delimiter = 'comma';
   /** Line 1 was Excel's separator line (`sep=;`): no row, and left out of the copy. */
   separatorLine = false;
-  /** The first rows hold most of their values past the first field (preflight-delimiter.ts). */
+  /** A list written across rows in the first rows, if there is one (preflight-delimiter.ts). */
   acrossRows: AcrossRows | undefined;
   /** The number the next physical line gets (1-based). */
   nextLine = 1;

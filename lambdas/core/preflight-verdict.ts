@@ -1,6 +1,6 @@
 // The verdict and its reasons, what the clean copy changes, and the report assembled from the tally: counts and line numbers only.
 import type { ValueFormat } from '../shared/contract.js';
-import type { Delimiter } from './preflight-delimiter.js';
+import { DELIMITER_WORDS } from './preflight-delimiter.js';
 import type { CleanupKind, LineEndingKind, PreflightRejection, PreflightReport } from './preflight-types.js';
 import type { PreflightTally } from './preflight-tally.js';
 import { EXCEL_SCIENTIFIC_WORDS, FORMAT_FAILURE_WORDS, FORMAT_NOUNS } from './value-formats.js';
@@ -21,7 +21,6 @@ export interface ReportContext {
 }
 
 const number = (n: number): string => n.toLocaleString('en-US');
-const SEPARATOR_WORDS: Readonly<Record<Delimiter, string>> = { comma: 'commas', semicolon: 'semicolons', tab: 'tabs' };
 
 function linesText(lines: readonly number[], count: number): string {
   if (lines.length === 0) return '';
@@ -98,7 +97,7 @@ function verdict(t: PreflightTally, c: ReportContext): Pick<PreflightReport, 've
     const rows = across.rows === 1 ? 'row holds' : `${number(across.rows)} rows hold`;
     return reject(
       'notCsv',
-      `Most of the file's ${FORMAT_NOUNS[c.format]} would not reach Insider: its first ${rows} ${number(across.total)}, separated by ${SEPARATOR_WORDS[across.separator]}, and only each row's first value is sent (here ${across.sent === 0 ? 'none' : number(across.sent)}). Put one value per line. If the file is a table of several columns, give it a header row.`,
+      `Most of the file's ${FORMAT_NOUNS[c.format]} would not reach Insider: its first ${rows} ${number(across.total)}, separated by ${DELIMITER_WORDS[across.separator]}, and only each row's first value is sent (here ${across.sent === 0 ? 'none' : number(across.sent)}). Put one value per line. If the file is a table of several columns, give it a header row.`,
     );
   }
   const parsedRows = t.rows - (t.header ? 1 : 0);

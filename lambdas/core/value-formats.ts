@@ -16,13 +16,13 @@ export function formatForAttribute(
   return undefined;
 }
 
-/** How a reason names values that fail a format: "812 of 1,000 values <are not …>". */
 /** What values in a format are, as a plural noun. */
 export const FORMAT_NOUNS: Readonly<Record<ValueFormat, string>> = {
   email: 'email addresses',
   e164: 'phone numbers in E.164 format',
 };
 
+/** How a reason names values that fail a format: "812 of 1,000 values <are not …>". */
 export const FORMAT_FAILURE_WORDS: Readonly<Record<ValueFormat, string>> = {
   email: 'are not email addresses',
   e164: 'are not phone numbers in E.164 format (+ and country code)',
